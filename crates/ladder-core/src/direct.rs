@@ -1,0 +1,47 @@
+//! `direct`: the baseline. One model call answers the opening message; no questions, no
+//! look-ups. Every other strategy is measured against it.
+
+use async_trait::async_trait;
+
+use crate::message::Message;
+use crate::model::ChatRequest;
+use crate::outcome::Outcome;
+use crate::run::{RunContext, Strategy};
+use crate::task::Task;
+
+pub const DIRECT_SYSTEM_PROMPT: &str =
+    "You are a helpful assistant. Answer the user's request directly and concisely.";
+
+/// The single-call baseline strategy.
+#[derive(Debug, Clone)]
+pub struct Direct {
+    pub max_tokens: u32,
+}
+
+impl Default for Direct {
+    fn default() -> Self {
+        Direct { max_tokens: 256 }
+    }
+}
+
+#[async_trait]
+impl Strategy for Direct {
+    fn name(&self) -> &str {
+        "direct"
+    }
+
+    async fn run(&self, task: &Task, ctx: &mut RunContext) -> Outcome {
+        let result = async {
+            ctx.next_step()?;
+            let mut request = ChatRequest::new(vec![
+                Message::system(DIRECT_SYSTEM_PROMPT),
+                Message::user(task.opening.clone()),
+            ]);
+            request.sampling.max_tokens = self.max_tokens;
+            let response = ctx.call_model("answer", request).await?;
+            Ok(response.text.trim().to_string())
+        }
+        .await;
+        ctx.finish(result)
+    }
+}

@@ -1,0 +1,39 @@
+//! ladder-core: the shared language of ladder.
+//!
+//! Everything that more than one crate must agree on lives here, as plain serde data:
+//! messages, tasks and budgets, outcomes, the trace ([`trace::Event`]) and the metrics
+//! derived from it, and the interfaces that strategies are written against:
+//! [`Strategy`], [`RunContext`], [`LanguageModel`], [`UserChannel`], [`Retriever`].
+//!
+//! Invariants:
+//! - This crate depends on no other ladder crate. Backends, strategies, the harness and
+//!   the UI depend on it, never the other way round.
+//! - Every number a report shows is computed from a trace by a pure function
+//!   ([`metrics::Metrics::from_events`]); strategies never count for themselves.
+//! - A strategy reaches the model, the user and the knowledge base only through
+//!   [`RunContext`], which records each call in the trace and enforces the budget.
+
+pub mod direct;
+pub mod message;
+pub mod metrics;
+pub mod model;
+pub mod outcome;
+pub mod retrieval;
+pub mod run;
+pub mod task;
+pub mod trace;
+pub mod user;
+
+pub use direct::Direct;
+pub use message::{Message, Role};
+pub use metrics::Metrics;
+pub use model::{
+    ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, ModelError, ModelInfo,
+    Sampling, TokenSink, Usage,
+};
+pub use outcome::{Outcome, StopReason};
+pub use retrieval::{Hit, RetrievalError, Retriever};
+pub use run::{run_task, Cancel, RunContext, RunError, Strategy};
+pub use task::{Budget, Expectations, ProfileFact, Task, TaskFile, TaskFileError};
+pub use trace::{Event, EventKind, TraceSink, TRACE_VERSION};
+pub use user::{UserChannel, UserError, UserReply};

@@ -1,0 +1,244 @@
+//! Model throughput through the [`LanguageModel`] trait against a bare llama-cpp-2 loop
+//! on the same GGUF, thread count and context size, in one run.
+//!
+//! Method (llama-bench style, all times measured from outside the call):
+//! - prompt processing: a long prompt with `max_tokens = 1`; tok/s = prompt tokens / wall.
+//! - generation: a short prompt run twice, with 1 and with N new tokens;
+//!   tok/s = (N - 1) / (wall(N) - wall(1)).
+//!
+//! Both sides decode greedily, so they produce the same tokens. Rounds alternate which
+//! side goes first; the report gives medians and the trait/bare ratio.
+
+use std::time::Instant;
+
+use ladder_core::{ChatRequest, LanguageModel, Message, ModelError};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaChatMessage;
+use llama_cpp_2::sampling::LlamaSampler;
+use std::num::NonZeroU32;
+
+use crate::local::{context_size, LocalConfig, LocalModel};
+use crate::native;
+
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub model: LocalConfig,
+    pub rounds: usize,
+    /// New tokens in the generation test.
+    pub gen_tokens: u32,
+    /// Repetitions of a sentence that make up the long prompt.
+    pub prompt_repeat: usize,
+}
+
+/// Medians of one side.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Side {
+    pub pp_tok_s: f64,
+    pub tg_tok_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct BenchReport {
+    pub model: String,
+    pub threads: u32,
+    pub rounds: usize,
+    pub prompt_tokens: u64,
+    pub gen_tokens: u64,
+    pub ours: Side,
+    pub bare: Side,
+}
+
+impl BenchReport {
+    pub fn table(&self) -> String {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        format!(
+            "model {} | threads {} | rounds {} | prompt {} tokens | generation {} tokens\n\
+             | test | LanguageModel trait (tok/s) | bare llama-cpp-2 (tok/s) | ratio |\n\
+             |---|---|---|---|\n\
+             | prompt processing | {:.1} | {:.1} | {:.3} |\n\
+             | generation | {:.1} | {:.1} | {:.3} |\n",
+            self.model,
+            self.threads,
+            self.rounds,
+            self.prompt_tokens,
+            self.gen_tokens,
+            self.ours.pp_tok_s,
+            self.bare.pp_tok_s,
+            ratio(self.ours.pp_tok_s, self.bare.pp_tok_s),
+            self.ours.tg_tok_s,
+            self.bare.tg_tok_s,
+            ratio(self.ours.tg_tok_s, self.bare.tg_tok_s),
+        )
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn greedy(messages: Vec<Message>, max_tokens: u32) -> ChatRequest {
+    let mut r = ChatRequest::new(messages);
+    r.sampling.max_tokens = max_tokens;
+    r
+}
+
+/// One greedy run of the bare loop; returns (prompt tokens, new tokens, seconds).
+fn bare_run(
+    model: &LocalModel,
+    messages: &[Message],
+    max_new: u32,
+) -> Result<(u64, u64, f64), ModelError> {
+    let gen = |e: String| ModelError::Generation(e);
+    let started = Instant::now();
+    let m = model.model();
+    let template = m.chat_template(None).map_err(|e| gen(e.to_string()))?;
+    let chat: Vec<LlamaChatMessage> = messages
+        .iter()
+        .map(|x| LlamaChatMessage::new(x.role.as_str().into(), x.content.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| gen(e.to_string()))?;
+    let prompt = m
+        .apply_chat_template(&template, &chat, true)
+        .map_err(|e| gen(e.to_string()))?;
+    let tokens = m.vocab().tokenize(prompt.as_bytes(), true, true);
+    let n_ctx = context_size(tokens.len(), max_new, 8192)?;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(512)
+        .with_n_threads(model.threads())
+        .with_n_threads_batch(model.threads());
+    let mut ctx = {
+        let _g = native::CONTEXT_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.new_context(native::backend(), params)
+            .map_err(|e| gen(e.to_string()))?
+    };
+    let mut batch = LlamaBatch::new(512, 1);
+    for (c, chunk) in tokens.chunks(512).enumerate() {
+        batch.clear();
+        for (i, &t) in chunk.iter().enumerate() {
+            let pos = c * 512 + i;
+            batch
+                .add(t, pos as i32, &[0], pos + 1 == tokens.len())
+                .map_err(|e| gen(e.to_string()))?;
+        }
+        ctx.decode(&mut batch).map_err(|e| gen(e.to_string()))?;
+    }
+    let mut sampler = LlamaSampler::greedy();
+    let mut pos = tokens.len() as i32;
+    let mut idx = batch.n_tokens() - 1;
+    let mut n = 0u64;
+    let mut text = Vec::new();
+    while n < u64::from(max_new) {
+        let t = sampler.sample(&ctx, idx);
+        if m.vocab().is_eog(t) {
+            break;
+        }
+        n += 1;
+        text.extend(m.vocab().token_to_piece(t, false, None));
+        batch.clear();
+        batch
+            .add(t, pos, &[0], true)
+            .map_err(|e| gen(e.to_string()))?;
+        ctx.decode(&mut batch).map_err(|e| gen(e.to_string()))?;
+        pos += 1;
+        idx = 0;
+    }
+    std::hint::black_box(text);
+    Ok((tokens.len() as u64, n, started.elapsed().as_secs_f64()))
+}
+
+async fn trait_run(
+    model: &dyn LanguageModel,
+    messages: &[Message],
+    max_new: u32,
+) -> Result<(u64, u64, f64), ModelError> {
+    let started = Instant::now();
+    let r = model
+        .chat(&greedy(messages.to_vec(), max_new), None)
+        .await?;
+    Ok((
+        r.usage.prompt_tokens,
+        r.usage.completion_tokens,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// Run the benchmark. `progress` is told about each finished round.
+pub async fn run(
+    config: &BenchConfig,
+    mut progress: impl FnMut(usize),
+) -> Result<BenchReport, ModelError> {
+    let model = LocalModel::load(&config.model)?;
+    let long = vec![
+        Message::system("You are a helpful assistant."),
+        Message::user(format!(
+            "Summarise this text in one sentence. {}",
+            "The lighthouse keeper walked along the harbour wall every evening, counting the boats that came home before dark. ".repeat(config.prompt_repeat)
+        )),
+    ];
+    let short = vec![Message::user("Count from 1 to 500, separated by commas.")];
+    let n = config.gen_tokens.max(2);
+
+    let (mut ours_pp, mut ours_tg, mut bare_pp, mut bare_tg) = (vec![], vec![], vec![], vec![]);
+    let (mut prompt_tokens, mut gen_tokens) = (0, 0);
+    // Warm up both paths once (page in the model, allocate buffers).
+    trait_run(&model, &short, 2).await?;
+    bare_run(&model, &short, 2)?;
+    for round in 0..config.rounds {
+        for side in 0..2 {
+            let ours_turn = (round + side) % 2 == 0;
+            let (pp, one, full) = if ours_turn {
+                (
+                    trait_run(&model, &long, 1).await?,
+                    trait_run(&model, &short, 1).await?,
+                    trait_run(&model, &short, n).await?,
+                )
+            } else {
+                (
+                    bare_run(&model, &long, 1)?,
+                    bare_run(&model, &short, 1)?,
+                    bare_run(&model, &short, n)?,
+                )
+            };
+            prompt_tokens = pp.0;
+            gen_tokens = full.1;
+            let pp_rate = pp.0 as f64 / pp.2;
+            let tg_rate = (full.1.saturating_sub(1)) as f64 / (full.2 - one.2).max(1e-9);
+            if ours_turn {
+                ours_pp.push(pp_rate);
+                ours_tg.push(tg_rate);
+            } else {
+                bare_pp.push(pp_rate);
+                bare_tg.push(tg_rate);
+            }
+        }
+        progress(round + 1);
+    }
+    Ok(BenchReport {
+        model: config
+            .model
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        threads: config.model.threads,
+        rounds: config.rounds,
+        prompt_tokens,
+        gen_tokens,
+        ours: Side {
+            pp_tok_s: median(ours_pp),
+            tg_tok_s: median(ours_tg),
+        },
+        bare: Side {
+            pp_tok_s: median(bare_pp),
+            tg_tok_s: median(bare_tg),
+        },
+    })
+}

@@ -1,0 +1,183 @@
+//! ladder-model: language-model backends behind [`ladder_core::LanguageModel`].
+//!
+//! - [`local`]: the embedded default, llama.cpp in-process on a GGUF file.
+//! - [`openai`]: any OpenAI-compatible chat-completions server.
+//! - [`cassette`]: record any backend's calls to a file, and replay them without a model.
+//!
+//! A backend is chosen with a [`ModelSpec`] string (`local`, `openai:MODEL@URL`, ...), so
+//! the CLI, the harness and the TUI all open models the same way ([`open`]).
+
+pub mod bench;
+pub mod cassette;
+pub mod local;
+mod native;
+pub mod openai;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ladder_core::{LanguageModel, ModelError};
+
+pub use cassette::{Recorder, Replayer};
+pub use local::{LocalConfig, LocalModel, DEFAULT_MODEL_FILE};
+pub use openai::{OpenAiConfig, OpenAiModel, ServerKind};
+
+/// Where models live: `$LADDER_MODELS_DIR`, else `./models` when it exists, else the
+/// `models/` folder of the source tree this binary was built from.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LADDER_MODELS_DIR") {
+        return PathBuf::from(dir);
+    }
+    let here = PathBuf::from("models");
+    if here.is_dir() {
+        return here;
+    }
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
+}
+
+/// The default local model file.
+pub fn default_model_path() -> PathBuf {
+    models_dir().join(DEFAULT_MODEL_FILE)
+}
+
+/// Which backend to use, parsed from the `--model` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// `local` or `local:PATH`.
+    Local(Option<PathBuf>),
+    /// `openai:MODEL@URL` or `llama-server:MODEL@URL`.
+    OpenAi {
+        kind: ServerKind,
+        model: String,
+        url: String,
+    },
+    /// `replay:CASSETTE`.
+    Replay(PathBuf),
+}
+
+pub const SPEC_HELP: &str =
+    "local | local:PATH.gguf | openai:MODEL@URL | llama-server:MODEL@URL | replay:CASSETTE.jsonl";
+
+impl std::str::FromStr for ModelSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("unknown model {s:?}: expected {SPEC_HELP}");
+        let (scheme, rest) = match s.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (s, None),
+        };
+        match (scheme, rest) {
+            ("local", None) => Ok(ModelSpec::Local(None)),
+            ("local", Some(p)) if !p.is_empty() => Ok(ModelSpec::Local(Some(p.into()))),
+            ("replay", Some(p)) if !p.is_empty() => Ok(ModelSpec::Replay(p.into())),
+            ("openai" | "llama-server", Some(rest)) => {
+                let (model, url) = rest.split_once('@').ok_or_else(|| {
+                    format!("{s:?}: expected {scheme}:MODEL@URL, e.g. {scheme}:qwen2.5@http://127.0.0.1:8080/v1")
+                })?;
+                if model.is_empty() || !(url.starts_with("http://") || url.starts_with("https://"))
+                {
+                    return Err(format!(
+                        "{s:?}: expected {scheme}:MODEL@URL with a model name and an http:// or https:// URL"
+                    ));
+                }
+                let kind = if scheme == "openai" {
+                    ServerKind::Generic
+                } else {
+                    ServerKind::LlamaCpp
+                };
+                Ok(ModelSpec::OpenAi {
+                    kind,
+                    model: model.to_string(),
+                    url: url.to_string(),
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Options that apply to whichever backend is opened.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Threads for the local model (0 = default of 1).
+    pub threads: u32,
+    /// Append every call to this cassette.
+    pub record: Option<PathBuf>,
+}
+
+/// Open the backend a spec names.
+pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
+    let model: Arc<dyn LanguageModel> = match spec {
+        ModelSpec::Local(path) => {
+            let mut config = LocalConfig::new(path.clone().unwrap_or_else(default_model_path));
+            if options.threads > 0 {
+                config.threads = options.threads;
+            }
+            Arc::new(LocalModel::load(&config)?)
+        }
+        ModelSpec::OpenAi { kind, model, url } => {
+            Arc::new(OpenAiModel::new(OpenAiConfig::new(url, model, *kind))?)
+        }
+        ModelSpec::Replay(path) => Arc::new(Replayer::open(path)?),
+    };
+    match &options.record {
+        Some(path) => Ok(Arc::new(Recorder::create(model, path)?)),
+        None => Ok(model),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!(
+            "local".parse::<ModelSpec>().unwrap(),
+            ModelSpec::Local(None)
+        );
+        assert_eq!(
+            "local:/m/x.gguf".parse::<ModelSpec>().unwrap(),
+            ModelSpec::Local(Some("/m/x.gguf".into()))
+        );
+        assert_eq!(
+            "openai:gpt-4o@https://api.openai.com/v1"
+                .parse::<ModelSpec>()
+                .unwrap(),
+            ModelSpec::OpenAi {
+                kind: ServerKind::Generic,
+                model: "gpt-4o".into(),
+                url: "https://api.openai.com/v1".into()
+            }
+        );
+        assert!(matches!(
+            "llama-server:m@http://127.0.0.1:8080/v1"
+                .parse::<ModelSpec>()
+                .unwrap(),
+            ModelSpec::OpenAi {
+                kind: ServerKind::LlamaCpp,
+                ..
+            }
+        ));
+        assert_eq!(
+            "replay:c.jsonl".parse::<ModelSpec>().unwrap(),
+            ModelSpec::Replay("c.jsonl".into())
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_expected() {
+        for bad in [
+            "gpt",
+            "openai:gpt",
+            "openai:@http://x",
+            "openai:m@ftp://x",
+            "local:",
+            "replay:",
+        ] {
+            let e = bad.parse::<ModelSpec>().unwrap_err();
+            assert!(e.contains("expected"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! `local`: the embedded default. A GGUF chat model run in-process by llama.cpp.
+//!
+//! Invariants:
+//! - Each call gets a fresh KV cache, so the same request and seed give byte-identical
+//!   output whatever ran before it (`cached_tokens` is therefore always 0 here).
+//! - Generation runs on a blocking thread with an explicit thread count; it never uses
+//!   more threads than configured.
+//! - Text is streamed only once it is valid UTF-8 and cannot be the start of a stop string.
+
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use ladder_core::{
+    ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, Message, ModelError,
+    ModelInfo, TokenSink, Usage,
+};
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+
+use crate::native;
+
+/// The model `just setup` installs.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// Tokens decoded per batch while reading the prompt.
+const BATCH: usize = 512;
+
+/// How to run a local model.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub path: PathBuf,
+    /// Threads for generation and prompt processing (default 1 per concurrent run).
+    pub threads: u32,
+    /// The largest context a call may use, in tokens.
+    pub max_context: u32,
+}
+
+impl LocalConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalConfig {
+            path: path.into(),
+            threads: 1,
+            max_context: 8192,
+        }
+    }
+}
+
+/// A GGUF model loaded with llama.cpp.
+#[derive(Clone)]
+pub struct LocalModel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    model: LlamaModel,
+    template: LlamaChatTemplate,
+    name: String,
+    threads: i32,
+    max_context: u32,
+}
+
+impl LocalModel {
+    /// Load the model file. Fails with a message that says what to do when the file is
+    /// missing, is not a GGUF file, or is damaged.
+    pub fn load(config: &LocalConfig) -> Result<LocalModel, ModelError> {
+        let path = &config.path;
+        let shown = path.display().to_string();
+        let load_err = |reason: String| ModelError::Load {
+            path: shown.clone(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(ModelError::NotInstalled { path: shown });
+        }
+        check_magic(path).map_err(load_err)?;
+        let backend = native::backend();
+        native::clear_log();
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| {
+                let log = native::take_log();
+                load_err(format!(
+                    "{e} (llama.cpp: {}); the file may be truncated or damaged: run `just setup` again to re-install it",
+                    if log.is_empty() { "no details" } else { &log }
+                ))
+            })?;
+        let template = model.chat_template(None).map_err(|e| {
+            load_err(format!(
+                "it has no usable chat template ({e}); ladder needs a chat model"
+            ))
+        })?;
+        let context_train = model.n_ctx_train();
+        Ok(LocalModel {
+            inner: Arc::new(Inner {
+                model,
+                template,
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(shown),
+                threads: config.threads.max(1) as i32,
+                max_context: config.max_context.min(context_train).max(64),
+            }),
+        })
+    }
+
+    /// The prompt text the model sees for these messages (the GGUF's own chat template).
+    pub fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
+        self.inner.render(messages)
+    }
+
+    /// Tokens of the rendered prompt for these messages.
+    pub fn count_prompt_tokens(&self, messages: &[Message]) -> Result<usize, ModelError> {
+        let prompt = self.inner.render(messages)?;
+        Ok(self.inner.tokenize(&prompt).len())
+    }
+
+    pub(crate) fn model(&self) -> &LlamaModel {
+        &self.inner.model
+    }
+
+    pub(crate) fn threads(&self) -> i32 {
+        self.inner.threads
+    }
+
+    /// Generate on the current thread (it blocks; async callers use [`LanguageModel::chat`]).
+    pub fn chat_blocking(
+        &self,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        self.inner.generate(request, stream)
+    }
+}
+
+fn check_magic(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut f = std::fs::File::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    f.read_exact(&mut magic).map_err(|_| {
+        "it is shorter than a GGUF header: run `just setup` again to re-install it".to_string()
+    })?;
+    if &magic != b"GGUF" {
+        return Err(format!(
+            "it is not a GGUF file (it starts with {magic:02x?}, a GGUF file starts with \"GGUF\")"
+        ));
+    }
+    Ok(())
+}
+
+/// Create a llama.cpp context for `model`.
+pub(crate) fn new_context(
+    model: &LlamaModel,
+    n_ctx: u32,
+    threads: i32,
+) -> Result<LlamaContext<'_>, ModelError> {
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(BATCH as u32)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let _guard = native::CONTEXT_LOCK
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    model
+        .new_context(native::backend(), params)
+        .map_err(|e| ModelError::Generation(format!("cannot create a llama.cpp context: {e}")))
+}
+
+/// Decode `tokens` starting at position 0, in batches; logits only for the last token.
+pub(crate) fn decode_prompt(
+    ctx: &mut LlamaContext<'_>,
+    tokens: &[LlamaToken],
+) -> Result<(), ModelError> {
+    let mut batch = LlamaBatch::new(BATCH, 1);
+    for (c, chunk) in tokens.chunks(BATCH).enumerate() {
+        batch.clear();
+        for (i, &t) in chunk.iter().enumerate() {
+            let pos = c * BATCH + i;
+            batch
+                .add(t, pos as i32, &[0], pos + 1 == tokens.len())
+                .map_err(|e| ModelError::Generation(e.to_string()))?;
+        }
+        ctx.decode(&mut batch)
+            .map_err(|e| ModelError::Generation(format!("prompt decode failed: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Context size for a call: what it needs, rounded up to 256, within the limit.
+pub(crate) fn context_size(
+    prompt_tokens: usize,
+    max_tokens: u32,
+    limit: u32,
+) -> Result<u32, ModelError> {
+    let need = prompt_tokens as u64 + u64::from(max_tokens) + 1;
+    if need > u64::from(limit) {
+        return Err(ModelError::ContextOverflow {
+            prompt_tokens: prompt_tokens as u64,
+            max_tokens: u64::from(max_tokens),
+            context: u64::from(limit),
+        });
+    }
+    Ok((need.div_ceil(256) * 256).min(u64::from(limit)) as u32)
+}
+
+impl Inner {
+    fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                ModelError::Generation(format!("a message cannot be passed to llama.cpp: {e}"))
+            })?;
+        self.model
+            .apply_chat_template(&self.template, &chat, true)
+            .map_err(|e| ModelError::Generation(format!("the chat template failed: {e}")))
+    }
+
+    fn tokenize(&self, prompt: &str) -> Vec<LlamaToken> {
+        self.model.vocab().tokenize(prompt.as_bytes(), true, true)
+    }
+
+    fn sampler(&self, request: &ChatRequest) -> Result<LlamaSampler, ModelError> {
+        let mut chain = Vec::new();
+        if let Some(constraint) = &request.constraint {
+            chain.push(grammar_sampler(&self.model, constraint)?);
+        }
+        let s = &request.sampling;
+        if s.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            if s.top_p < 1.0 {
+                chain.push(LlamaSampler::top_p(s.top_p, 1));
+            }
+            chain.push(LlamaSampler::temp(s.temperature));
+            chain.push(LlamaSampler::dist(s.seed));
+        }
+        Ok(LlamaSampler::chain_simple(chain))
+    }
+
+    fn generate(
+        &self,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let started = Instant::now();
+        let prompt = self.render(&request.messages)?;
+        let tokens = self.tokenize(&prompt);
+        let max_new = request.sampling.max_tokens;
+        let n_ctx = context_size(tokens.len(), max_new, self.max_context)?;
+        let mut sampler = self.sampler(request)?;
+        let mut ctx = new_context(&self.model, n_ctx, self.threads)?;
+
+        decode_prompt(&mut ctx, &tokens)?;
+        let prompt_ms = ms_since(started);
+        let gen_started = Instant::now();
+
+        let vocab = self.model.vocab();
+        let mut out = TextOut::new(&request.stop, stream);
+        let mut batch = LlamaBatch::new(1, 1);
+        let mut logits_at = (tokens.len() - 1) as i32;
+        let mut pos = tokens.len() as i32;
+        let mut generated = 0u64;
+        let mut finish = FinishReason::Length;
+        while generated < u64::from(max_new) {
+            let token = sampler.sample(&ctx, logits_at);
+            if vocab.is_eog(token) {
+                finish = FinishReason::Stop;
+                break;
+            }
+            generated += 1;
+            let piece = vocab.token_to_piece(token, false, None);
+            match out.push(&piece) {
+                Push::More => {}
+                Push::StopString => {
+                    finish = FinishReason::StopString;
+                    break;
+                }
+                Push::ReceiverGone => {
+                    return Err(ModelError::Generation(
+                        "stopped: the receiver of the token stream went away".into(),
+                    ))
+                }
+            }
+            batch.clear();
+            batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| ModelError::Generation(e.to_string()))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| ModelError::Generation(format!("decode failed: {e}")))?;
+            pos += 1;
+            logits_at = 0;
+        }
+        let text = out.finish();
+        Ok(ChatResponse {
+            text,
+            finish,
+            usage: Usage {
+                prompt_tokens: tokens.len() as u64,
+                cached_tokens: 0,
+                completion_tokens: generated,
+            },
+            prompt_ms,
+            generation_ms: ms_since(gen_started),
+            total_ms: ms_since(started),
+        })
+    }
+}
+
+pub(crate) fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A grammar sampler for a constraint, with llama.cpp's own error message on failure.
+fn grammar_sampler(
+    model: &LlamaModel,
+    constraint: &Constraint,
+) -> Result<LlamaSampler, ModelError> {
+    let gbnf = match constraint {
+        Constraint::Gbnf(g) => g.clone(),
+        Constraint::JsonSchema(schema) => {
+            let (result, stderr) =
+                native::capture_stderr(|| llama_cpp_2::json_schema_to_grammar(&schema.to_string()));
+            result.map_err(|e| ModelError::InvalidGrammar {
+                message: format!(
+                    "the JSON Schema cannot be turned into a grammar: {e}{}",
+                    detail(&stderr)
+                ),
+            })?
+        }
+    };
+    native::clear_log();
+    let (result, stderr) = native::capture_stderr(|| LlamaSampler::grammar(model, &gbnf, "root"));
+    result.map_err(|e| {
+        let mut message = parse_error_line(&stderr).unwrap_or_else(|| e.to_string());
+        let log = native::take_log();
+        if !log.is_empty() {
+            message.push_str(&format!(" ({log})"));
+        }
+        ModelError::InvalidGrammar { message }
+    })
+}
+
+fn detail(stderr: &str) -> String {
+    match stderr.lines().find(|l| !l.trim().is_empty()) {
+        Some(l) => format!(" ({})", l.trim()),
+        None => String::new(),
+    }
+}
+
+/// llama.cpp prints "parse: error parsing grammar: <why>" followed by the grammar text.
+fn parse_error_line(stderr: &str) -> Option<String> {
+    stderr
+        .lines()
+        .find_map(|l| l.split_once("error parsing grammar: "))
+        .map(|(_, why)| format!("llama.cpp could not parse the grammar: {}", why.trim()))
+}
+
+enum Push {
+    More,
+    StopString,
+    ReceiverGone,
+}
+
+/// Accumulates generated bytes into text, finds stop strings, and streams what is safe.
+struct TextOut<'a> {
+    bytes: Vec<u8>,
+    text: String,
+    streamed: usize,
+    stop: &'a [String],
+    hold: usize,
+    sink: Option<&'a TokenSink>,
+}
+
+impl<'a> TextOut<'a> {
+    fn new(stop: &'a [String], sink: Option<&'a TokenSink>) -> Self {
+        let hold = stop
+            .iter()
+            .map(|s| s.len())
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        TextOut {
+            bytes: Vec::new(),
+            text: String::new(),
+            streamed: 0,
+            stop,
+            hold,
+            sink,
+        }
+    }
+
+    fn push(&mut self, piece: &[u8]) -> Push {
+        self.bytes.extend_from_slice(piece);
+        let valid = match std::str::from_utf8(&self.bytes) {
+            Ok(s) => s.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Invalid bytes in the middle: keep them as U+FFFD and move on.
+            Err(_) => self.bytes.len(),
+        };
+        if valid > 0 {
+            let rest = self.bytes.split_off(valid);
+            self.text.push_str(&String::from_utf8_lossy(&self.bytes));
+            self.bytes = rest;
+        }
+        if let Some(at) = self
+            .stop
+            .iter()
+            .filter_map(|s| self.text.find(s.as_str()))
+            .min()
+        {
+            self.text.truncate(at);
+            return if self.flush(self.text.len()) {
+                Push::StopString
+            } else {
+                Push::ReceiverGone
+            };
+        }
+        let mut safe = self.text.len().saturating_sub(self.hold);
+        while !self.text.is_char_boundary(safe) {
+            safe -= 1;
+        }
+        if self.flush(safe) {
+            Push::More
+        } else {
+            Push::ReceiverGone
+        }
+    }
+
+    /// Send text up to `end`; false when the receiver is gone.
+    fn flush(&mut self, end: usize) -> bool {
+        if end <= self.streamed {
+            return true;
+        }
+        let ok = match self.sink {
+            Some(sink) => sink.send(self.text[self.streamed..end].to_string()).is_ok(),
+            None => true,
+        };
+        self.streamed = end;
+        ok
+    }
+
+    fn finish(mut self) -> String {
+        if !self.bytes.is_empty() {
+            let rest = String::from_utf8_lossy(&self.bytes).into_owned();
+            self.text.push_str(&rest);
+        }
+        let _ = self.flush(self.text.len());
+        self.text
+    }
+}
+
+#[async_trait]
+impl LanguageModel for LocalModel {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            backend: "local".into(),
+            model: self.inner.name.clone(),
+        }
+    }
+
+    async fn chat(
+        &self,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let inner = Arc::clone(&self.inner);
+        let request = request.clone();
+        let started = Instant::now();
+        let mut response =
+            tokio::task::spawn_blocking(move || inner.generate(&request, stream.as_ref()))
+                .await
+                .map_err(|e| {
+                    ModelError::Generation(format!("the generation thread failed: {e}"))
+                })??;
+        response.total_ms = ms_since(started);
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(stop: &[&str], pieces: &[&[u8]]) -> (String, Vec<String>, bool) {
+        let stop: Vec<String> = stop.iter().map(|s| s.to_string()).collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut out = TextOut::new(&stop, Some(&tx));
+        let mut stopped = false;
+        for p in pieces {
+            if let Push::StopString = out.push(p) {
+                stopped = true;
+                break;
+            }
+        }
+        let text = out.finish();
+        let mut chunks = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            chunks.push(c);
+        }
+        (text, chunks, stopped)
+    }
+
+    #[test]
+    fn split_utf8_is_joined_before_streaming() {
+        let e = "é".as_bytes();
+        let (text, chunks, _) = collect(&[], &[b"caf", &e[..1], &e[1..], b"!"]);
+        assert_eq!(text, "café!");
+        assert_eq!(chunks.concat(), "café!");
+        assert!(chunks.iter().all(|c| !c.contains('\u{fffd}')));
+    }
+
+    #[test]
+    fn stop_string_across_pieces_is_cut_and_never_streamed() {
+        let (text, chunks, stopped) = collect(&["</end>"], &[b"hello </e", b"nd> more"]);
+        assert!(stopped);
+        assert_eq!(text, "hello ");
+        assert_eq!(chunks.concat(), "hello ");
+    }
+
+    #[test]
+    fn context_size_rounds_up_and_refuses_overflow() {
+        assert_eq!(context_size(10, 100, 4096).unwrap(), 256);
+        assert_eq!(context_size(300, 100, 4096).unwrap(), 512);
+        let e = context_size(4000, 200, 4096).unwrap_err().to_string();
+        assert!(e.contains("4000") && e.contains("4096"), "{e}");
+    }
+
+    #[test]
+    fn grammar_parse_error_line_is_extracted() {
+        let stderr = "parse: error parsing grammar: expecting name at )\n\nroot ::= )\n";
+        assert_eq!(
+            parse_error_line(stderr).unwrap(),
+            "llama.cpp could not parse the grammar: expecting name at )"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The `ladder` command line: the top of the dependency graph. It parses arguments, opens
+//! models and task files, runs strategies, and prints; the work itself lives in the crates.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use ladder_core::trace::write_jsonl;
+use ladder_core::{
+    run_task, ChatRequest, Constraint, Direct, Message, Metrics, RunContext, StopReason, Strategy,
+    TaskFile,
+};
+use ladder_model::{ModelSpec, OpenOptions, SPEC_HELP};
+
+#[derive(Parser)]
+#[command(
+    name = "ladder",
+    version,
+    about = "Run scaffolded and bootstrapped LLM strategies side by side on the same tasks",
+    long_about = "ladder puts two ways of building with language models side by side \
+                  (a scaffolded pipeline and one model in a plain loop) and measures them on \
+                  the same tasks, model, simulated user and knowledge base.\n\n\
+                  Models (--model): local (the embedded GGUF model installed by `just setup`), \
+                  local:PATH.gguf, openai:MODEL@URL (any OpenAI-compatible server; API key \
+                  from LADDER_API_KEY or OPENAI_API_KEY), llama-server:MODEL@URL (llama.cpp's \
+                  server, which also takes GBNF grammars), replay:CASSETTE.jsonl (recorded \
+                  calls, no model)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ModelArgs {
+    /// Which model to use.
+    #[arg(long, short, default_value = "local", value_name = "SPEC", help = format!("Which model to use: {SPEC_HELP}"))]
+    model: ModelSpec,
+    /// Threads for the local model.
+    #[arg(long, default_value_t = 1)]
+    threads: u32,
+    /// Append every model call to this cassette (replay it later with --model replay:FILE).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+}
+
+impl ModelArgs {
+    fn open(&self) -> Result<Arc<dyn ladder_core::LanguageModel>> {
+        ladder_model::open(
+            &self.model,
+            &OpenOptions {
+                threads: self.threads,
+                record: self.record.clone(),
+            },
+        )
+        .context("cannot open the model")
+    }
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum StrategyName {
+    /// One model call answers the opening message (the baseline).
+    Direct,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Chat with a model: one prompt, the answer streamed as it is generated.
+    Chat {
+        /// What to say to the model.
+        prompt: String,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// A system message.
+        #[arg(long)]
+        system: Option<String>,
+        /// Constrain the output with a GBNF grammar file (root rule `root`).
+        #[arg(long, value_name = "FILE", conflicts_with = "schema")]
+        grammar: Option<PathBuf>,
+        /// Constrain the output with a JSON Schema file.
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Sampling temperature; 0 is greedy.
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f32,
+        /// Nucleus sampling threshold.
+        #[arg(long, default_value_t = 1.0)]
+        top_p: f32,
+        /// Most tokens to generate.
+        #[arg(long, default_value_t = 256)]
+        max_tokens: u32,
+    },
+    /// Show which model backends are configured and whether the local model is installed.
+    Models,
+    /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
+    Run {
+        /// The strategy to run.
+        #[arg(long, short, value_enum, default_value = "direct")]
+        strategy: StrategyName,
+        /// A task file (TOML or JSON with [[task]] entries).
+        #[arg(long, short, value_name = "FILE")]
+        task: PathBuf,
+        /// Which task of the file, when it holds more than one.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Folder for the trace.
+        #[arg(long, default_value = "runs", value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Measure local-model throughput through ladder's model trait against a bare llama.cpp loop.
+    BenchModel {
+        /// Local GGUF file (default: the installed model).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
+        /// Rounds per side (medians are reported).
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Tokens generated in the generation test.
+        #[arg(long, default_value_t = 128)]
+        gen_tokens: u32,
+        /// Repetitions of a 20-word sentence in the prompt-processing test.
+        #[arg(long, default_value_t = 24)]
+        prompt_repeat: usize,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(dispatch(cli.command)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Chat {
+            prompt,
+            model,
+            system,
+            grammar,
+            schema,
+            seed,
+            temperature,
+            top_p,
+            max_tokens,
+        } => {
+            let mut messages = Vec::new();
+            if let Some(s) = system {
+                messages.push(Message::system(s));
+            }
+            messages.push(Message::user(prompt));
+            let mut request = ChatRequest::new(messages);
+            request.sampling.seed = seed;
+            request.sampling.temperature = temperature;
+            request.sampling.top_p = top_p;
+            request.sampling.max_tokens = max_tokens;
+            request.constraint = match (grammar, schema) {
+                (Some(g), _) => Some(Constraint::Gbnf(read_text(&g, "grammar")?)),
+                (_, Some(s)) => Some(Constraint::JsonSchema(read_json(&s)?)),
+                _ => None,
+            };
+            chat(&model, request).await
+        }
+        Command::Models => {
+            models();
+            Ok(())
+        }
+        Command::Run {
+            strategy,
+            task,
+            id,
+            model,
+            out,
+        } => run(strategy, &task, id.as_deref(), &model, &out).await,
+        Command::BenchModel {
+            path,
+            threads,
+            rounds,
+            gen_tokens,
+            prompt_repeat,
+        } => {
+            let mut model = ladder_model::LocalConfig::new(
+                path.unwrap_or_else(ladder_model::default_model_path),
+            );
+            model.threads = threads;
+            let config = ladder_model::bench::BenchConfig {
+                model,
+                rounds: rounds.max(1),
+                gen_tokens,
+                prompt_repeat,
+            };
+            eprintln!("bench-model: {rounds} rounds per side, alternating which side goes first");
+            let report =
+                ladder_model::bench::run(&config, |r| eprintln!("  round {r}/{rounds} done"))
+                    .await
+                    .context("the benchmark failed")?;
+            print!("{}", report.table());
+            Ok(())
+        }
+    }
+}
+
+fn read_text(path: &Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} file {}", path.display()))
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value> {
+    let text = read_text(path, "JSON Schema")?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("JSON Schema file {} is not valid JSON", path.display()))
+}
+
+async fn chat(args: &ModelArgs, request: ChatRequest) -> Result<()> {
+    let model = args.open()?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let printer = tokio::spawn(async move {
+        let mut stdout = std::io::stdout();
+        while let Some(piece) = rx.recv().await {
+            let _ = stdout.write_all(piece.as_bytes());
+            let _ = stdout.flush();
+        }
+    });
+    let result = model.chat(&request, Some(tx)).await;
+    let _ = printer.await;
+    let response = result.context("the model call failed")?;
+    println!();
+    let u = response.usage;
+    let rate = if response.generation_ms > 0.0 {
+        u.completion_tokens as f64 * 1000.0 / response.generation_ms
+    } else {
+        0.0
+    };
+    eprintln!(
+        "[{}: {} prompt + {} completion tokens, {:.0} ms, {:.1} tok/s, finish: {:?}]",
+        model.info(),
+        u.prompt_tokens,
+        u.completion_tokens,
+        response.total_ms,
+        rate,
+        response.finish
+    );
+    Ok(())
+}
+
+fn models() {
+    let path = ladder_model::default_model_path();
+    println!("backend       status");
+    match std::fs::metadata(&path) {
+        Ok(m) => println!(
+            "local         installed: {} ({:.1} MB)",
+            path.display(),
+            m.len() as f64 / 1e6
+        ),
+        Err(_) => println!(
+            "local         missing: {} (run `just setup`)",
+            path.display()
+        ),
+    }
+    let key = ["LADDER_API_KEY", "OPENAI_API_KEY"]
+        .iter()
+        .find(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+    println!(
+        "openai        use --model openai:MODEL@URL (API key: {})",
+        key.map(|k| format!("from {k}"))
+            .unwrap_or_else(|| "none set; LADDER_API_KEY or OPENAI_API_KEY".into())
+    );
+    println!("llama-server  use --model llama-server:MODEL@URL (accepts GBNF grammars too)");
+    let cassettes: Vec<String> = std::fs::read_dir("fixtures/cassettes")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .map(|p| p.display().to_string())
+        .collect();
+    if cassettes.is_empty() {
+        println!("replay        use --model replay:FILE (record one with --record FILE)");
+    } else {
+        println!(
+            "replay        use --model replay:FILE; recorded: {}",
+            cassettes.join(", ")
+        );
+    }
+}
+
+async fn run(
+    name: StrategyName,
+    task_path: &Path,
+    id: Option<&str>,
+    model_args: &ModelArgs,
+    out: &Path,
+) -> Result<()> {
+    let task = TaskFile::load(task_path)?.select(id, task_path)?;
+    let strategy: Box<dyn Strategy> = match name {
+        StrategyName::Direct => Box::new(Direct::default()),
+    };
+    let model = model_args.open()?;
+    let mut ctx = RunContext::new(model, task.budget);
+    let outcome = run_task(strategy.as_ref(), &task, &mut ctx).await;
+    let events = ctx.trace.into_events();
+
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create the folder {}", out.display()))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let file_name: String = format!("{}-{}-{stamp}.jsonl", task.id, strategy.name())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let trace_path = out.join(file_name);
+    let file = std::fs::File::create(&trace_path)
+        .with_context(|| format!("cannot create the trace file {}", trace_path.display()))?;
+    write_jsonl(&events, std::io::BufWriter::new(file))
+        .with_context(|| format!("cannot write the trace file {}", trace_path.display()))?;
+
+    let m = Metrics::from_events(&events);
+    println!("task      {}", task.id);
+    println!("strategy  {}", strategy.name());
+    println!("stop      {}", outcome.stop.label());
+    if let StopReason::Error { message } = &outcome.stop {
+        println!("error     {message}");
+    }
+    if let StopReason::BudgetExhausted { limit } = &outcome.stop {
+        println!("limit     {limit}");
+    }
+    if let Some(answer) = &outcome.answer {
+        println!("answer    {}", answer.replace('\n', "\n          "));
+    }
+    println!(
+        "metrics   {} model calls | {} prompt + {} completion = {} tokens | {} user turns | {} retrievals | wall {:.0} ms | model {:.0} ms",
+        m.model_calls, m.prompt_tokens, m.completion_tokens, m.total_tokens, m.user_turns, m.retrievals, m.wall_ms, m.model_ms
+    );
+    println!("trace     {}", trace_path.display());
+    if !matches!(outcome.stop, StopReason::Answered) {
+        bail!("the run did not answer: {}", outcome.stop.label());
+    }
+    Ok(())
+}
