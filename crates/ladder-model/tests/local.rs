@@ -1,0 +1,175 @@
+//! The local backend on the real model installed by `just setup`.
+
+use std::sync::OnceLock;
+
+use ladder_core::{ChatRequest, Constraint, FinishReason, LanguageModel, Message, ModelError};
+use ladder_model::{default_model_path, LocalConfig, LocalModel};
+
+fn model() -> LocalModel {
+    static MODEL: OnceLock<LocalModel> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            LocalModel::load(&LocalConfig::new(default_model_path()))
+                .unwrap_or_else(|e| panic!("the local model must be installed (`just setup`): {e}"))
+        })
+        .clone()
+}
+
+fn ask(prompt: &str, max_tokens: u32) -> ChatRequest {
+    let mut r = ChatRequest::new(vec![Message::user(prompt)]);
+    r.sampling.max_tokens = max_tokens;
+    r
+}
+
+/// `{"action": "ask" | "answer", "text": "..."}` with at most 120 characters of text.
+const ACTION_GRAMMAR: &str = r#"
+root   ::= "{\"action\": \"" action "\", \"text\": \"" char{0,120} "\"}"
+action ::= "ask" | "answer"
+char   ::= [a-zA-Z0-9 ,.?!'-]
+"#;
+
+#[tokio::test]
+async fn answers_the_capital_of_france() {
+    let r = model()
+        .chat(&ask("What is the capital of France? Answer in one word.", 32), None)
+        .await
+        .unwrap();
+    assert!(r.text.contains("Paris"), "{:?}", r.text);
+    assert_eq!(r.finish, FinishReason::Stop);
+    assert!(r.usage.prompt_tokens > 5 && r.usage.completion_tokens > 0, "{:?}", r.usage);
+    assert!(r.total_ms >= r.generation_ms);
+}
+
+#[tokio::test]
+async fn grammar_constrained_output_parses_for_ten_seeds() {
+    let m = model();
+    let mut outputs = Vec::new();
+    for seed in 0..10 {
+        let mut r = ask(
+            "A traveller says: I want to go to the seaside. Decide whether to ask a question or answer. Reply in JSON.",
+            80,
+        );
+        r.sampling.temperature = 0.9;
+        r.sampling.seed = seed;
+        r.constraint = Some(Constraint::Gbnf(ACTION_GRAMMAR.into()));
+        let out = m.chat(&r, None).await.unwrap();
+        let v: serde_json::Value = serde_json::from_str(&out.text)
+            .unwrap_or_else(|e| panic!("seed {seed}: not JSON ({e}): {:?}", out.text));
+        let action = v["action"].as_str().unwrap();
+        assert!(action == "ask" || action == "answer", "seed {seed}: {action}");
+        let text = v["text"].as_str().unwrap();
+        assert!(text.len() <= 120, "seed {seed}: {text:?}");
+        assert!(
+            text.chars().all(|c| c.is_ascii_alphanumeric() || " ,.?!'-".contains(c)),
+            "seed {seed}: {text:?}"
+        );
+        assert_eq!(v.as_object().unwrap().len(), 2);
+        outputs.push(out.text);
+    }
+    outputs.sort();
+    outputs.dedup();
+    assert!(outputs.len() > 1, "ten seeds at temperature 0.9 all gave {outputs:?}");
+}
+
+#[tokio::test]
+async fn json_schema_constraint_is_obeyed() {
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "maxLength": 40},
+            "confident": {"type": "boolean"}
+        },
+        "required": ["city", "confident"],
+        "additionalProperties": false
+    });
+    let mut r = ask("What is the capital of France? Reply in JSON.", 60);
+    r.constraint = Some(Constraint::JsonSchema(schema));
+    let out = model().chat(&r, None).await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {:?}", out.text));
+    assert!(v["city"].is_string() && v["confident"].is_boolean(), "{v}");
+}
+
+#[tokio::test]
+async fn same_seed_gives_byte_identical_output() {
+    let m = model();
+    let mut r = ask("Write two sentences about a lighthouse.", 48);
+    r.sampling.temperature = 1.0;
+    r.sampling.seed = 1234;
+    let a = m.chat(&r, None).await.unwrap();
+    let b = m.chat(&r, None).await.unwrap();
+    assert_eq!(a.text.as_bytes(), b.text.as_bytes());
+    assert_eq!(a.usage, b.usage);
+}
+
+#[tokio::test]
+async fn streamed_text_equals_the_answer_and_stop_strings_cut_it() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut r = ask("What is the capital of France? Answer in one word.", 32);
+    r.stop = vec!["Paris".into()];
+    let out = model().chat(&r, Some(tx)).await.unwrap();
+    let mut streamed = String::new();
+    while let Some(piece) = rx.recv().await {
+        streamed.push_str(&piece);
+    }
+    assert_eq!(streamed, out.text);
+    assert_eq!(out.finish, FinishReason::StopString);
+    assert!(!out.text.contains("Paris"), "{:?}", out.text);
+}
+
+#[tokio::test]
+async fn max_tokens_ends_with_length() {
+    let out = model().chat(&ask("Count from 1 to 100.", 5), None).await.unwrap();
+    assert_eq!(out.usage.completion_tokens, 5);
+    assert_eq!(out.finish, FinishReason::Length);
+}
+
+#[tokio::test]
+async fn invalid_grammar_reports_llama_cpp_parse_message() {
+    let mut r = ask("hi", 8);
+    r.constraint = Some(Constraint::Gbnf("root ::= \"a\" | (".into()));
+    let e = model().chat(&r, None).await.unwrap_err();
+    assert!(matches!(e, ModelError::InvalidGrammar { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains("could not parse the grammar:"), "{msg}");
+    assert!(!msg.to_lowercase().contains("null grammar"), "{msg}");
+
+    r.constraint = Some(Constraint::Gbnf("root ::= missing-rule".into()));
+    let msg = model().chat(&r, None).await.unwrap_err().to_string();
+    assert!(msg.contains("missing-rule"), "{msg}");
+}
+
+#[tokio::test]
+async fn prompt_larger_than_the_context_is_refused() {
+    let mut config = LocalConfig::new(default_model_path());
+    config.max_context = 256;
+    let small = LocalModel::load(&config).unwrap();
+    let e = small.chat(&ask("hello", 1000), None).await.unwrap_err();
+    assert!(matches!(e, ModelError::ContextOverflow { .. }), "{e}");
+}
+
+#[test]
+fn missing_model_says_to_run_setup() {
+    let e = LocalModel::load(&LocalConfig::new("/nonexistent/model.gguf")).err().unwrap();
+    let msg = e.to_string();
+    assert!(msg.contains("/nonexistent/model.gguf") && msg.contains("just setup"), "{msg}");
+}
+
+#[test]
+fn a_file_that_is_not_gguf_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fake.gguf");
+    std::fs::write(&path, b"<html>not a model</html>").unwrap();
+    let msg = LocalModel::load(&LocalConfig::new(&path)).err().unwrap().to_string();
+    assert!(msg.contains("not a GGUF file"), "{msg}");
+}
+
+#[test]
+fn a_truncated_gguf_is_refused_with_llama_cpp_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.gguf");
+    let bytes = std::fs::read(default_model_path()).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    let msg = LocalModel::load(&LocalConfig::new(&path)).err().unwrap().to_string();
+    assert!(msg.contains("cut.gguf") && msg.contains("just setup"), "{msg}");
+    assert!(msg.contains("llama.cpp:"), "{msg}");
+}
