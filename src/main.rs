@@ -361,8 +361,9 @@ async fn run(
         m.model_calls, m.prompt_tokens, m.completion_tokens, m.total_tokens, m.user_turns, m.retrievals, m.wall_ms, m.model_ms
     );
     println!("trace     {}", trace_path.display());
-    if !matches!(outcome.stop, StopReason::Answered) {
-        bail!("the run did not answer: {}", outcome.stop.label());
+    match &outcome.stop {
+        StopReason::Answered => Ok(()),
+        StopReason::Error { message } => bail!("the run did not answer: {message}"),
+        other => bail!("the run did not answer: {}", other.label()),
     }
-    Ok(())
 }

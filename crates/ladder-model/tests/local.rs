@@ -31,12 +31,19 @@ char   ::= [a-zA-Z0-9 ,.?!'-]
 #[tokio::test]
 async fn answers_the_capital_of_france() {
     let r = model()
-        .chat(&ask("What is the capital of France? Answer in one word.", 32), None)
+        .chat(
+            &ask("What is the capital of France? Answer in one word.", 32),
+            None,
+        )
         .await
         .unwrap();
     assert!(r.text.contains("Paris"), "{:?}", r.text);
     assert_eq!(r.finish, FinishReason::Stop);
-    assert!(r.usage.prompt_tokens > 5 && r.usage.completion_tokens > 0, "{:?}", r.usage);
+    assert!(
+        r.usage.prompt_tokens > 5 && r.usage.completion_tokens > 0,
+        "{:?}",
+        r.usage
+    );
     assert!(r.total_ms >= r.generation_ms);
 }
 
@@ -56,11 +63,15 @@ async fn grammar_constrained_output_parses_for_ten_seeds() {
         let v: serde_json::Value = serde_json::from_str(&out.text)
             .unwrap_or_else(|e| panic!("seed {seed}: not JSON ({e}): {:?}", out.text));
         let action = v["action"].as_str().unwrap();
-        assert!(action == "ask" || action == "answer", "seed {seed}: {action}");
+        assert!(
+            action == "ask" || action == "answer",
+            "seed {seed}: {action}"
+        );
         let text = v["text"].as_str().unwrap();
         assert!(text.len() <= 120, "seed {seed}: {text:?}");
         assert!(
-            text.chars().all(|c| c.is_ascii_alphanumeric() || " ,.?!'-".contains(c)),
+            text.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ,.?!'-".contains(c)),
             "seed {seed}: {text:?}"
         );
         assert_eq!(v.as_object().unwrap().len(), 2);
@@ -68,7 +79,10 @@ async fn grammar_constrained_output_parses_for_ten_seeds() {
     }
     outputs.sort();
     outputs.dedup();
-    assert!(outputs.len() > 1, "ten seeds at temperature 0.9 all gave {outputs:?}");
+    assert!(
+        outputs.len() > 1,
+        "ten seeds at temperature 0.9 all gave {outputs:?}"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +99,8 @@ async fn json_schema_constraint_is_obeyed() {
     let mut r = ask("What is the capital of France? Reply in JSON.", 60);
     r.constraint = Some(Constraint::JsonSchema(schema));
     let out = model().chat(&r, None).await.unwrap();
-    let v: serde_json::Value = serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {:?}", out.text));
+    let v: serde_json::Value =
+        serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {:?}", out.text));
     assert!(v["city"].is_string() && v["confident"].is_boolean(), "{v}");
 }
 
@@ -118,7 +133,10 @@ async fn streamed_text_equals_the_answer_and_stop_strings_cut_it() {
 
 #[tokio::test]
 async fn max_tokens_ends_with_length() {
-    let out = model().chat(&ask("Count from 1 to 100.", 5), None).await.unwrap();
+    let out = model()
+        .chat(&ask("Count from 1 to 100.", 5), None)
+        .await
+        .unwrap();
     assert_eq!(out.usage.completion_tokens, 5);
     assert_eq!(out.finish, FinishReason::Length);
 }
@@ -149,9 +167,14 @@ async fn prompt_larger_than_the_context_is_refused() {
 
 #[test]
 fn missing_model_says_to_run_setup() {
-    let e = LocalModel::load(&LocalConfig::new("/nonexistent/model.gguf")).err().unwrap();
+    let e = LocalModel::load(&LocalConfig::new("/nonexistent/model.gguf"))
+        .err()
+        .unwrap();
     let msg = e.to_string();
-    assert!(msg.contains("/nonexistent/model.gguf") && msg.contains("just setup"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/model.gguf") && msg.contains("just setup"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -159,7 +182,10 @@ fn a_file_that_is_not_gguf_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fake.gguf");
     std::fs::write(&path, b"<html>not a model</html>").unwrap();
-    let msg = LocalModel::load(&LocalConfig::new(&path)).err().unwrap().to_string();
+    let msg = LocalModel::load(&LocalConfig::new(&path))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("not a GGUF file"), "{msg}");
 }
 
@@ -169,7 +195,13 @@ fn a_truncated_gguf_is_refused_with_llama_cpp_reason() {
     let path = dir.path().join("cut.gguf");
     let bytes = std::fs::read(default_model_path()).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
-    let msg = LocalModel::load(&LocalConfig::new(&path)).err().unwrap().to_string();
-    assert!(msg.contains("cut.gguf") && msg.contains("just setup"), "{msg}");
+    let msg = LocalModel::load(&LocalConfig::new(&path))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("cut.gguf") && msg.contains("just setup"),
+        "{msg}"
+    );
     assert!(msg.contains("llama.cpp:"), "{msg}");
 }

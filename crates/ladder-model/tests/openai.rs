@@ -45,7 +45,9 @@ async fn serve(replies: Vec<Reply>) -> Server {
     tokio::spawn(async move {
         let mut n = 0;
         loop {
-            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
             let reply = replies[n.min(replies.len() - 1)].clone();
             n += 1;
             let log = Arc::clone(&log);
@@ -65,7 +67,11 @@ async fn serve(replies: Vec<Reply>) -> Server {
                 let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
                 let len: usize = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 while buf.len() < head_end + len {
                     let mut chunk = [0u8; 4096];
@@ -73,8 +79,13 @@ async fn serve(replies: Vec<Reply>) -> Server {
                     buf.extend_from_slice(&chunk[..k]);
                 }
                 let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                let body = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or(serde_json::Value::Null);
-                log.lock().unwrap().push(Seen { path, headers: head, body });
+                let body = serde_json::from_slice(&buf[head_end..head_end + len])
+                    .unwrap_or(serde_json::Value::Null);
+                log.lock().unwrap().push(Seen {
+                    path,
+                    headers: head,
+                    body,
+                });
 
                 let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
                 for (k, v) in &reply.headers {
@@ -82,11 +93,16 @@ async fn serve(replies: Vec<Reply>) -> Server {
                 }
                 match reply.body {
                     Body::Json(j) => {
-                        out.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{j}", j.len()));
+                        out.push_str(&format!(
+                            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{j}",
+                            j.len()
+                        ));
                         sock.write_all(out.as_bytes()).await.unwrap();
                     }
                     Body::Sse(events) => {
-                        out.push_str("Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+                        out.push_str(
+                            "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        );
                         sock.write_all(out.as_bytes()).await.unwrap();
                         for e in events {
                             let c = format!("{:x}\r\n{e}\r\n", e.len());
@@ -108,7 +124,11 @@ fn sse(events: &[&str]) -> Body {
 }
 
 fn ok(body: Body) -> Reply {
-    Reply { status: 200, headers: vec![], body }
+    Reply {
+        status: 200,
+        headers: vec![],
+        body,
+    }
 }
 
 fn config(url: &str, kind: ServerKind) -> OpenAiConfig {
@@ -119,7 +139,10 @@ fn config(url: &str, kind: ServerKind) -> OpenAiConfig {
 }
 
 fn request() -> ChatRequest {
-    let mut r = ChatRequest::new(vec![Message::system("Be brief."), Message::user("Capital of France?")]);
+    let mut r = ChatRequest::new(vec![
+        Message::system("Be brief."),
+        Message::user("Capital of France?"),
+    ]);
     r.sampling.max_tokens = 16;
     r.sampling.seed = 3;
     r
@@ -172,7 +195,10 @@ async fn streams_llama_cpp_chunks_and_reads_usage_and_timings() {
     assert_eq!(b["max_tokens"], 16);
     assert_eq!(b["messages"][0]["role"], "system");
     assert_eq!(b["messages"][1]["content"], "Capital of France?");
-    assert!(!seen[0].headers.to_ascii_lowercase().contains("authorization"));
+    assert!(!seen[0]
+        .headers
+        .to_ascii_lowercase()
+        .contains("authorization"));
 }
 
 #[tokio::test]
@@ -182,7 +208,14 @@ async fn reads_openai_usage_chunk_and_length_finish() {
     let r = model.chat(&request(), None).await.unwrap();
     assert_eq!(r.text, "Paris");
     assert_eq!(r.finish, FinishReason::Length);
-    assert_eq!((r.usage.prompt_tokens, r.usage.cached_tokens, r.usage.completion_tokens), (12, 8, 1));
+    assert_eq!(
+        (
+            r.usage.prompt_tokens,
+            r.usage.cached_tokens,
+            r.usage.completion_tokens
+        ),
+        (12, 8, 1)
+    );
 }
 
 #[tokio::test]
@@ -201,9 +234,16 @@ async fn sends_the_api_key_from_the_environment() {
     let server = serve(vec![ok(sse(OPENAI))]).await;
     let mut c = config(&server.url, ServerKind::Generic);
     c.api_key_env = vec!["LADDER_TEST_KEY_FOR_AUTH".into()];
-    OpenAiModel::new(c).unwrap().chat(&request(), None).await.unwrap();
+    OpenAiModel::new(c)
+        .unwrap()
+        .chat(&request(), None)
+        .await
+        .unwrap();
     let headers = server.seen.lock().unwrap()[0].headers.to_ascii_lowercase();
-    assert!(headers.contains("authorization: bearer sk-test-123"), "{headers}");
+    assert!(
+        headers.contains("authorization: bearer sk-test-123"),
+        "{headers}"
+    );
 }
 
 #[tokio::test]
@@ -213,7 +253,11 @@ async fn retries_429_and_5xx_then_succeeds() {
         headers: vec![("Retry-After", "0")],
         body: Body::Json(r#"{"error":{"message":"rate limited"}}"#.into()),
     };
-    let down = Reply { status: 503, headers: vec![], body: Body::Json(r#"{"error":"loading model"}"#.into()) };
+    let down = Reply {
+        status: 503,
+        headers: vec![],
+        body: Body::Json(r#"{"error":"loading model"}"#.into()),
+    };
     let server = serve(vec![busy, down, ok(sse(OPENAI))]).await;
     let model = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
     let r = model.chat(&request(), None).await.unwrap();
@@ -223,13 +267,20 @@ async fn retries_429_and_5xx_then_succeeds() {
 
 #[tokio::test]
 async fn gives_up_after_the_retries_with_status_and_body() {
-    let down = Reply { status: 500, headers: vec![], body: Body::Json(r#"{"error":"kaput"}"#.into()) };
+    let down = Reply {
+        status: 500,
+        headers: vec![],
+        body: Body::Json(r#"{"error":"kaput"}"#.into()),
+    };
     let server = serve(vec![down]).await;
     let model = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
     let e = model.chat(&request(), None).await.unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, ModelError::Http { status: 500, .. }), "{msg}");
-    assert!(msg.contains("kaput") && msg.contains("after 3 retries") && msg.contains(&server.url), "{msg}");
+    assert!(
+        msg.contains("kaput") && msg.contains("after 3 retries") && msg.contains(&server.url),
+        "{msg}"
+    );
     assert_eq!(server.seen.lock().unwrap().len(), 4);
 }
 
@@ -243,9 +294,14 @@ async fn a_client_error_is_not_retried_and_shows_the_server_message() {
     let server = serve(vec![bad]).await;
     let model = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
     let mut r = request();
-    r.constraint = Some(Constraint::JsonSchema(serde_json::json!({"type": "object"})));
+    r.constraint = Some(Constraint::JsonSchema(
+        serde_json::json!({"type": "object"}),
+    ));
     let msg = model.chat(&r, None).await.unwrap_err().to_string();
-    assert!(msg.contains("HTTP 400") && msg.contains("json_schema is not supported"), "{msg}");
+    assert!(
+        msg.contains("HTTP 400") && msg.contains("json_schema is not supported"),
+        "{msg}"
+    );
     let seen = server.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].body["response_format"]["type"], "json_schema");
@@ -259,11 +315,18 @@ async fn gbnf_is_sent_to_llama_cpp_and_refused_for_other_servers() {
     let generic = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
     let e = generic.chat(&r, None).await.unwrap_err();
     assert!(matches!(e, ModelError::UnsupportedConstraint { .. }), "{e}");
-    assert_eq!(server.seen.lock().unwrap().len(), 0, "nothing is sent when the constraint cannot be");
+    assert_eq!(
+        server.seen.lock().unwrap().len(),
+        0,
+        "nothing is sent when the constraint cannot be"
+    );
 
     let llama = OpenAiModel::new(config(&server.url, ServerKind::LlamaCpp)).unwrap();
     llama.chat(&r, None).await.unwrap();
-    assert_eq!(server.seen.lock().unwrap()[0].body["grammar"], "root ::= \"Paris\"");
+    assert_eq!(
+        server.seen.lock().unwrap()[0].body["grammar"],
+        "root ::= \"Paris\""
+    );
 }
 
 #[tokio::test]
@@ -274,12 +337,19 @@ async fn an_unreachable_endpoint_names_the_url() {
     let model = OpenAiModel::new(config(&url, ServerKind::Generic)).unwrap();
     let e = model.chat(&request(), None).await.unwrap_err();
     assert!(matches!(e, ModelError::Unreachable { .. }), "{e}");
-    assert!(e.to_string().contains(&format!("{url}/chat/completions")), "{e}");
+    assert!(
+        e.to_string().contains(&format!("{url}/chat/completions")),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_chunk_is_a_protocol_error() {
-    let server = serve(vec![ok(sse(&["data: {\"choices\": [\n\n", "data: [DONE]\n\n"]))]).await;
+    let server = serve(vec![ok(sse(&[
+        "data: {\"choices\": [\n\n",
+        "data: [DONE]\n\n",
+    ]))])
+    .await;
     let model = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
     let e = model.chat(&request(), None).await.unwrap_err();
     assert!(matches!(e, ModelError::Protocol { .. }), "{e}");

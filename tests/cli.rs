@@ -1,0 +1,333 @@
+//! The `ladder` binary end to end, on the real local model.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ladder_core::trace::{read_jsonl, without_timing, EventKind};
+use ladder_core::{Metrics, StopReason};
+
+fn ladder(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the ladder binary runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn fixture(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .display()
+        .to_string()
+}
+
+/// The one trace file a run wrote into `dir`.
+fn only_trace(dir: &Path) -> PathBuf {
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+#[test]
+fn direct_run_writes_a_valid_trace_whose_metrics_add_up() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = ladder(&[
+        "run",
+        "--strategy",
+        "direct",
+        "--task",
+        &fixture("fixtures/tasks/capital.toml"),
+        "--out",
+        &out_dir.path().display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Paris"), "{stdout}");
+
+    let trace = only_trace(out_dir.path());
+    assert!(
+        stdout.contains(&trace.display().to_string()),
+        "the trace path is printed: {stdout}"
+    );
+    let events = read_jsonl(&trace).unwrap();
+    assert!(
+        matches!(&events[0].kind, EventKind::RunStarted { strategy, task, .. } if strategy == "direct" && task == "capital-of-france")
+    );
+    let EventKind::RunFinished { outcome } = &events.last().unwrap().kind else {
+        panic!("last event is not run_finished")
+    };
+    assert_eq!(outcome.stop, StopReason::Answered);
+
+    let m = Metrics::from_events(&events);
+    let (mut prompt, mut completion, mut latency) = (0, 0, 0.0);
+    for e in &events {
+        if let EventKind::ModelCall {
+            usage, latency_ms, ..
+        } = &e.kind
+        {
+            prompt += usage.prompt_tokens;
+            completion += usage.completion_tokens;
+            latency += latency_ms;
+        }
+    }
+    assert_eq!(m.model_calls, 1);
+    assert!(prompt > 0 && completion > 0);
+    assert_eq!((m.prompt_tokens, m.completion_tokens), (prompt, completion));
+    assert_eq!(m.total_tokens, prompt + completion);
+    assert_eq!(m.model_ms, latency);
+    assert!(m.model_ms <= m.wall_ms, "{m:?}");
+    assert!(events
+        .windows(2)
+        .all(|w| w[0].seq + 1 == w[1].seq && w[0].at_ms <= w[1].at_ms));
+    assert!(
+        stdout.contains(&format!(
+            "{} prompt + {} completion = {} tokens",
+            prompt,
+            completion,
+            prompt + completion
+        )),
+        "printed metrics match the trace: {stdout}"
+    );
+}
+
+#[test]
+fn a_recorded_run_replays_to_an_identical_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("capital.jsonl").display().to_string();
+    let task = fixture("fixtures/tasks/capital.toml");
+    let live = dir.path().join("live");
+    let replayed = dir.path().join("replayed");
+    let out = ladder(&[
+        "run",
+        "--task",
+        &task,
+        "--record",
+        &cassette,
+        "--out",
+        &live.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = ladder(&[
+        "run",
+        "--task",
+        &task,
+        "--model",
+        &format!("replay:{cassette}"),
+        "--out",
+        &replayed.display().to_string(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    let live = without_timing(&read_jsonl(&only_trace(&live)).unwrap());
+    let mut replayed = without_timing(&read_jsonl(&only_trace(&replayed)).unwrap());
+    // The replay says it is one; everything else is the same, event for event.
+    let EventKind::RunStarted {
+        model: replay_model,
+        ..
+    } = &mut replayed[0].kind
+    else {
+        panic!()
+    };
+    let EventKind::RunStarted {
+        model: live_model, ..
+    } = &live[0].kind
+    else {
+        panic!()
+    };
+    assert_eq!(*replay_model, format!("replay:{live_model}"));
+    *replay_model = live_model.clone();
+    assert_eq!(live, replayed);
+}
+
+#[test]
+fn a_cassette_miss_names_the_hash_and_the_closest_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("c.jsonl").display().to_string();
+    let out = ladder(&[
+        "run",
+        "--task",
+        &fixture("fixtures/tasks/capital.toml"),
+        "--record",
+        &cassette,
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = ladder(&[
+        "run",
+        "--task",
+        &fixture("fixtures/tasks/teaching.toml"),
+        "--id",
+        "capital-of-spain",
+        "--model",
+        &format!("replay:{cassette}"),
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    let (stdout, _) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains("is not in cassette") && stdout.contains(&cassette),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("closest recorded request is") && stdout.contains("Spain"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn malformed_task_files_name_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("missing.toml", "[[task]]\nid = \"x\"\n", "opening"),
+        (
+            "typo.toml",
+            "[[task]]\nid = \"x\"\nopening = \"hi\"\nbudgte = {}\n",
+            "budgte",
+        ),
+        (
+            "type.toml",
+            "[[task]]\nid = \"x\"\nopening = \"hi\"\nbudget = { max_steps = -1 }\n",
+            "max_steps",
+        ),
+        ("syntax.toml", "[[task]\nid = \"x\"\n", "line 1"),
+        ("empty.toml", "# nothing\n", "no [[task]] entries"),
+    ];
+    for (name, body, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = ladder(&[
+            "run",
+            "--task",
+            &path.display().to_string(),
+            "--model",
+            "replay:/nonexistent",
+        ]);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert!(
+            stderr.contains(name) && stderr.contains(expected),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let out = ladder(&["run", "--task", "/nonexistent/tasks.toml"]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("/nonexistent/tasks.toml"),
+        "{stderr}"
+    );
+    let out = ladder(&["run", "--task", &fixture("fixtures/tasks/teaching.toml")]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("--id") && stderr.contains("seaside-vague"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_models_and_grammars_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, stderr) = text(&ladder(&[
+        "chat",
+        "hi",
+        "--model",
+        "local:/nonexistent/m.gguf",
+    ]));
+    assert!(
+        stderr.contains("/nonexistent/m.gguf") && stderr.contains("just setup"),
+        "{stderr}"
+    );
+
+    let junk = dir.path().join("junk.gguf");
+    std::fs::write(&junk, vec![7u8; 4096]).unwrap();
+    let out = ladder(&[
+        "chat",
+        "hi",
+        "--model",
+        &format!("local:{}", junk.display()),
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("not a GGUF file"),
+        "{stderr}"
+    );
+
+    let grammar = dir.path().join("bad.gbnf");
+    std::fs::write(&grammar, "root ::= [a-z\n").unwrap();
+    let out = ladder(&["chat", "hi", "--grammar", &grammar.display().to_string()]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("could not parse the grammar"),
+        "{stderr}"
+    );
+
+    let out = ladder(&["chat", "hi", "--grammar", "/nonexistent/g.gbnf"]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("/nonexistent/g.gbnf"),
+        "{stderr}"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let out = ladder(&["chat", "hi", "--model", &format!("openai:m@{url}")]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success() && stderr.contains(&url), "{stderr}");
+
+    for out in [
+        ladder(&["chat", "hi", "--model", "gpt-4"]),
+        ladder(&["run"]),
+    ] {
+        assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+    }
+}
+
+#[test]
+fn chat_streams_a_grammar_constrained_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let grammar = dir.path().join("yesno.gbnf");
+    std::fs::write(&grammar, "root ::= (\"yes\" | \"no\") \".\"\n").unwrap();
+    let out = ladder(&[
+        "chat",
+        "Is Paris in France?",
+        "--grammar",
+        &grammar.display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.trim() == "yes." || stdout.trim() == "no.",
+        "{stdout:?}"
+    );
+    assert!(
+        stderr.contains("prompt +") && stderr.contains("completion tokens"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn models_reports_the_local_model() {
+    let (stdout, _) = text(&ladder(&["models"]));
+    assert!(
+        stdout.contains("local") && stdout.contains("installed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("openai:MODEL@URL"), "{stdout}");
+}
