@@ -114,6 +114,22 @@ enum Command {
         #[arg(long, default_value = "runs", value_name = "DIR")]
         out: PathBuf,
     },
+    /// Check suites: every problem of every file, with file and line. Exits 1 if any.
+    Validate {
+        /// Suite names or folders (default: every suite under fixtures/suites).
+        suites: Vec<String>,
+    },
+    /// The benchmark world: generate suites from a fixed seed.
+    World {
+        #[command(subcommand)]
+        command: WorldCommand,
+    },
+    /// Write the JSON Schemas of the fixture files (suite.toml, tasks.toml, document front matter).
+    Schema {
+        /// Folder to write them to.
+        #[arg(long, default_value = "fixtures/schema")]
+        out: PathBuf,
+    },
     /// Measure local-model throughput through ladder's model trait against a bare llama.cpp loop.
     BenchModel {
         /// Local GGUF file (default: the installed model).
@@ -130,6 +146,24 @@ enum Command {
         /// Repetitions of a 20-word sentence in the prompt-processing test.
         #[arg(long, default_value_t = 24)]
         prompt_repeat: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorldCommand {
+    /// Write the seaside, helpdesk and facts suites (the committed fixtures are seed 20261129, scale 1).
+    Generate {
+        /// Folder to write the suites into.
+        #[arg(long, default_value = ladder_world::SUITES_DIR)]
+        out: PathBuf,
+        #[arg(long, default_value_t = ladder_world::gen::DEFAULT_SEED)]
+        seed: u64,
+        /// Multiply the number of knowledge-base entities (for performance tests).
+        #[arg(long, default_value_t = 1)]
+        scale: usize,
+        /// Only these suites.
+        #[arg(long)]
+        only: Vec<String>,
     },
 }
 
@@ -193,6 +227,32 @@ async fn dispatch(command: Command) -> Result<()> {
             model,
             out,
         } => run(strategy, &task, id.as_deref(), &model, &out).await,
+        Command::Validate { suites } => validate(&suites),
+        Command::World { command: WorldCommand::Generate { out, seed, scale, only } } => {
+            let names: Vec<String> = if only.is_empty() {
+                ladder_world::gen::SUITES.iter().map(|s| s.to_string()).collect()
+            } else {
+                only
+            };
+            for name in &names {
+                let generated = ladder_world::gen::generate(name, ladder_world::gen::GenOptions { seed, scale })
+                    .with_context(|| format!("unknown suite {name:?}; the generator knows {:?}", ladder_world::gen::SUITES))?;
+                generated
+                    .write(&out)
+                    .with_context(|| format!("cannot write suite {name} into {}", out.display()))?;
+                println!("wrote {} ({} files) into {}", name, generated.files.len(), out.join(name).display());
+            }
+            Ok(())
+        }
+        Command::Schema { out } => {
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            for (name, text) in ladder_world::schema::schemas() {
+                let path = out.join(name);
+                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
         Command::BenchModel {
             path,
             threads,
@@ -219,6 +279,50 @@ async fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+fn validate(suites: &[String]) -> Result<()> {
+    let root = ladder_world::default_suites_dir();
+    let dirs: Vec<PathBuf> = if suites.is_empty() {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .with_context(|| format!("cannot list the suites in {}", root.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        dirs
+    } else {
+        suites
+            .iter()
+            .map(|s| {
+                let p = PathBuf::from(s);
+                if p.is_dir() { p } else { root.join(s) }
+            })
+            .collect()
+    };
+    let mut total = 0;
+    for dir in &dirs {
+        let (suite, problems) = ladder_world::validate::read(dir);
+        for p in &problems {
+            println!("{p}");
+        }
+        match (&suite, problems.len()) {
+            (Some(s), 0) => println!(
+                "ok: {} ({} tasks, {} documents, {} intents)",
+                dir.display(),
+                s.tasks.len(),
+                s.documents.len(),
+                s.manifest.intents.len()
+            ),
+            (_, n) => println!("{}: {n} problem(s)", dir.display()),
+        }
+        total += problems.len();
+    }
+    if total > 0 {
+        bail!("{total} problem(s) in {} suite(s)", dirs.len());
+    }
+    Ok(())
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String> {

@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Limits a strategy must respect. A limit of 0 means "no limit".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Budget {
     /// Strategy steps (one pass of a strategy's loop).
@@ -32,7 +33,7 @@ impl Default for Budget {
 }
 
 /// One fact the simulated user knows and the model does not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileFact {
     /// The slot the fact fills, e.g. "home_city".
@@ -45,6 +46,9 @@ pub struct ProfileFact {
     /// A hard constraint the answer must respect (default true).
     #[serde(default = "yes")]
     pub hard: bool,
+    /// Already said in the opening utterance, so the user repeats it freely.
+    #[serde(default)]
+    pub stated: bool,
 }
 
 fn yes() -> bool {
@@ -52,7 +56,7 @@ fn yes() -> bool {
 }
 
 /// What a correct answer looks like. Every list may be empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Expectations {
     /// Strings the answer must contain (case-insensitive).
@@ -66,7 +70,7 @@ pub struct Expectations {
 }
 
 /// One piece of work for a strategy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
     pub id: String,
@@ -87,7 +91,7 @@ pub struct Task {
 }
 
 /// The contents of a task file.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskFile {
     #[serde(default)]

@@ -1,0 +1,139 @@
+//! Evaluating a slot's [`Check`] against an entity's attributes. Used by the generator (to
+//! know which destinations fit a profile) and by scoring (to judge a recommendation), so
+//! both always agree.
+
+use std::collections::BTreeMap;
+
+use ladder_core::ProfileFact;
+
+use crate::suite::Check;
+
+/// Fill `{slot}` placeholders of an attribute path from the profile.
+fn resolve(path: &str, profile: &[ProfileFact]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').ok_or_else(|| format!("unclosed {{ in {path:?}"))? + open;
+        let slot = &rest[open + 1..close];
+        let value = profile
+            .iter()
+            .find(|f| f.slot == slot)
+            .map(|f| f.value.as_str())
+            .ok_or_else(|| format!("needs the {slot} slot, which the profile lacks"))?;
+        out.push_str(&rest[..open]);
+        out.push_str(value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn lookup<'a>(attrs: &'a BTreeMap<String, toml::Value>, path: &str) -> Option<&'a toml::Value> {
+    let mut parts = path.split('.');
+    let mut cur = attrs.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.get(p)?;
+    }
+    Some(cur)
+}
+
+fn as_number(v: &toml::Value) -> Option<f64> {
+    v.as_float().or_else(|| v.as_integer().map(|i| i as f64))
+}
+
+fn as_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Does an entity with `attrs` satisfy `check` for `value`? `Err` when the check cannot be
+/// applied (missing attribute or profile slot), with the reason.
+pub fn evaluate(
+    check: &Check,
+    attrs: &BTreeMap<String, toml::Value>,
+    value: &str,
+    profile: &[ProfileFact],
+) -> Result<bool, String> {
+    let path = resolve(check.attribute(), profile)?;
+    let attr = lookup(attrs, &path).ok_or_else(|| format!("has no attribute {path:?}"))?;
+    let number = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number"));
+    Ok(match check {
+        Check::Equals { .. } => as_text(attr).eq_ignore_ascii_case(value.trim()),
+        Check::Contains { .. } => attr
+            .as_array()
+            .ok_or_else(|| format!("attribute {path:?} is not a list"))?
+            .iter()
+            .any(|v| as_text(v).eq_ignore_ascii_case(value.trim())),
+        Check::AtMost { .. } => {
+            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))? <= number(value)?
+        }
+        Check::AtLeast { .. } => {
+            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))? >= number(value)?
+        }
+        Check::ScaleAtMost { scale, .. } => {
+            let pos = |s: &str| {
+                scale
+                    .iter()
+                    .position(|x| x.eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| format!("{s:?} is not on the scale {scale:?}"))
+            };
+            pos(&as_text(attr))? <= pos(value)?
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs() -> BTreeMap<String, toml::Value> {
+        toml::from_str(
+            r#"
+mood = "quiet"
+price = "moderate"
+activities = ["surfing", "hiking"]
+min_days = 3
+hours_from = { Ostby = 4, Wenlow = 7 }
+"#,
+        )
+        .unwrap()
+    }
+
+    fn home(city: &str) -> Vec<ProfileFact> {
+        vec![ProfileFact { slot: "home_city".into(), value: city.into(), say: None, hard: false, stated: false }]
+    }
+
+    #[test]
+    fn each_rule() {
+        let a = attrs();
+        let eq = Check::Equals { attribute: "mood".into() };
+        assert_eq!(evaluate(&eq, &a, "Quiet", &[]), Ok(true));
+        assert_eq!(evaluate(&eq, &a, "lively", &[]), Ok(false));
+        let has = Check::Contains { attribute: "activities".into() };
+        assert_eq!(evaluate(&has, &a, "hiking", &[]), Ok(true));
+        assert_eq!(evaluate(&has, &a, "diving", &[]), Ok(false));
+        let most = Check::AtMost { attribute: "min_days".into() };
+        assert_eq!(evaluate(&most, &a, "3", &[]), Ok(true));
+        assert_eq!(evaluate(&most, &a, "2", &[]), Ok(false));
+        let least = Check::AtLeast { attribute: "min_days".into() };
+        assert_eq!(evaluate(&least, &a, "4", &[]), Ok(false));
+        let scale = Check::ScaleAtMost {
+            attribute: "price".into(),
+            scale: vec!["budget".into(), "moderate".into(), "expensive".into()],
+        };
+        assert_eq!(evaluate(&scale, &a, "expensive", &[]), Ok(true));
+        assert_eq!(evaluate(&scale, &a, "budget", &[]), Ok(false));
+    }
+
+    #[test]
+    fn placeholders_come_from_the_profile() {
+        let a = attrs();
+        let travel = Check::AtMost { attribute: "hours_from.{home_city}".into() };
+        assert_eq!(evaluate(&travel, &a, "5", &home("Ostby")), Ok(true));
+        assert_eq!(evaluate(&travel, &a, "5", &home("Wenlow")), Ok(false));
+        assert!(evaluate(&travel, &a, "5", &[]).unwrap_err().contains("home_city"));
+        assert!(evaluate(&travel, &a, "5", &home("Atlantis")).unwrap_err().contains("Atlantis"));
+    }
+}

@@ -1,0 +1,230 @@
+//! The world generator: writes the three suites from a fixed seed.
+//!
+//! The committed `fixtures/suites/` are this generator's output (a test regenerates them
+//! and compares). `scale` multiplies the number of knowledge-base entities, so performance
+//! tests can make much larger knowledge bases from the same code.
+
+mod facts;
+mod helpdesk;
+pub mod rng;
+mod seaside;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ladder_core::ProfileFact;
+
+pub const DEFAULT_SEED: u64 = 20261129;
+
+/// Files of one generated suite, by path relative to the suite folder.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Generated {
+    pub name: String,
+    pub files: BTreeMap<PathBuf, String>,
+}
+
+impl Generated {
+    fn new(name: &str) -> Self {
+        Generated {
+            name: name.to_string(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, path: impl Into<PathBuf>, text: String) {
+        self.files.insert(path.into(), text);
+    }
+
+    /// Write into `<root>/<name>/`, replacing the suite's knowledge base.
+    pub fn write(&self, root: &Path) -> std::io::Result<()> {
+        let dir = root.join(&self.name);
+        let kb = dir.join("kb");
+        if kb.is_dir() {
+            std::fs::remove_dir_all(&kb)?;
+        }
+        for (rel, text) in &self.files {
+            let path = dir.join(rel);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)?;
+        }
+        Ok(())
+    }
+}
+
+/// Options for the generator.
+#[derive(Debug, Clone, Copy)]
+pub struct GenOptions {
+    pub seed: u64,
+    /// Multiplies the number of knowledge-base entities (1 = the committed fixtures).
+    pub scale: usize,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions {
+            seed: DEFAULT_SEED,
+            scale: 1,
+        }
+    }
+}
+
+pub const SUITES: [&str; 3] = ["seaside", "helpdesk", "facts"];
+
+/// Generate one suite by name.
+pub fn generate(name: &str, options: GenOptions) -> Option<Generated> {
+    match name {
+        "seaside" => Some(seaside::generate(options)),
+        "helpdesk" => Some(helpdesk::generate(options)),
+        "facts" => Some(facts::generate(options)),
+        _ => None,
+    }
+}
+
+/// A TOML string literal.
+pub(crate) fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+pub(crate) fn q_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+}
+
+/// The first letter in upper case.
+pub(crate) fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// A lowercase, dash-separated id.
+pub(crate) fn slug(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() {
+            out.push(ch.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// One generated task, written as a `[[task]]` table.
+pub(crate) struct TaskOut {
+    pub id: String,
+    pub suite: String,
+    pub opening: String,
+    pub profile: Vec<ProfileFact>,
+    pub must_mention: Vec<String>,
+    pub recommend_any: Vec<String>,
+    pub needs_detail: Option<String>,
+    pub tags: Vec<String>,
+    pub comment: String,
+}
+
+pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
+    let mut s = String::from(header);
+    for t in tasks {
+        s.push('\n');
+        if !t.comment.is_empty() {
+            s.push_str(&format!("# {}\n", t.comment));
+        }
+        s.push_str("[[task]]\n");
+        s.push_str(&format!("id = {}\n", q(&t.id)));
+        s.push_str(&format!("suite = {}\n", q(&t.suite)));
+        s.push_str(&format!("opening = {}\n", q(&t.opening)));
+        if !t.tags.is_empty() {
+            s.push_str(&format!("tags = {}\n", q_list(&t.tags)));
+        }
+        if !t.profile.is_empty() {
+            s.push_str("profile = [\n");
+            for f in &t.profile {
+                let mut parts = vec![format!("slot = {}", q(&f.slot)), format!("value = {}", q(&f.value))];
+                if let Some(say) = &f.say {
+                    parts.push(format!("say = {}", q(say)));
+                }
+                if !f.hard {
+                    parts.push("hard = false".into());
+                }
+                if f.stated {
+                    parts.push("stated = true".into());
+                }
+                s.push_str(&format!("  {{ {} }},\n", parts.join(", ")));
+            }
+            s.push_str("]\n");
+        }
+        if !t.must_mention.is_empty() || !t.recommend_any.is_empty() || t.needs_detail.is_some() {
+            s.push_str("[task.expect]\n");
+            if !t.must_mention.is_empty() {
+                s.push_str(&format!("must_mention = {}\n", q_list(&t.must_mention)));
+            }
+            if !t.recommend_any.is_empty() {
+                s.push_str(&format!("recommend_any = {}\n", q_list(&t.recommend_any)));
+            }
+            if let Some(d) = &t.needs_detail {
+                s.push_str(&format!("needs_detail = {}\n", q(d)));
+            }
+        }
+    }
+    s
+}
+
+pub(crate) fn fact(slot: &str, value: &str, say: &str, hard: bool) -> ProfileFact {
+    ProfileFact {
+        slot: slot.into(),
+        value: value.into(),
+        say: Some(say.into()),
+        hard,
+        stated: false,
+    }
+}
+
+/// A manifest as TOML, with a header.
+pub(crate) fn manifest_text(m: &crate::suite::Manifest) -> String {
+    format!(
+        "# Generated by `ladder world generate`; do not edit by hand. Schema: fixtures/schema/suite.schema.json\n{}",
+        toml::to_string_pretty(m).unwrap_or_default()
+    )
+}
+
+/// A document with `+++` TOML front matter.
+pub(crate) fn document(
+    id: &str,
+    title: &str,
+    kind: &str,
+    attributes: BTreeMap<String, toml::Value>,
+    body: &str,
+) -> String {
+    let meta = crate::suite::FrontMatter {
+        id: id.into(),
+        title: title.into(),
+        kind: kind.into(),
+        attributes,
+    };
+    let mut s = format!("+++\n{}+++\n", toml::to_string(&meta).unwrap_or_default());
+    s.push_str(body);
+    if !body.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Attributes from (name, value) pairs.
+pub(crate) fn attrs<const N: usize>(pairs: [(&str, toml::Value); N]) -> BTreeMap<String, toml::Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("Saltwick Bay"), "saltwick-bay");
+        assert_eq!(slug("  Returns & refunds! "), "returns-refunds");
+    }
+}

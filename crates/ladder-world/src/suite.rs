@@ -1,0 +1,218 @@
+//! Suites on disk: a manifest, a task file and a knowledge base of markdown documents.
+//!
+//! ```text
+//! fixtures/suites/<name>/suite.toml   the manifest (intents, slots, checks, smoke subset)
+//!                        tasks.toml   [[task]] entries (ladder_core::Task)
+//!                        kb/*.md      one document per entity, TOML front matter between +++ lines
+//! ```
+//!
+//! Loading is strict (unknown fields are errors) and reports the file and line of a
+//! problem. [`crate::validate`] goes further and lists every problem at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use ladder_core::Task;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How a slot's value constrains a recommended entity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, tag = "rule", rename_all = "snake_case")]
+pub enum Check {
+    /// The attribute equals the value (case-insensitive).
+    Equals { attribute: String },
+    /// The attribute (a list) contains the value.
+    Contains { attribute: String },
+    /// The attribute (a number) is at most the value.
+    AtMost { attribute: String },
+    /// The attribute (a number) is at least the value.
+    AtLeast { attribute: String },
+    /// The attribute is at most the value on an ordered scale.
+    ScaleAtMost { attribute: String, scale: Vec<String> },
+}
+
+impl Check {
+    /// The attribute path; `{slot}` placeholders are filled from the profile.
+    pub fn attribute(&self) -> &str {
+        match self {
+            Check::Equals { attribute }
+            | Check::Contains { attribute }
+            | Check::AtMost { attribute }
+            | Check::AtLeast { attribute }
+            | Check::ScaleAtMost { attribute, .. } => attribute,
+        }
+    }
+}
+
+/// One question a slot-filling form would ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    pub name: String,
+    /// The form's question for this slot.
+    pub question: String,
+    /// Words that show a question is about this slot (the simulated user matches on them).
+    pub keywords: Vec<String>,
+    /// How a value of this slot constrains a recommendation; none for plain information.
+    #[serde(default)]
+    pub check: Option<Check>,
+}
+
+/// A user intent with labelled examples for an intent classifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Intent {
+    pub name: String,
+    pub description: String,
+    pub examples: Vec<String>,
+    #[serde(default, rename = "slot")]
+    pub slots: Vec<Slot>,
+}
+
+/// The manifest, `suite.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    pub description: String,
+    /// Knowledge-base folder, relative to the suite folder.
+    pub knowledge_base: String,
+    /// Task file, relative to the suite folder.
+    pub tasks: String,
+    /// Ids of at most 5 tasks for fast tests.
+    pub smoke: Vec<String>,
+    /// Regular expressions for names that look like entities of this world; a match in an
+    /// answer that is not a knowledge-base entity counts as a hallucination.
+    #[serde(default)]
+    pub entity_patterns: Vec<String>,
+    /// Whether tasks need the user at all; when false, every question is wasted time.
+    #[serde(default = "yes")]
+    pub interactive: bool,
+    #[serde(rename = "intent")]
+    pub intents: Vec<Intent>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Manifest {
+    /// Every slot of every intent, first declaration wins.
+    pub fn slots(&self) -> Vec<&Slot> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.intents
+            .iter()
+            .flat_map(|i| &i.slots)
+            .filter(|s| seen.insert(s.name.clone()))
+            .collect()
+    }
+
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.intents.iter().flat_map(|i| &i.slots).find(|s| s.name == name)
+    }
+}
+
+/// A document's front matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FrontMatter {
+    pub id: String,
+    /// The entity's name as it appears in answers.
+    pub title: String,
+    /// "destination", "policy", "person", ...
+    pub kind: String,
+    /// Structured facts the scorer checks against (free-form TOML values).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub attributes: BTreeMap<String, toml::Value>,
+}
+
+/// One knowledge-base document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub path: PathBuf,
+    pub meta: FrontMatter,
+    /// The markdown body (without front matter).
+    pub body: String,
+}
+
+impl Document {
+    /// An attribute by dotted path (`hours_from.Harrowgate`).
+    pub fn attribute(&self, path: &str) -> Option<&toml::Value> {
+        let mut parts = path.split('.');
+        let mut cur = self.meta.attributes.get(parts.next()?)?;
+        for p in parts {
+            cur = cur.get(p)?;
+        }
+        Some(cur)
+    }
+}
+
+/// A problem found while reading a suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file.display(), l, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct SuiteError {
+    pub problems: Vec<Problem>,
+}
+
+/// A loaded suite.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub tasks: Vec<Task>,
+    pub documents: Vec<Document>,
+}
+
+impl Suite {
+    /// Load a suite folder; fails with every problem found.
+    pub fn load(dir: &Path) -> Result<Suite, SuiteError> {
+        let (suite, problems) = crate::validate::read(dir);
+        match suite {
+            Some(suite) if problems.is_empty() => Ok(suite),
+            _ => Err(SuiteError { problems }),
+        }
+    }
+
+    pub fn task(&self, id: &str) -> Option<&Task> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+
+    pub fn smoke_tasks(&self) -> Vec<&Task> {
+        self.manifest.smoke.iter().filter_map(|id| self.task(id)).collect()
+    }
+
+    /// The document whose title is `name` (case-insensitive).
+    pub fn entity(&self, name: &str) -> Option<&Document> {
+        self.documents
+            .iter()
+            .find(|d| d.meta.title.eq_ignore_ascii_case(name))
+    }
+}
+
+/// Split `+++`-fenced TOML front matter from a markdown document.
+pub fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
+    let rest = text.strip_prefix("+++\n").or_else(|| text.strip_prefix("+++\r\n"))?;
+    let end = rest.find("\n+++")?;
+    let front = &rest[..end + 1];
+    let after = &rest[end + 4..];
+    let body = after.strip_prefix('\n').or_else(|| after.strip_prefix("\r\n")).unwrap_or(after);
+    Some((front, body, 1))
+}

@@ -1,0 +1,258 @@
+//! Reading and checking a suite, collecting every problem instead of stopping at the first.
+//!
+//! Checks: syntax errors (with file and line), unknown fields, repeated task ids, profile
+//! slots the suite does not declare, expectations naming entities or facts that the
+//! knowledge base lacks, empty or unreadable documents, a smoke subset that is too large or
+//! names unknown tasks, slot checks on attributes no document has, bad entity patterns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use ladder_core::{Task, TaskFile};
+
+use crate::suite::{split_front_matter, Check, Document, FrontMatter, Manifest, Problem, Suite};
+
+pub const MAX_SMOKE: usize = 5;
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn toml_problem(file: &Path, text: &str, e: &toml::de::Error, line_offset: usize) -> Problem {
+    let line = e.span().map(|s| line_of(text, s.start) + line_offset);
+    let message = e.message().trim().to_string();
+    Problem {
+        file: file.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// The line of the `n`-th (0-based) occurrence of `needle`, if any.
+fn find_line(text: &str, needle: &str, n: usize) -> Option<usize> {
+    text.match_indices(needle).nth(n).map(|(i, _)| line_of(text, i))
+}
+
+struct Collector {
+    problems: Vec<Problem>,
+}
+
+impl Collector {
+    fn add(&mut self, file: &Path, line: Option<usize>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            file: file.to_path_buf(),
+            line,
+            message: message.into(),
+        });
+    }
+}
+
+/// Read a suite folder. Returns the suite when it could be read at all, and every problem.
+pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
+    let mut c = Collector { problems: vec![] };
+    let manifest_path = dir.join("suite.toml");
+    let manifest = match std::fs::read_to_string(&manifest_path) {
+        Err(e) => {
+            c.add(&manifest_path, None, format!("cannot read the manifest: {e}"));
+            None
+        }
+        Ok(text) => match toml::from_str::<Manifest>(&text) {
+            Ok(m) => Some((m, text)),
+            Err(e) => {
+                c.problems.push(toml_problem(&manifest_path, &text, &e, 0));
+                None
+            }
+        },
+    };
+    let (kb_rel, tasks_rel) = manifest
+        .as_ref()
+        .map(|(m, _)| (m.knowledge_base.clone(), m.tasks.clone()))
+        .unwrap_or_else(|| ("kb".into(), "tasks.toml".into()));
+
+    let documents = read_documents(&dir.join(&kb_rel), &mut c);
+    let tasks_path = dir.join(&tasks_rel);
+    let tasks = read_tasks(&tasks_path, &mut c);
+
+    let Some((manifest, manifest_text)) = manifest else {
+        return (None, c.problems);
+    };
+    check_manifest(&manifest, &manifest_text, &manifest_path, &documents, &mut c);
+    if let Some((tasks, text)) = &tasks {
+        check_tasks(&manifest, tasks, text, &tasks_path, &documents, &mut c);
+    }
+    let suite = tasks.map(|(tasks, _)| Suite {
+        dir: dir.to_path_buf(),
+        manifest,
+        tasks,
+        documents,
+    });
+    (suite, c.problems)
+}
+
+fn read_documents(kb: &Path, c: &mut Collector) -> Vec<Document> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(kb) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect(),
+        Err(e) => {
+            c.add(kb, None, format!("cannot read the knowledge-base folder: {e}"));
+            return vec![];
+        }
+    };
+    paths.sort();
+    if paths.is_empty() {
+        c.add(kb, None, "the knowledge base has no .md documents");
+    }
+    let mut docs = Vec::new();
+    let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for path in paths {
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => {
+                c.add(&path, None, format!("cannot read: {e}"));
+                continue;
+            }
+        };
+        let Ok(text) = String::from_utf8(bytes) else {
+            c.add(&path, None, "not UTF-8 text");
+            continue;
+        };
+        if text.trim().is_empty() {
+            c.add(&path, None, "empty document");
+            continue;
+        }
+        let Some((front, body, _)) = split_front_matter(&text) else {
+            c.add(&path, Some(1), "missing front matter: a document starts with a +++ line, TOML (id, title, kind, [attributes]), and another +++ line");
+            continue;
+        };
+        let meta: FrontMatter = match toml::from_str(front) {
+            Ok(m) => m,
+            Err(e) => {
+                c.problems.push(toml_problem(&path, front, &e, 1));
+                continue;
+            }
+        };
+        if body.trim().is_empty() {
+            c.add(&path, None, format!("document {:?} has front matter but no text", meta.id));
+        }
+        if let Some(first) = ids.insert(meta.id.clone(), path.clone()) {
+            c.add(&path, Some(2), format!("document id {:?} is also used by {}", meta.id, first.display()));
+        }
+        docs.push(Document {
+            path,
+            meta,
+            body: body.to_string(),
+        });
+    }
+    docs
+}
+
+fn read_tasks(path: &Path, c: &mut Collector) -> Option<(Vec<Task>, String)> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            c.add(path, None, format!("cannot read the task file: {e}"));
+            return None;
+        }
+    };
+    match toml::from_str::<TaskFile>(&text) {
+        Ok(f) if f.task.is_empty() => {
+            c.add(path, None, "the task file holds no [[task]] entries");
+            Some((vec![], text))
+        }
+        Ok(f) => Some((f.task, text)),
+        Err(e) => {
+            c.problems.push(toml_problem(path, &text, &e, 0));
+            None
+        }
+    }
+}
+
+fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &mut Collector) {
+    if m.intents.is_empty() {
+        c.add(path, None, "the manifest declares no [[intent]]");
+    }
+    for intent in &m.intents {
+        let line = find_line(text, &format!("name = \"{}\"", intent.name), 0);
+        if intent.examples.is_empty() {
+            c.add(path, line, format!("intent {:?} has no labelled examples", intent.name));
+        }
+        let mut names = BTreeSet::new();
+        for slot in &intent.slots {
+            if !names.insert(&slot.name) {
+                c.add(path, line, format!("intent {:?} declares slot {:?} twice", intent.name, slot.name));
+            }
+            if slot.keywords.is_empty() {
+                c.add(path, line, format!("slot {:?} has no keywords", slot.name));
+            }
+            if let Some(check) = &slot.check {
+                let attr = check.attribute().split('.').next().unwrap_or_default();
+                if !docs.is_empty() && !docs.iter().any(|d| d.meta.attributes.contains_key(attr)) {
+                    c.add(path, line, format!("slot {:?} checks attribute {attr:?}, which no document has", slot.name));
+                }
+            }
+        }
+    }
+    if m.smoke.len() > MAX_SMOKE {
+        c.add(path, find_line(text, "smoke", 0), format!("the smoke subset has {} tasks; at most {MAX_SMOKE} are allowed", m.smoke.len()));
+    }
+    for p in &m.entity_patterns {
+        if let Err(e) = regex::Regex::new(p) {
+            c.add(path, find_line(text, "entity_patterns", 0), format!("entity pattern {p:?} is not a valid regular expression: {e}"));
+        }
+    }
+}
+
+fn check_tasks(m: &Manifest, tasks: &[Task], text: &str, path: &Path, docs: &[Document], c: &mut Collector) {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let all_text: String = docs.iter().map(|d| d.body.to_lowercase()).collect::<Vec<_>>().join("\n");
+    for t in tasks {
+        let n = seen.entry(&t.id).or_insert(0);
+        let line = find_line(text, &format!("id = \"{}\"", t.id), *n);
+        *n += 1;
+        if *n == 2 {
+            c.add(path, line, format!("task id {:?} is used more than once", t.id));
+        }
+        if !t.suite.is_empty() && t.suite != m.name {
+            c.add(path, line, format!("task {:?} says suite {:?}, but this suite is {:?}", t.id, t.suite, m.name));
+        }
+        if t.opening.trim().is_empty() {
+            c.add(path, line, format!("task {:?} has an empty opening", t.id));
+        }
+        for f in &t.profile {
+            match m.slot(&f.slot) {
+                None => c.add(path, line, format!("task {:?} uses slot {:?}, which the suite does not declare", t.id, f.slot)),
+                Some(slot) => {
+                    if let Some(Check::AtMost { .. } | Check::AtLeast { .. }) = &slot.check {
+                        if f.value.trim().parse::<f64>().is_err() {
+                            c.add(path, line, format!("task {:?}: slot {:?} needs a number, not {:?}", t.id, f.slot, f.value));
+                        }
+                    }
+                    if let Some(Check::ScaleAtMost { scale, .. }) = &slot.check {
+                        if !scale.iter().any(|s| s.eq_ignore_ascii_case(&f.value)) {
+                            c.add(path, line, format!("task {:?}: slot {:?} must be one of {scale:?}, not {:?}", t.id, f.slot, f.value));
+                        }
+                    }
+                }
+            }
+        }
+        for name in t.expect.recommend_any.iter().chain(&t.expect.must_not_recommend) {
+            if !docs.iter().any(|d| d.meta.title.eq_ignore_ascii_case(name)) {
+                c.add(path, line, format!("task {:?} names {name:?}, which is not an entity of the knowledge base", t.id));
+            }
+        }
+        for fact in &t.expect.must_mention {
+            if !all_text.contains(&fact.to_lowercase()) && !t.profile.iter().any(|f| f.value.eq_ignore_ascii_case(fact)) {
+                c.add(path, line, format!("task {:?} expects {fact:?}, which no knowledge-base document states", t.id));
+            }
+        }
+        if let Some(d) = &t.expect.needs_detail {
+            if !t.profile.iter().any(|f| &f.slot == d) {
+                c.add(path, line, format!("task {:?} needs detail {d:?}, but its profile has no such slot", t.id));
+            }
+        }
+    }
+    for id in &m.smoke {
+        if !tasks.iter().any(|t| &t.id == id) {
+            c.add(path, None, format!("the manifest's smoke subset names task {id:?}, which this task file lacks"));
+        }
+    }
+}
