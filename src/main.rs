@@ -65,6 +65,14 @@ enum StrategyName {
     Direct,
 }
 
+#[derive(Copy, Clone, ValueEnum)]
+enum UserKind {
+    /// Answers from the task's hidden profile, literally and deterministically.
+    Simulated,
+    /// The model plays the user from the profile.
+    Model,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Chat with a model: one prompt, the answer streamed as it is generated.
@@ -103,11 +111,24 @@ enum Command {
         #[arg(long, short, value_enum, default_value = "direct")]
         strategy: StrategyName,
         /// A task file (TOML or JSON with [[task]] entries).
-        #[arg(long, short, value_name = "FILE")]
-        task: PathBuf,
-        /// Which task of the file, when it holds more than one.
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            required_unless_present = "suite",
+            conflicts_with = "suite"
+        )]
+        task: Option<PathBuf>,
+        /// A suite (name under fixtures/suites, or a folder): the simulated user answers
+        /// the strategy's questions and the outcome is scored.
+        #[arg(long, value_name = "SUITE")]
+        suite: Option<String>,
+        /// Which task of the file or suite, when it holds more than one.
         #[arg(long)]
         id: Option<String>,
+        /// Who plays the user in a suite run: the deterministic simulated user, or the model.
+        #[arg(long, value_enum, default_value = "simulated")]
+        user: UserKind,
         #[command(flatten)]
         model: ModelArgs,
         /// Folder for the trace.
@@ -223,32 +244,67 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Run {
             strategy,
             task,
+            suite,
             id,
+            user,
             model,
             out,
-        } => run(strategy, &task, id.as_deref(), &model, &out).await,
+        } => {
+            let source = match (task, suite) {
+                (Some(path), _) => TaskSource::File(path),
+                (None, Some(suite)) => TaskSource::Suite(suite),
+                (None, None) => bail!("give a task with --task FILE or --suite NAME"),
+            };
+            run(strategy, &source, id.as_deref(), user, &model, &out).await
+        }
         Command::Validate { suites } => validate(&suites),
-        Command::World { command: WorldCommand::Generate { out, seed, scale, only } } => {
+        Command::World {
+            command:
+                WorldCommand::Generate {
+                    out,
+                    seed,
+                    scale,
+                    only,
+                },
+        } => {
             let names: Vec<String> = if only.is_empty() {
-                ladder_world::gen::SUITES.iter().map(|s| s.to_string()).collect()
+                ladder_world::gen::SUITES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
             } else {
                 only
             };
             for name in &names {
-                let generated = ladder_world::gen::generate(name, ladder_world::gen::GenOptions { seed, scale })
-                    .with_context(|| format!("unknown suite {name:?}; the generator knows {:?}", ladder_world::gen::SUITES))?;
+                let generated = ladder_world::gen::generate(
+                    name,
+                    ladder_world::gen::GenOptions { seed, scale },
+                )
+                .with_context(|| {
+                    format!(
+                        "unknown suite {name:?}; the generator knows {:?}",
+                        ladder_world::gen::SUITES
+                    )
+                })?;
                 generated
                     .write(&out)
                     .with_context(|| format!("cannot write suite {name} into {}", out.display()))?;
-                println!("wrote {} ({} files) into {}", name, generated.files.len(), out.join(name).display());
+                println!(
+                    "wrote {} ({} files) into {}",
+                    name,
+                    generated.files.len(),
+                    out.join(name).display()
+                );
             }
             Ok(())
         }
         Command::Schema { out } => {
-            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             for (name, text) in ladder_world::schema::schemas() {
                 let path = out.join(name);
-                std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
                 println!("wrote {}", path.display());
             }
             Ok(())
@@ -297,7 +353,11 @@ fn validate(suites: &[String]) -> Result<()> {
             .iter()
             .map(|s| {
                 let p = PathBuf::from(s);
-                if p.is_dir() { p } else { root.join(s) }
+                if p.is_dir() {
+                    p
+                } else {
+                    root.join(s)
+                }
             })
             .collect()
     };
@@ -409,19 +469,72 @@ fn models() {
     }
 }
 
+enum TaskSource {
+    File(PathBuf),
+    Suite(String),
+}
+
+fn load_suite(name: &str) -> Result<ladder_world::Suite> {
+    let dir = PathBuf::from(name);
+    let dir = if dir.is_dir() {
+        dir
+    } else {
+        ladder_world::default_suites_dir().join(name)
+    };
+    ladder_world::Suite::load(&dir).with_context(|| {
+        format!(
+            "cannot load suite {} (run `ladder validate {name}` for details)",
+            dir.display()
+        )
+    })
+}
+
 async fn run(
     name: StrategyName,
-    task_path: &Path,
+    source: &TaskSource,
     id: Option<&str>,
+    user_kind: UserKind,
     model_args: &ModelArgs,
     out: &Path,
 ) -> Result<()> {
-    let task = TaskFile::load(task_path)?.select(id, task_path)?;
+    let (task, suite) = match source {
+        TaskSource::File(path) => (TaskFile::load(path)?.select(id, path)?, None),
+        TaskSource::Suite(name) => {
+            let suite = load_suite(name)?;
+            let id = id.with_context(|| {
+                format!(
+                    "choose a task of suite {name} with --id (e.g. {})",
+                    suite.manifest.smoke.join(", ")
+                )
+            })?;
+            let task = suite
+                .task(id)
+                .cloned()
+                .with_context(|| format!("suite {name} has no task {id:?}"))?;
+            (task, Some(suite))
+        }
+    };
     let strategy: Box<dyn Strategy> = match name {
         StrategyName::Direct => Box::new(Direct::default()),
     };
     let model = model_args.open()?;
-    let mut ctx = RunContext::new(model, task.budget);
+    let mut ctx = RunContext::new(model.clone(), task.budget);
+    if let Some(suite) = &suite {
+        let manifest = Arc::new(suite.manifest.clone());
+        let patience = ladder_world::Patience::default();
+        ctx = match user_kind {
+            UserKind::Simulated => ctx.with_user(Box::new(ladder_world::SimulatedUser::new(
+                manifest,
+                task.clone(),
+                patience,
+            ))),
+            UserKind::Model => ctx.with_user(Box::new(ladder_world::ModelUser::new(
+                model,
+                task.clone(),
+                patience,
+            ))),
+        };
+    }
     let outcome = run_task(strategy.as_ref(), &task, &mut ctx).await;
     let events = ctx.trace.into_events();
 
@@ -465,6 +578,32 @@ async fn run(
         m.model_calls, m.prompt_tokens, m.completion_tokens, m.total_tokens, m.user_turns, m.retrievals, m.wall_ms, m.model_ms
     );
     println!("trace     {}", trace_path.display());
+    if let Some(suite) = &suite {
+        let score = ladder_world::score(suite, &task, &outcome, &events);
+        println!(
+            "score     {} | partial {:.2} | recommended [{}] | rejected [{}] | hallucinated [{}] | {} user turns ({} irrelevant, {} repeated)",
+            if score.success { "success" } else { "failure" },
+            score.partial,
+            score.recommended.join(", "),
+            score.rejected.join(", "),
+            score.hallucinations.join(", "),
+            score.user_turns,
+            score.irrelevant_questions,
+            score.repeated_questions
+        );
+        for v in &score.verdicts {
+            println!(
+                "          {} {}: {}",
+                if v.ok { "ok  " } else { "FAIL" },
+                v.what,
+                v.detail
+            );
+        }
+        let score_path = trace_path.with_extension("score.json");
+        std::fs::write(&score_path, serde_json::to_string_pretty(&score)? + "\n")
+            .with_context(|| format!("cannot write {}", score_path.display()))?;
+        println!("score at  {}", score_path.display());
+    }
     match &outcome.stop {
         StopReason::Answered => Ok(()),
         StopReason::Error { message } => bail!("the run did not answer: {message}"),

@@ -331,3 +331,91 @@ fn models_reports_the_local_model() {
     );
     assert!(stdout.contains("openai:MODEL@URL"), "{stdout}");
 }
+
+#[test]
+fn validate_passes_on_the_committed_suites_and_lists_every_problem_of_a_broken_one() {
+    let out = ladder(&["validate"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for suite in ["seaside", "helpdesk", "facts"] {
+        assert!(
+            stdout.contains(&format!("ok: fixtures/suites/{suite}")),
+            "{stdout}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken");
+    let gen = ladder(&[
+        "world",
+        "generate",
+        "--only",
+        "facts",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    assert!(gen.status.success(), "{:?}", text(&gen));
+    std::fs::rename(dir.path().join("facts"), &broken).unwrap();
+    let tasks = broken.join("tasks.toml");
+    let t = std::fs::read_to_string(&tasks).unwrap().replacen(
+        "id = \"facts-002\"",
+        "id = \"facts-001\"",
+        1,
+    );
+    std::fs::write(&tasks, t).unwrap();
+    std::fs::write(broken.join("kb/blank.md"), "").unwrap();
+    let out = ladder(&["validate", &broken.display().to_string()]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout.contains("tasks.toml:") && stdout.contains("\"facts-001\" is used more than once"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("kb/blank.md: empty document"), "{stdout}");
+    assert!(
+        stdout.contains("suite.toml:") && stdout.contains("smoke subset names task \"facts-002\""),
+        "{stdout}"
+    );
+    assert!(stdout.contains("3 problem(s)"), "{stdout}");
+}
+
+#[test]
+fn a_suite_run_uses_the_simulated_user_and_writes_a_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ladder(&[
+        "run",
+        "--suite",
+        "facts",
+        "--id",
+        "facts-001",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("score     ") && stdout.contains("fact \"Kaldor Vance\""),
+        "{stdout}"
+    );
+    let score_file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".score.json"))
+        .expect("a score file is written beside the trace");
+    let score: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(score_file).unwrap()).unwrap();
+    assert_eq!(score["task"], "facts-001");
+
+    let out = ladder(&["run", "--suite", "facts"]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("--id") && stderr.contains("facts-001"),
+        "{stderr}"
+    );
+    let out = ladder(&["run", "--suite", "nowhere", "--id", "x"]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("nowhere"),
+        "{stderr}"
+    );
+}

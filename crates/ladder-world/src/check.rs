@@ -13,7 +13,10 @@ fn resolve(path: &str, profile: &[ProfileFact]) -> Result<String, String> {
     let mut out = String::new();
     let mut rest = path;
     while let Some(open) = rest.find('{') {
-        let close = rest[open..].find('}').ok_or_else(|| format!("unclosed {{ in {path:?}"))? + open;
+        let close = rest[open..]
+            .find('}')
+            .ok_or_else(|| format!("unclosed {{ in {path:?}"))?
+            + open;
         let slot = &rest[open + 1..close];
         let value = profile
             .iter()
@@ -58,7 +61,11 @@ pub fn evaluate(
 ) -> Result<bool, String> {
     let path = resolve(check.attribute(), profile)?;
     let attr = lookup(attrs, &path).ok_or_else(|| format!("has no attribute {path:?}"))?;
-    let number = |s: &str| s.trim().parse::<f64>().map_err(|_| format!("{s:?} is not a number"));
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| format!("{s:?} is not a number"))
+    };
     Ok(match check {
         Check::Equals { .. } => as_text(attr).eq_ignore_ascii_case(value.trim()),
         Check::Contains { .. } => attr
@@ -67,10 +74,12 @@ pub fn evaluate(
             .iter()
             .any(|v| as_text(v).eq_ignore_ascii_case(value.trim())),
         Check::AtMost { .. } => {
-            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))? <= number(value)?
+            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))?
+                <= number(value)?
         }
         Check::AtLeast { .. } => {
-            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))? >= number(value)?
+            as_number(attr).ok_or_else(|| format!("attribute {path:?} is not a number"))?
+                >= number(value)?
         }
         Check::ScaleAtMost { scale, .. } => {
             let pos = |s: &str| {
@@ -102,22 +111,36 @@ hours_from = { Ostby = 4, Wenlow = 7 }
     }
 
     fn home(city: &str) -> Vec<ProfileFact> {
-        vec![ProfileFact { slot: "home_city".into(), value: city.into(), say: None, hard: false, stated: false }]
+        vec![ProfileFact {
+            slot: "home_city".into(),
+            value: city.into(),
+            say: None,
+            hard: false,
+            stated: false,
+        }]
     }
 
     #[test]
     fn each_rule() {
         let a = attrs();
-        let eq = Check::Equals { attribute: "mood".into() };
+        let eq = Check::Equals {
+            attribute: "mood".into(),
+        };
         assert_eq!(evaluate(&eq, &a, "Quiet", &[]), Ok(true));
         assert_eq!(evaluate(&eq, &a, "lively", &[]), Ok(false));
-        let has = Check::Contains { attribute: "activities".into() };
+        let has = Check::Contains {
+            attribute: "activities".into(),
+        };
         assert_eq!(evaluate(&has, &a, "hiking", &[]), Ok(true));
         assert_eq!(evaluate(&has, &a, "diving", &[]), Ok(false));
-        let most = Check::AtMost { attribute: "min_days".into() };
+        let most = Check::AtMost {
+            attribute: "min_days".into(),
+        };
         assert_eq!(evaluate(&most, &a, "3", &[]), Ok(true));
         assert_eq!(evaluate(&most, &a, "2", &[]), Ok(false));
-        let least = Check::AtLeast { attribute: "min_days".into() };
+        let least = Check::AtLeast {
+            attribute: "min_days".into(),
+        };
         assert_eq!(evaluate(&least, &a, "4", &[]), Ok(false));
         let scale = Check::ScaleAtMost {
             attribute: "price".into(),
@@ -130,10 +153,16 @@ hours_from = { Ostby = 4, Wenlow = 7 }
     #[test]
     fn placeholders_come_from_the_profile() {
         let a = attrs();
-        let travel = Check::AtMost { attribute: "hours_from.{home_city}".into() };
+        let travel = Check::AtMost {
+            attribute: "hours_from.{home_city}".into(),
+        };
         assert_eq!(evaluate(&travel, &a, "5", &home("Ostby")), Ok(true));
         assert_eq!(evaluate(&travel, &a, "5", &home("Wenlow")), Ok(false));
-        assert!(evaluate(&travel, &a, "5", &[]).unwrap_err().contains("home_city"));
-        assert!(evaluate(&travel, &a, "5", &home("Atlantis")).unwrap_err().contains("Atlantis"));
+        assert!(evaluate(&travel, &a, "5", &[])
+            .unwrap_err()
+            .contains("home_city"));
+        assert!(evaluate(&travel, &a, "5", &home("Atlantis"))
+            .unwrap_err()
+            .contains("Atlantis"));
     }
 }

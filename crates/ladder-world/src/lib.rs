@@ -29,5 +29,8 @@ pub fn default_suites_dir() -> std::path::PathBuf {
     if here.is_dir() {
         return here;
     }
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/suites"))
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/suites"
+    ))
 }

@@ -29,7 +29,10 @@ pub enum Check {
     /// The attribute (a number) is at least the value.
     AtLeast { attribute: String },
     /// The attribute is at most the value on an ordered scale.
-    ScaleAtMost { attribute: String, scale: Vec<String> },
+    ScaleAtMost {
+        attribute: String,
+        scale: Vec<String>,
+    },
 }
 
 impl Check {
@@ -109,7 +112,10 @@ impl Manifest {
     }
 
     pub fn slot(&self, name: &str) -> Option<&Slot> {
-        self.intents.iter().flat_map(|i| &i.slots).find(|s| s.name == name)
+        self.intents
+            .iter()
+            .flat_map(|i| &i.slots)
+            .find(|s| s.name == name)
     }
 }
 
@@ -196,7 +202,11 @@ impl Suite {
     }
 
     pub fn smoke_tasks(&self) -> Vec<&Task> {
-        self.manifest.smoke.iter().filter_map(|id| self.task(id)).collect()
+        self.manifest
+            .smoke
+            .iter()
+            .filter_map(|id| self.task(id))
+            .collect()
     }
 
     /// The document whose title is `name` (case-insensitive).
@@ -209,10 +219,15 @@ impl Suite {
 
 /// Split `+++`-fenced TOML front matter from a markdown document.
 pub fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
-    let rest = text.strip_prefix("+++\n").or_else(|| text.strip_prefix("+++\r\n"))?;
+    let rest = text
+        .strip_prefix("+++\n")
+        .or_else(|| text.strip_prefix("+++\r\n"))?;
     let end = rest.find("\n+++")?;
     let front = &rest[..end + 1];
     let after = &rest[end + 4..];
-    let body = after.strip_prefix('\n').or_else(|| after.strip_prefix("\r\n")).unwrap_or(after);
+    let body = after
+        .strip_prefix('\n')
+        .or_else(|| after.strip_prefix("\r\n"))
+        .unwrap_or(after);
     Some((front, body, 1))
 }

@@ -12,7 +12,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ladder_core::{ChatRequest, LanguageModel, Message, ProfileFact, Task, UserChannel, UserError, UserReply};
+use ladder_core::{
+    ChatRequest, LanguageModel, Message, ProfileFact, Task, UserChannel, UserError, UserReply,
+};
 
 use crate::suite::Manifest;
 
@@ -27,7 +29,10 @@ pub struct Patience {
 
 impl Default for Patience {
     fn default() -> Self {
-        Patience { wasted: 3, max_turns: 8 }
+        Patience {
+            wasted: 3,
+            max_turns: 8,
+        }
     }
 }
 
@@ -56,9 +61,18 @@ fn words(text: &str) -> String {
     let lowered: String = text
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
-    format!(" {} ", lowered.split_whitespace().collect::<Vec<_>>().join(" "))
+    format!(
+        " {} ",
+        lowered.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
 }
 
 fn hits(keywords: &[String], question: &str) -> usize {
@@ -69,7 +83,12 @@ fn hits(keywords: &[String], question: &str) -> usize {
 }
 
 /// Which of the user's facts a question asks for, given the slots already given.
-pub fn classify(manifest: &Manifest, task: &Task, question: &str, given: &BTreeSet<String>) -> Relevance {
+pub fn classify(
+    manifest: &Manifest,
+    task: &Task,
+    question: &str,
+    given: &BTreeSet<String>,
+) -> Relevance {
     let q = words(question);
     if !manifest.interactive {
         return Relevance::Irrelevant;
@@ -77,16 +96,26 @@ pub fn classify(manifest: &Manifest, task: &Task, question: &str, given: &BTreeS
     let matched: Vec<String> = task
         .profile
         .iter()
-        .filter(|f| manifest.slot(&f.slot).is_some_and(|s| hits(&s.keywords, &q) > 0))
+        .filter(|f| {
+            manifest
+                .slot(&f.slot)
+                .is_some_and(|s| hits(&s.keywords, &q) > 0)
+        })
         .map(|f| f.slot.clone())
         .collect();
     if matched.is_empty() {
-        return match manifest.slots().into_iter().find(|s| hits(&s.keywords, &q) > 0) {
+        return match manifest
+            .slots()
+            .into_iter()
+            .find(|s| hits(&s.keywords, &q) > 0)
+        {
             Some(s) => Relevance::NoPreference(s.name.clone()),
             None => Relevance::Irrelevant,
         };
     }
-    let already = |slot: &String| given.contains(slot) || task.profile.iter().any(|f| &f.slot == slot && f.stated);
+    let already = |slot: &String| {
+        given.contains(slot) || task.profile.iter().any(|f| &f.slot == slot && f.stated)
+    };
     if matched.iter().all(already) {
         Relevance::Repeated(matched)
     } else {
@@ -96,8 +125,17 @@ pub fn classify(manifest: &Manifest, task: &Task, question: &str, given: &BTreeS
 
 /// Slots whose facts the user has given (stated in the opening or answered) by the end
 /// of these questions, and the relevance of each question.
-pub fn replay(manifest: &Manifest, task: &Task, questions: &[&str]) -> (BTreeSet<String>, Vec<Relevance>) {
-    let mut given: BTreeSet<String> = task.profile.iter().filter(|f| f.stated).map(|f| f.slot.clone()).collect();
+pub fn replay(
+    manifest: &Manifest,
+    task: &Task,
+    questions: &[&str],
+) -> (BTreeSet<String>, Vec<Relevance>) {
+    let mut given: BTreeSet<String> = task
+        .profile
+        .iter()
+        .filter(|f| f.stated)
+        .map(|f| f.slot.clone())
+        .collect();
     let mut out = Vec::new();
     for q in questions {
         let r = classify(manifest, task, q, &given);
@@ -132,8 +170,19 @@ pub struct SimulatedUser {
 
 impl SimulatedUser {
     pub fn new(manifest: Arc<Manifest>, task: Task, patience: Patience) -> Self {
-        let given = task.profile.iter().filter(|f| f.stated).map(|f| f.slot.clone()).collect();
-        SimulatedUser { manifest, task, patience, given, stats: UserStats::default() }
+        let given = task
+            .profile
+            .iter()
+            .filter(|f| f.stated)
+            .map(|f| f.slot.clone())
+            .collect();
+        SimulatedUser {
+            manifest,
+            task,
+            patience,
+            given,
+            stats: UserStats::default(),
+        }
     }
 
     /// The reply to one question (synchronous; [`UserChannel::ask`] wraps it).
@@ -144,7 +193,13 @@ impl SimulatedUser {
         self.stats.turns += 1;
         let relevance = classify(&self.manifest, &self.task, question, &self.given);
         let facts = |slots: &[String]| -> String {
-            self.task.profile.iter().filter(|f| slots.contains(&f.slot)).map(say).collect::<Vec<_>>().join(" ")
+            self.task
+                .profile
+                .iter()
+                .filter(|f| slots.contains(&f.slot))
+                .map(say)
+                .collect::<Vec<_>>()
+                .join(" ")
         };
         let text = match &relevance {
             Relevance::Answered(slots) => facts(slots),
@@ -193,7 +248,11 @@ pub struct ModelUser {
 
 impl ModelUser {
     pub fn new(model: Arc<dyn LanguageModel>, task: Task, patience: Patience) -> Self {
-        let facts: Vec<String> = task.profile.iter().map(|f| format!("- {}", say(f))).collect();
+        let facts: Vec<String> = task
+            .profile
+            .iter()
+            .map(|f| format!("- {}", say(f)))
+            .collect();
         let system = format!(
             "You are a customer talking to an assistant. You opened with: \"{}\"\n\
              What you know about yourself:\n{}\n\
@@ -201,9 +260,19 @@ impl ModelUser {
              Do not mention facts you were not asked about. If the question is about something \
              not listed, say \"No preference.\"",
             task.opening,
-            if facts.is_empty() { "- nothing beyond your question".to_string() } else { facts.join("\n") },
+            if facts.is_empty() {
+                "- nothing beyond your question".to_string()
+            } else {
+                facts.join("\n")
+            },
         );
-        ModelUser { model, task, patience, history: vec![Message::system(system)], turns: 0 }
+        ModelUser {
+            model,
+            task,
+            patience,
+            history: vec![Message::system(system)],
+            turns: 0,
+        }
     }
 
     pub fn task(&self) -> &Task {
@@ -221,7 +290,10 @@ impl UserChannel for ModelUser {
         self.history.push(Message::user(question));
         let mut request = ChatRequest::new(self.history.clone());
         request.sampling.max_tokens = 60;
-        let response = self.model.chat(&request, None).await.map_err(|e| UserError::Failed(format!("the model playing the user failed: {e}")))?;
+        let response =
+            self.model.chat(&request, None).await.map_err(|e| {
+                UserError::Failed(format!("the model playing the user failed: {e}"))
+            })?;
         let text = response.text.trim().to_string();
         self.history.push(Message::assistant(text.clone()));
         Ok(UserReply::Answer(text))

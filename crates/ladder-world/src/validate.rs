@@ -30,7 +30,9 @@ fn toml_problem(file: &Path, text: &str, e: &toml::de::Error, line_offset: usize
 
 /// The line of the `n`-th (0-based) occurrence of `needle`, if any.
 fn find_line(text: &str, needle: &str, n: usize) -> Option<usize> {
-    text.match_indices(needle).nth(n).map(|(i, _)| line_of(text, i))
+    text.match_indices(needle)
+        .nth(n)
+        .map(|(i, _)| line_of(text, i))
 }
 
 struct Collector {
@@ -53,7 +55,11 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
     let manifest_path = dir.join("suite.toml");
     let manifest = match std::fs::read_to_string(&manifest_path) {
         Err(e) => {
-            c.add(&manifest_path, None, format!("cannot read the manifest: {e}"));
+            c.add(
+                &manifest_path,
+                None,
+                format!("cannot read the manifest: {e}"),
+            );
             None
         }
         Ok(text) => match toml::from_str::<Manifest>(&text) {
@@ -76,9 +82,28 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
     let Some((manifest, manifest_text)) = manifest else {
         return (None, c.problems);
     };
-    check_manifest(&manifest, &manifest_text, &manifest_path, &documents, &mut c);
+    check_manifest(
+        &manifest,
+        &manifest_text,
+        &manifest_path,
+        &documents,
+        &mut c,
+    );
     if let Some((tasks, text)) = &tasks {
         check_tasks(&manifest, tasks, text, &tasks_path, &documents, &mut c);
+        for id in &manifest.smoke {
+            if !tasks.iter().any(|t| &t.id == id) {
+                let line = find_line(&manifest_text, &format!("\"{id}\""), 0);
+                c.add(
+                    &manifest_path,
+                    line,
+                    format!(
+                        "the smoke subset names task {id:?}, which {} lacks",
+                        tasks_path.display()
+                    ),
+                );
+            }
+        }
     }
     let suite = tasks.map(|(tasks, _)| Suite {
         dir: dir.to_path_buf(),
@@ -91,9 +116,17 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
 
 fn read_documents(kb: &Path, c: &mut Collector) -> Vec<Document> {
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(kb) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect(),
+        Ok(entries) => entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "md"))
+            .collect(),
         Err(e) => {
-            c.add(kb, None, format!("cannot read the knowledge-base folder: {e}"));
+            c.add(
+                kb,
+                None,
+                format!("cannot read the knowledge-base folder: {e}"),
+            );
             return vec![];
         }
     };
@@ -131,10 +164,22 @@ fn read_documents(kb: &Path, c: &mut Collector) -> Vec<Document> {
             }
         };
         if body.trim().is_empty() {
-            c.add(&path, None, format!("document {:?} has front matter but no text", meta.id));
+            c.add(
+                &path,
+                None,
+                format!("document {:?} has front matter but no text", meta.id),
+            );
         }
         if let Some(first) = ids.insert(meta.id.clone(), path.clone()) {
-            c.add(&path, Some(2), format!("document id {:?} is also used by {}", meta.id, first.display()));
+            c.add(
+                &path,
+                Some(2),
+                format!(
+                    "document id {:?} is also used by {}",
+                    meta.id,
+                    first.display()
+                ),
+            );
         }
         docs.push(Document {
             path,
@@ -173,12 +218,23 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
     for intent in &m.intents {
         let line = find_line(text, &format!("name = \"{}\"", intent.name), 0);
         if intent.examples.is_empty() {
-            c.add(path, line, format!("intent {:?} has no labelled examples", intent.name));
+            c.add(
+                path,
+                line,
+                format!("intent {:?} has no labelled examples", intent.name),
+            );
         }
         let mut names = BTreeSet::new();
         for slot in &intent.slots {
             if !names.insert(&slot.name) {
-                c.add(path, line, format!("intent {:?} declares slot {:?} twice", intent.name, slot.name));
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "intent {:?} declares slot {:?} twice",
+                        intent.name, slot.name
+                    ),
+                );
             }
             if slot.keywords.is_empty() {
                 c.add(path, line, format!("slot {:?} has no keywords", slot.name));
@@ -186,73 +242,157 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
             if let Some(check) = &slot.check {
                 let attr = check.attribute().split('.').next().unwrap_or_default();
                 if !docs.is_empty() && !docs.iter().any(|d| d.meta.attributes.contains_key(attr)) {
-                    c.add(path, line, format!("slot {:?} checks attribute {attr:?}, which no document has", slot.name));
+                    c.add(
+                        path,
+                        line,
+                        format!(
+                            "slot {:?} checks attribute {attr:?}, which no document has",
+                            slot.name
+                        ),
+                    );
                 }
             }
         }
     }
     if m.smoke.len() > MAX_SMOKE {
-        c.add(path, find_line(text, "smoke", 0), format!("the smoke subset has {} tasks; at most {MAX_SMOKE} are allowed", m.smoke.len()));
+        c.add(
+            path,
+            find_line(text, "smoke", 0),
+            format!(
+                "the smoke subset has {} tasks; at most {MAX_SMOKE} are allowed",
+                m.smoke.len()
+            ),
+        );
     }
     for p in &m.entity_patterns {
         if let Err(e) = regex::Regex::new(p) {
-            c.add(path, find_line(text, "entity_patterns", 0), format!("entity pattern {p:?} is not a valid regular expression: {e}"));
+            c.add(
+                path,
+                find_line(text, "entity_patterns", 0),
+                format!("entity pattern {p:?} is not a valid regular expression: {e}"),
+            );
         }
     }
 }
 
-fn check_tasks(m: &Manifest, tasks: &[Task], text: &str, path: &Path, docs: &[Document], c: &mut Collector) {
+fn check_tasks(
+    m: &Manifest,
+    tasks: &[Task],
+    text: &str,
+    path: &Path,
+    docs: &[Document],
+    c: &mut Collector,
+) {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
-    let all_text: String = docs.iter().map(|d| d.body.to_lowercase()).collect::<Vec<_>>().join("\n");
+    let all_text: String = docs
+        .iter()
+        .map(|d| d.body.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n");
     for t in tasks {
         let n = seen.entry(&t.id).or_insert(0);
         let line = find_line(text, &format!("id = \"{}\"", t.id), *n);
         *n += 1;
         if *n == 2 {
-            c.add(path, line, format!("task id {:?} is used more than once", t.id));
+            c.add(
+                path,
+                line,
+                format!("task id {:?} is used more than once", t.id),
+            );
         }
         if !t.suite.is_empty() && t.suite != m.name {
-            c.add(path, line, format!("task {:?} says suite {:?}, but this suite is {:?}", t.id, t.suite, m.name));
+            c.add(
+                path,
+                line,
+                format!(
+                    "task {:?} says suite {:?}, but this suite is {:?}",
+                    t.id, t.suite, m.name
+                ),
+            );
         }
         if t.opening.trim().is_empty() {
             c.add(path, line, format!("task {:?} has an empty opening", t.id));
         }
         for f in &t.profile {
             match m.slot(&f.slot) {
-                None => c.add(path, line, format!("task {:?} uses slot {:?}, which the suite does not declare", t.id, f.slot)),
+                None => c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?} uses slot {:?}, which the suite does not declare",
+                        t.id, f.slot
+                    ),
+                ),
                 Some(slot) => {
                     if let Some(Check::AtMost { .. } | Check::AtLeast { .. }) = &slot.check {
                         if f.value.trim().parse::<f64>().is_err() {
-                            c.add(path, line, format!("task {:?}: slot {:?} needs a number, not {:?}", t.id, f.slot, f.value));
+                            c.add(
+                                path,
+                                line,
+                                format!(
+                                    "task {:?}: slot {:?} needs a number, not {:?}",
+                                    t.id, f.slot, f.value
+                                ),
+                            );
                         }
                     }
                     if let Some(Check::ScaleAtMost { scale, .. }) = &slot.check {
                         if !scale.iter().any(|s| s.eq_ignore_ascii_case(&f.value)) {
-                            c.add(path, line, format!("task {:?}: slot {:?} must be one of {scale:?}, not {:?}", t.id, f.slot, f.value));
+                            c.add(
+                                path,
+                                line,
+                                format!(
+                                    "task {:?}: slot {:?} must be one of {scale:?}, not {:?}",
+                                    t.id, f.slot, f.value
+                                ),
+                            );
                         }
                     }
                 }
             }
         }
-        for name in t.expect.recommend_any.iter().chain(&t.expect.must_not_recommend) {
+        for name in t
+            .expect
+            .recommend_any
+            .iter()
+            .chain(&t.expect.must_not_recommend)
+        {
             if !docs.iter().any(|d| d.meta.title.eq_ignore_ascii_case(name)) {
-                c.add(path, line, format!("task {:?} names {name:?}, which is not an entity of the knowledge base", t.id));
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?} names {name:?}, which is not an entity of the knowledge base",
+                        t.id
+                    ),
+                );
             }
         }
         for fact in &t.expect.must_mention {
-            if !all_text.contains(&fact.to_lowercase()) && !t.profile.iter().any(|f| f.value.eq_ignore_ascii_case(fact)) {
-                c.add(path, line, format!("task {:?} expects {fact:?}, which no knowledge-base document states", t.id));
+            if !all_text.contains(&fact.to_lowercase())
+                && !t.profile.iter().any(|f| f.value.eq_ignore_ascii_case(fact))
+            {
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?} expects {fact:?}, which no knowledge-base document states",
+                        t.id
+                    ),
+                );
             }
         }
         if let Some(d) = &t.expect.needs_detail {
             if !t.profile.iter().any(|f| &f.slot == d) {
-                c.add(path, line, format!("task {:?} needs detail {d:?}, but its profile has no such slot", t.id));
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?} needs detail {d:?}, but its profile has no such slot",
+                        t.id
+                    ),
+                );
             }
-        }
-    }
-    for id in &m.smoke {
-        if !tasks.iter().any(|t| &t.id == id) {
-            c.add(path, None, format!("the manifest's smoke subset names task {id:?}, which this task file lacks"));
         }
     }
 }

@@ -15,11 +15,20 @@ fn committed_suites_are_the_generator_output() {
         let generated = generate(name, GenOptions::default()).unwrap();
         let dir = default_suites_dir().join(name);
         for (rel, text) in &generated.files {
-            let committed = std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("{name}/{}: {e}", rel.display()));
-            assert!(committed == *text, "{name}/{} differs from the generator: run `ladder world generate`", rel.display());
+            let committed = std::fs::read_to_string(dir.join(rel))
+                .unwrap_or_else(|e| panic!("{name}/{}: {e}", rel.display()));
+            assert!(
+                committed == *text,
+                "{name}/{} differs from the generator: run `ladder world generate`",
+                rel.display()
+            );
         }
         let kb_files = std::fs::read_dir(dir.join("kb")).unwrap().count();
-        let generated_kb = generated.files.keys().filter(|p| p.starts_with("kb")).count();
+        let generated_kb = generated
+            .files
+            .keys()
+            .filter(|p| p.starts_with("kb"))
+            .count();
         assert_eq!(kb_files, generated_kb, "{name}: stray knowledge-base files");
     }
 }
@@ -29,7 +38,10 @@ fn committed_schemas_match_the_types() {
     let dir = default_suites_dir().join("../schema");
     for (file, text) in ladder_world::schema::schemas() {
         let committed = std::fs::read_to_string(dir.join(file)).unwrap();
-        assert!(committed == text, "fixtures/schema/{file} is stale: run `ladder schema`");
+        assert!(
+            committed == text,
+            "fixtures/schema/{file} is stale: run `ladder schema`"
+        );
     }
 }
 
@@ -38,7 +50,11 @@ fn suites_are_as_large_as_promised_and_valid() {
     let minimum_docs = [("seaside", 30), ("helpdesk", 25), ("facts", 30)];
     for (name, docs) in minimum_docs {
         let s = suite(name);
-        assert!(s.documents.len() >= docs, "{name}: {} documents", s.documents.len());
+        assert!(
+            s.documents.len() >= docs,
+            "{name}: {} documents",
+            s.documents.len()
+        );
         assert!(s.tasks.len() >= 40, "{name}: {} tasks", s.tasks.len());
         assert!(!s.manifest.smoke.is_empty() && s.manifest.smoke.len() <= 5);
         assert_eq!(s.smoke_tasks().len(), s.manifest.smoke.len());
@@ -50,10 +66,19 @@ fn suites_are_as_large_as_promised_and_valid() {
 fn seaside_profiles_hide_three_to_six_facts_and_every_task_is_solvable() {
     let s = suite("seaside");
     for t in &s.tasks {
-        assert!((3..=6).contains(&t.profile.len()), "{}: {} facts", t.id, t.profile.len());
+        assert!(
+            (3..=6).contains(&t.profile.len()),
+            "{}: {} facts",
+            t.id,
+            t.profile.len()
+        );
         assert!(!t.expect.recommend_any.is_empty(), "{}", t.id);
     }
-    let vague = s.tasks.iter().filter(|t| t.profile.iter().all(|f| !f.stated)).count();
+    let vague = s
+        .tasks
+        .iter()
+        .filter(|t| t.profile.iter().all(|f| !f.stated))
+        .count();
     assert!(vague >= 10, "only {vague} vague openings");
 }
 
@@ -66,7 +91,11 @@ fn recommend_any_is_exactly_the_set_that_scoring_accepts() {
             let outcome = ladder_core::Outcome::answered(answer);
             let sc = score(&s, t, &outcome, &[]);
             let listed = t.expect.recommend_any.contains(&d.meta.title);
-            assert_eq!(sc.success, listed, "{} / {}: {:?}", t.id, d.meta.title, sc.verdicts);
+            assert_eq!(
+                sc.success, listed,
+                "{} / {}: {:?}",
+                t.id, d.meta.title, sc.verdicts
+            );
         }
     }
 }
@@ -74,7 +103,11 @@ fn recommend_any_is_exactly_the_set_that_scoring_accepts() {
 #[test]
 fn helpdesk_has_every_kind_of_request() {
     let s = suite("helpdesk");
-    let needs = s.tasks.iter().filter(|t| t.expect.needs_detail.is_some()).count();
+    let needs = s
+        .tasks
+        .iter()
+        .filter(|t| t.expect.needs_detail.is_some())
+        .count();
     assert!(needs >= 8, "{needs} tasks need a detail");
     let two = std::fs::read_to_string(s.dir.join("tasks.toml")).unwrap();
     assert!(two.matches("# two intents").count() >= 5);
@@ -85,8 +118,15 @@ fn helpdesk_has_every_kind_of_request() {
 fn facts_mixes_one_and_two_hops_and_needs_no_user() {
     let s = suite("facts");
     assert!(!s.manifest.interactive);
-    let two = s.tasks.iter().filter(|t| t.tags.iter().any(|x| x == "two-hops")).count();
-    assert!(two >= 15 && s.tasks.len() - two >= 15, "{two} two-hop tasks");
+    let two = s
+        .tasks
+        .iter()
+        .filter(|t| t.tags.iter().any(|x| x == "two-hops"))
+        .count();
+    assert!(
+        two >= 15 && s.tasks.len() - two >= 15,
+        "{two} two-hop tasks"
+    );
     assert!(s.tasks.iter().all(|t| t.profile.is_empty()));
 }
 
@@ -94,8 +134,18 @@ fn facts_mixes_one_and_two_hops_and_needs_no_user() {
 fn a_larger_world_is_generated_and_valid() {
     let dir = tempfile::tempdir().unwrap();
     for name in SUITES {
-        generate(name, GenOptions { scale: 4, ..Default::default() }).unwrap().write(dir.path()).unwrap();
-        let s = Suite::load(&dir.path().join(name)).unwrap_or_else(|e| panic!("{name} at scale 4:\n{e}"));
+        generate(
+            name,
+            GenOptions {
+                scale: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .write(dir.path())
+        .unwrap();
+        let s = Suite::load(&dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name} at scale 4:\n{e}"));
         assert!(s.documents.len() >= 90, "{name}: {}", s.documents.len());
     }
     assert!(Path::new(&dir.path().join("seaside/kb")).is_dir());

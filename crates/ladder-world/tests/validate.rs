@@ -38,7 +38,9 @@ fn problems(dir: &Path) -> Vec<String> {
 
 fn assert_reported(problems: &[String], file: &str, needle: &str) {
     assert!(
-        problems.iter().any(|p| p.contains(file) && p.contains(needle)),
+        problems
+            .iter()
+            .any(|p| p.contains(file) && p.contains(needle)),
         "expected a problem in {file} mentioning {needle:?}; got:\n{}",
         problems.join("\n")
     );
@@ -55,54 +57,111 @@ fn the_committed_copy_is_clean() {
 #[test]
 fn syntax_error_names_file_and_line() {
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("[[task]]\nid = \"facts-002\"", "[[task]\nid = \"facts-002\"", 1));
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "[[task]]\nid = \"facts-002\"",
+            "[[task]\nid = \"facts-002\"",
+            1,
+        )
+    });
     let p = problems(&dir);
-    let line = std::fs::read_to_string(dir.join("tasks.toml")).unwrap().lines().position(|l| l == "[[task]").unwrap() + 1;
+    let line = std::fs::read_to_string(dir.join("tasks.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l == "[[task]")
+        .unwrap()
+        + 1;
     assert_reported(&p, &format!("tasks.toml:{line}:"), "");
 }
 
 #[test]
 fn unknown_field_is_reported() {
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("suite = \"facts\"", "suite = \"facts\"\ndifficulty = 3", 1));
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("suite = \"facts\"", "suite = \"facts\"\ndifficulty = 3", 1)
+    });
     assert_reported(&problems(&dir), "tasks.toml:", "unknown field `difficulty`");
 }
 
 #[test]
 fn repeated_task_id_is_reported() {
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("id = \"facts-002\"", "id = \"facts-001\"", 1));
-    assert_reported(&problems(&dir), "tasks.toml:", "task id \"facts-001\" is used more than once");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("id = \"facts-002\"", "id = \"facts-001\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml:",
+        "task id \"facts-001\" is used more than once",
+    );
 }
 
 #[test]
 fn undeclared_slot_is_reported() {
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("slot = \"home_city\"", "slot = \"shoe_size\"", 1));
-    assert_reported(&problems(&dir), "tasks.toml:", "uses slot \"shoe_size\", which the suite does not declare");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("slot = \"home_city\"", "slot = \"shoe_size\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml:",
+        "uses slot \"shoe_size\", which the suite does not declare",
+    );
 }
 
 #[test]
 fn expectation_naming_a_missing_entity_is_reported() {
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("recommend_any = [", "recommend_any = [\"Atlantis Bay\", ", 1));
-    assert_reported(&problems(&dir), "tasks.toml:", "\"Atlantis Bay\", which is not an entity");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "recommend_any = [",
+            "recommend_any = [\"Atlantis Bay\", ",
+            1,
+        )
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml:",
+        "\"Atlantis Bay\", which is not an entity",
+    );
 }
 
 #[test]
 fn expected_fact_missing_from_the_knowledge_base_is_reported() {
     let (_tmp, dir) = copy("helpdesk");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("must_mention = [\"30 days\"]", "must_mention = [\"45 days\"]", 1));
-    assert_reported(&problems(&dir), "tasks.toml:", "expects \"45 days\", which no knowledge-base document states");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "must_mention = [\"30 days\"]",
+            "must_mention = [\"45 days\"]",
+            1,
+        )
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml:",
+        "expects \"45 days\", which no knowledge-base document states",
+    );
 }
 
 #[test]
 fn empty_and_unreadable_documents_are_reported() {
     let (_tmp, dir) = copy("helpdesk");
     std::fs::write(dir.join("kb/empty.md"), "  \n").unwrap();
-    std::fs::write(dir.join("kb/latin1.md"), b"+++\nid = \"x\"\ntitle = \"Caf\xe9\"\n").unwrap();
-    std::fs::write(dir.join("kb/no-front.md"), "# Just text\n\nNo front matter here.\n").unwrap();
-    std::fs::write(dir.join("kb/no-body.md"), "+++\nid = \"no-body\"\ntitle = \"No body\"\nkind = \"policy\"\n+++\n").unwrap();
+    std::fs::write(
+        dir.join("kb/latin1.md"),
+        b"+++\nid = \"x\"\ntitle = \"Caf\xe9\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kb/no-front.md"),
+        "# Just text\n\nNo front matter here.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kb/no-body.md"),
+        "+++\nid = \"no-body\"\ntitle = \"No body\"\nkind = \"policy\"\n+++\n",
+    )
+    .unwrap();
     let p = problems(&dir);
     assert_reported(&p, "kb/empty.md", "empty document");
     assert_reported(&p, "kb/latin1.md", "not UTF-8");
@@ -113,46 +172,87 @@ fn empty_and_unreadable_documents_are_reported() {
 #[test]
 fn bad_front_matter_names_the_line() {
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("kb/kaldor-vance.md"), |t| t.replacen("kind = \"person\"", "kind = person", 1));
+    edit(&dir.join("kb/kaldor-vance.md"), |t| {
+        t.replacen("kind = \"person\"", "kind = person", 1)
+    });
     assert_reported(&problems(&dir), "kb/kaldor-vance.md:4:", "");
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("kb/ostmere.md"), |t| t.replacen("id = \"ostmere\"", "id = \"kelport\"", 1));
-    assert_reported(&problems(&dir), "kb/ostmere.md", "document id \"kelport\" is also used");
+    edit(&dir.join("kb/ostmere.md"), |t| {
+        t.replacen("id = \"ostmere\"", "id = \"kelport\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "kb/ostmere.md",
+        "document id \"kelport\" is also used",
+    );
 }
 
 #[test]
 fn smoke_subset_must_be_small_and_known() {
     let (_tmp, dir) = copy("facts");
-    edit(&dir.join("suite.toml"), |t| t.replacen("\"facts-001\",", "\"facts-001\",\n    \"facts-007\",\n    \"facts-099\",", 1));
+    edit(&dir.join("suite.toml"), |t| {
+        t.replacen(
+            "\"facts-001\",",
+            "\"facts-001\",\n    \"facts-007\",\n    \"facts-099\",",
+            1,
+        )
+    });
     let p = problems(&dir);
     assert_reported(&p, "suite.toml:", "the smoke subset has 7 tasks; at most 5");
-    assert_reported(&p, "tasks.toml", "names task \"facts-099\"");
+    assert_reported(&p, "suite.toml:", "names task \"facts-099\"");
 }
 
 #[test]
 fn manifest_problems_are_reported() {
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("suite.toml"), |t| t.replacen("interactive = true", "interactive = true\ncolour = \"blue\"", 1));
+    edit(&dir.join("suite.toml"), |t| {
+        t.replacen(
+            "interactive = true",
+            "interactive = true\ncolour = \"blue\"",
+            1,
+        )
+    });
     assert_reported(&problems(&dir), "suite.toml:", "unknown field `colour`");
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("suite.toml"), |t| t.replacen("attribute = \"mood\"", "attribute = \"vibe\"", 1));
-    assert_reported(&problems(&dir), "suite.toml:", "checks attribute \"vibe\", which no document has");
+    edit(&dir.join("suite.toml"), |t| {
+        t.replacen("attribute = \"mood\"", "attribute = \"vibe\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "suite.toml:",
+        "checks attribute \"vibe\", which no document has",
+    );
 }
 
 #[test]
 fn needs_detail_without_the_slot_and_bad_values_are_reported() {
     let (_tmp, dir) = copy("helpdesk");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("needs_detail = \"model\"", "needs_detail = \"serial\"", 1));
-    assert_reported(&problems(&dir), "tasks.toml:", "needs detail \"serial\", but its profile has no such slot");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("needs_detail = \"model\"", "needs_detail = \"serial\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml:",
+        "needs detail \"serial\", but its profile has no such slot",
+    );
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("slot = \"budget\", value = \"expensive\"", "slot = \"budget\", value = \"lavish\"", 1));
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "slot = \"budget\", value = \"expensive\"",
+            "slot = \"budget\", value = \"lavish\"",
+            1,
+        )
+    });
     assert_reported(&problems(&dir), "tasks.toml:", "must be one of");
 }
 
 #[test]
 fn every_problem_is_listed_not_just_the_first() {
     let (_tmp, dir) = copy("seaside");
-    edit(&dir.join("tasks.toml"), |t| t.replacen("id = \"sea-002\"", "id = \"sea-001\"", 1).replacen("slot = \"home_city\"", "slot = \"shoe_size\"", 1));
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("id = \"sea-002\"", "id = \"sea-001\"", 1)
+            .replacen("slot = \"home_city\"", "slot = \"shoe_size\"", 1)
+    });
     std::fs::write(dir.join("kb/empty.md"), "").unwrap();
     let p = problems(&dir);
     assert!(p.len() >= 3, "{p:?}");

@@ -42,11 +42,47 @@ struct Model {
 }
 
 const MODELS: [Model; 5] = [
-    Model { name: "Lumo Mini", pairing: "hold the power button for 8 seconds until the lamp blinks blue", firmware: "2.4.1", warranty_years: 2, repair: "€19", power: "a USB-C cable; it has no battery" },
-    Model { name: "Lumo Desk", pairing: "press the dimmer twice, then hold it for 5 seconds until the ring turns green", firmware: "3.1.0", warranty_years: 2, repair: "€29", power: "its mains adapter, or 6 hours from its built-in battery" },
-    Model { name: "Lumo Pro", pairing: "open the Lumo app, choose Settings and Add lamp, and scan the QR code under the base", firmware: "5.0.2", warranty_years: 3, repair: "€45", power: "its mains adapter" },
-    Model { name: "Lumo Max", pairing: "switch it off and on three times; it blinks white when it is ready to pair", firmware: "5.2.0", warranty_years: 3, repair: "€59", power: "its mains adapter" },
-    Model { name: "Lumo Strip", pairing: "hold the mode button on the controller for 10 seconds until it flashes purple", firmware: "1.9.4", warranty_years: 2, repair: "€15", power: "the controller's mains plug" },
+    Model {
+        name: "Lumo Mini",
+        pairing: "hold the power button for 8 seconds until the lamp blinks blue",
+        firmware: "2.4.1",
+        warranty_years: 2,
+        repair: "€19",
+        power: "a USB-C cable; it has no battery",
+    },
+    Model {
+        name: "Lumo Desk",
+        pairing: "press the dimmer twice, then hold it for 5 seconds until the ring turns green",
+        firmware: "3.1.0",
+        warranty_years: 2,
+        repair: "€29",
+        power: "its mains adapter, or 6 hours from its built-in battery",
+    },
+    Model {
+        name: "Lumo Pro",
+        pairing:
+            "open the Lumo app, choose Settings and Add lamp, and scan the QR code under the base",
+        firmware: "5.0.2",
+        warranty_years: 3,
+        repair: "€45",
+        power: "its mains adapter",
+    },
+    Model {
+        name: "Lumo Max",
+        pairing: "switch it off and on three times; it blinks white when it is ready to pair",
+        firmware: "5.2.0",
+        warranty_years: 3,
+        repair: "€59",
+        power: "its mains adapter",
+    },
+    Model {
+        name: "Lumo Strip",
+        pairing: "hold the mode button on the controller for 10 seconds until it flashes purple",
+        firmware: "1.9.4",
+        warranty_years: 2,
+        repair: "€15",
+        power: "the controller's mains plug",
+    },
 ];
 
 fn model_body(m: &Model) -> String {
@@ -77,8 +113,20 @@ pub fn manifest() -> Manifest {
         keywords: keywords.iter().map(|k| k.to_string()).collect(),
         check: None,
     };
-    let order = || slot("order_number", "What is your order number?", &["order", "number", "reference", "confirmation", "bw"]);
-    let model_slot = || slot("model", "Which Lumo model do you have?", &["model", "lamp", "version", "type", "product", "lumo"]);
+    let order = || {
+        slot(
+            "order_number",
+            "What is your order number?",
+            &["order", "number", "reference", "confirmation", "bw"],
+        )
+    };
+    let model_slot = || {
+        slot(
+            "model",
+            "Which Lumo model do you have?",
+            &["model", "lamp", "version", "type", "product", "lumo"],
+        )
+    };
     let intent = |name: &str, description: &str, examples: &[&str], slots: Vec<Slot>| Intent {
         name: name.into(),
         description: description.into(),
@@ -112,58 +160,288 @@ struct T {
 }
 
 const fn t(opening: &'static str, facts: &'static [&'static str], note: &'static str) -> T {
-    T { opening, facts, detail: None, note }
+    T {
+        opening,
+        facts,
+        detail: None,
+        note,
+    }
 }
 
-const fn d(opening: &'static str, facts: &'static [&'static str], slot: &'static str, value: &'static str, say: &'static str, note: &'static str) -> T {
-    T { opening, facts, detail: Some((slot, value, say)), note }
+const fn d(
+    opening: &'static str,
+    facts: &'static [&'static str],
+    slot: &'static str,
+    value: &'static str,
+    say: &'static str,
+    note: &'static str,
+) -> T {
+    T {
+        opening,
+        facts,
+        detail: Some((slot, value, say)),
+        note,
+    }
 }
 
 const TASKS: [T; 44] = [
-    t("How long do I have to send something back?", &["30 days"], "single intent"),
-    t("When will I get my money back after a return?", &["5 business days"], "single intent"),
+    t(
+        "How long do I have to send something back?",
+        &["30 days"],
+        "single intent",
+    ),
+    t(
+        "When will I get my money back after a return?",
+        &["5 business days"],
+        "single intent",
+    ),
     t("How much is delivery?", &["€4.95", "€60"], "single intent"),
-    t("Can I get my order tomorrow?", &["€12.50", "2 pm"], "single intent"),
-    t("Do you ship to Esteria?", &["€19", "6 to 10 working days"], "single intent"),
-    t("How long is the warranty on a Lumo Max?", &["3 years"], "single intent, model stated"),
-    t("Can I still cancel the order I placed?", &["2 hours"], "single intent"),
-    t("Which payment methods do you accept?", &["PayNorth"], "single intent"),
+    t(
+        "Can I get my order tomorrow?",
+        &["€12.50", "2 pm"],
+        "single intent",
+    ),
+    t(
+        "Do you ship to Esteria?",
+        &["€19", "6 to 10 working days"],
+        "single intent",
+    ),
+    t(
+        "How long is the warranty on a Lumo Max?",
+        &["3 years"],
+        "single intent, model stated",
+    ),
+    t(
+        "Can I still cancel the order I placed?",
+        &["2 hours"],
+        "single intent",
+    ),
+    t(
+        "Which payment methods do you accept?",
+        &["PayNorth"],
+        "single intent",
+    ),
     t("Do your gift cards expire?", &["3 years"], "single intent"),
-    t("I saw a lamp cheaper elsewhere after I bought it. Can you match the price?", &["14 days"], "single intent"),
-    t("My parcel arrived and the lamp is broken. What now?", &["48 hours"], "single intent"),
-    t("My parcel has not moved for over a week. Is it lost?", &["7 days"], "single intent"),
-    t("How do I get a VAT invoice for my company?", &["VAT number"], "single intent"),
-    t("What does it cost to repair a Lumo Pro after the warranty?", &["€45"], "single intent, model stated"),
-    t("Can I return a lamp I have already opened?", &["14 days", "10%"], "single intent"),
-    t("Does the Lumo Dock work with the Lumo Pro?", &["Lumo Mini", "Lumo Desk"], "single intent, model stated"),
-    d("My lamp won't pair with my phone. What do I do?", &["5 seconds", "green"], "model", "Lumo Desk", "It's a Lumo Desk.", "needs the model"),
-    d("How do I connect my lamp to the app?", &["8 seconds", "blue"], "model", "Lumo Mini", "A Lumo Mini.", "needs the model"),
-    d("I can't get my new lamp to pair.", &["10 seconds", "purple"], "model", "Lumo Strip", "I have the Lumo Strip.", "needs the model"),
-    d("Pairing my lamp keeps failing, help!", &["QR code"], "model", "Lumo Pro", "It's the Lumo Pro.", "needs the model"),
-    d("Which firmware version should my lamp be on?", &["5.2.0"], "model", "Lumo Max", "A Lumo Max.", "needs the model"),
-    d("How long is the warranty on my lamp?", &["2 years"], "model", "Lumo Strip", "It's a Lumo Strip.", "needs the model"),
-    d("My lamp is out of warranty and broken. How much is a repair?", &["€29"], "model", "Lumo Desk", "The Lumo Desk.", "needs the model"),
-    d("What is the latest firmware for my lamp?", &["2.4.1"], "model", "Lumo Mini", "It is a Lumo Mini.", "needs the model"),
-    d("Where is my order?", &["14 March"], "order_number", "BW-712408", "My order number is BW-712408.", "needs the order number"),
-    d("When will my parcel arrive?", &["Dunmore", "2 working days"], "order_number", "BW-431977", "It's BW-431977.", "needs the order number"),
-    d("I ordered a lamp last week. When does it come?", &["Kelport", "4 working days"], "order_number", "BW-508316", "Order BW-508316.", "needs the order number"),
-    d("Has my order shipped yet?", &["14 March"], "order_number", "BW-760042", "The number is BW-760042.", "needs the order number"),
-    d("Can you tell me when my delivery will arrive?", &["Dunmore", "2 working days"], "order_number", "BW-419520", "BW-419520.", "needs the order number"),
-    d("What's happening with my order?", &["Kelport", "4 working days"], "order_number", "BW-555190", "It's order BW-555190.", "needs the order number"),
-    t("I want to return my lamp, and I also need an invoice for it.", &["30 days", "account page"], "two intents"),
-    t("How much is delivery, and can I pay with PayNorth?", &["€4.95", "PayNorth"], "two intents"),
-    t("My Lumo Strip won't pair. Also, how long is its warranty?", &["10 seconds", "2 years"], "two intents, model stated"),
-    t("Can I cancel my order, and when would I get the refund?", &["2 hours", "5 business days"], "two intents"),
-    d("Where is my order, and can I still change the delivery address?", &["6 hours", "Kelport"], "order_number", "BW-523881", "My order number is BW-523881.", "two intents, needs the order number"),
-    t("Is there a student discount, and do gift cards expire?", &["15%", "3 years"], "two intents"),
-    t("Do you offer gift wrapping?", &["€3.50"], "outside the intent labels"),
-    t("Can I bring my old lamps somewhere to be recycled?", &["Kelmarsh"], "outside the intent labels"),
-    t("When is your shop in Kelmarsh open?", &["9:00", "18:00"], "outside the intent labels"),
-    t("How do loyalty points work?", &["100 points", "€5"], "outside the intent labels"),
-    t("How long do you keep my personal data?", &["6 years"], "outside the intent labels"),
-    t("We want 20 lamps for our office. Is there a discount?", &["8%"], "outside the intent labels"),
-    t("What's your phone number?", &["0800 414 414"], "outside the intent labels"),
-    t("Can I pay cash when the parcel arrives?", &["cash on delivery"], "single intent"),
+    t(
+        "I saw a lamp cheaper elsewhere after I bought it. Can you match the price?",
+        &["14 days"],
+        "single intent",
+    ),
+    t(
+        "My parcel arrived and the lamp is broken. What now?",
+        &["48 hours"],
+        "single intent",
+    ),
+    t(
+        "My parcel has not moved for over a week. Is it lost?",
+        &["7 days"],
+        "single intent",
+    ),
+    t(
+        "How do I get a VAT invoice for my company?",
+        &["VAT number"],
+        "single intent",
+    ),
+    t(
+        "What does it cost to repair a Lumo Pro after the warranty?",
+        &["€45"],
+        "single intent, model stated",
+    ),
+    t(
+        "Can I return a lamp I have already opened?",
+        &["14 days", "10%"],
+        "single intent",
+    ),
+    t(
+        "Does the Lumo Dock work with the Lumo Pro?",
+        &["Lumo Mini", "Lumo Desk"],
+        "single intent, model stated",
+    ),
+    d(
+        "My lamp won't pair with my phone. What do I do?",
+        &["5 seconds", "green"],
+        "model",
+        "Lumo Desk",
+        "It's a Lumo Desk.",
+        "needs the model",
+    ),
+    d(
+        "How do I connect my lamp to the app?",
+        &["8 seconds", "blue"],
+        "model",
+        "Lumo Mini",
+        "A Lumo Mini.",
+        "needs the model",
+    ),
+    d(
+        "I can't get my new lamp to pair.",
+        &["10 seconds", "purple"],
+        "model",
+        "Lumo Strip",
+        "I have the Lumo Strip.",
+        "needs the model",
+    ),
+    d(
+        "Pairing my lamp keeps failing, help!",
+        &["QR code"],
+        "model",
+        "Lumo Pro",
+        "It's the Lumo Pro.",
+        "needs the model",
+    ),
+    d(
+        "Which firmware version should my lamp be on?",
+        &["5.2.0"],
+        "model",
+        "Lumo Max",
+        "A Lumo Max.",
+        "needs the model",
+    ),
+    d(
+        "How long is the warranty on my lamp?",
+        &["2 years"],
+        "model",
+        "Lumo Strip",
+        "It's a Lumo Strip.",
+        "needs the model",
+    ),
+    d(
+        "My lamp is out of warranty and broken. How much is a repair?",
+        &["€29"],
+        "model",
+        "Lumo Desk",
+        "The Lumo Desk.",
+        "needs the model",
+    ),
+    d(
+        "What is the latest firmware for my lamp?",
+        &["2.4.1"],
+        "model",
+        "Lumo Mini",
+        "It is a Lumo Mini.",
+        "needs the model",
+    ),
+    d(
+        "Where is my order?",
+        &["14 March"],
+        "order_number",
+        "BW-712408",
+        "My order number is BW-712408.",
+        "needs the order number",
+    ),
+    d(
+        "When will my parcel arrive?",
+        &["Dunmore", "2 working days"],
+        "order_number",
+        "BW-431977",
+        "It's BW-431977.",
+        "needs the order number",
+    ),
+    d(
+        "I ordered a lamp last week. When does it come?",
+        &["Kelport", "4 working days"],
+        "order_number",
+        "BW-508316",
+        "Order BW-508316.",
+        "needs the order number",
+    ),
+    d(
+        "Has my order shipped yet?",
+        &["14 March"],
+        "order_number",
+        "BW-760042",
+        "The number is BW-760042.",
+        "needs the order number",
+    ),
+    d(
+        "Can you tell me when my delivery will arrive?",
+        &["Dunmore", "2 working days"],
+        "order_number",
+        "BW-419520",
+        "BW-419520.",
+        "needs the order number",
+    ),
+    d(
+        "What's happening with my order?",
+        &["Kelport", "4 working days"],
+        "order_number",
+        "BW-555190",
+        "It's order BW-555190.",
+        "needs the order number",
+    ),
+    t(
+        "I want to return my lamp, and I also need an invoice for it.",
+        &["30 days", "account page"],
+        "two intents",
+    ),
+    t(
+        "How much is delivery, and can I pay with PayNorth?",
+        &["€4.95", "PayNorth"],
+        "two intents",
+    ),
+    t(
+        "My Lumo Strip won't pair. Also, how long is its warranty?",
+        &["10 seconds", "2 years"],
+        "two intents, model stated",
+    ),
+    t(
+        "Can I cancel my order, and when would I get the refund?",
+        &["2 hours", "5 business days"],
+        "two intents",
+    ),
+    d(
+        "Where is my order, and can I still change the delivery address?",
+        &["6 hours", "Kelport"],
+        "order_number",
+        "BW-523881",
+        "My order number is BW-523881.",
+        "two intents, needs the order number",
+    ),
+    t(
+        "Is there a student discount, and do gift cards expire?",
+        &["15%", "3 years"],
+        "two intents",
+    ),
+    t(
+        "Do you offer gift wrapping?",
+        &["€3.50"],
+        "outside the intent labels",
+    ),
+    t(
+        "Can I bring my old lamps somewhere to be recycled?",
+        &["Kelmarsh"],
+        "outside the intent labels",
+    ),
+    t(
+        "When is your shop in Kelmarsh open?",
+        &["9:00", "18:00"],
+        "outside the intent labels",
+    ),
+    t(
+        "How do loyalty points work?",
+        &["100 points", "€5"],
+        "outside the intent labels",
+    ),
+    t(
+        "How long do you keep my personal data?",
+        &["6 years"],
+        "outside the intent labels",
+    ),
+    t(
+        "We want 20 lamps for our office. Is there a discount?",
+        &["8%"],
+        "outside the intent labels",
+    ),
+    t(
+        "What's your phone number?",
+        &["0800 414 414"],
+        "outside the intent labels",
+    ),
+    t(
+        "Can I pay cash when the parcel arrives?",
+        &["cash on delivery"],
+        "single intent",
+    ),
 ];
 
 pub fn generate(options: GenOptions) -> Generated {
@@ -172,9 +450,19 @@ pub fn generate(options: GenOptions) -> Generated {
     let mut pages: Vec<(String, &str, String)> = POLICIES
         .iter()
         .chain([&EXTRA_POLICY])
-        .map(|(title, text)| (title.to_string(), "policy", format!("# {title}\n\n{text}\n")))
+        .map(|(title, text)| {
+            (
+                title.to_string(),
+                "policy",
+                format!("# {title}\n\n{text}\n"),
+            )
+        })
         .collect();
-    pages.push((DOCK.0.to_string(), "product", format!("# {}\n\n{}\n", DOCK.0, DOCK.1)));
+    pages.push((
+        DOCK.0.to_string(),
+        "product",
+        format!("# {}\n\n{}\n", DOCK.0, DOCK.1),
+    ));
     for m in &MODELS {
         pages.push((m.name.to_string(), "product", model_body(m)));
     }
@@ -192,7 +480,10 @@ pub fn generate(options: GenOptions) -> Generated {
         pages.push((name, "product", body));
     }
     for (title, kind, body) in &pages {
-        g.add(format!("kb/{}.md", slug(title)), document(&slug(title), title, kind, Default::default(), body));
+        g.add(
+            format!("kb/{}.md", slug(title)),
+            document(&slug(title), title, kind, Default::default(), body),
+        );
     }
 
     let mut tasks = Vec::new();

@@ -88,7 +88,10 @@ pub(crate) fn q(s: &str) -> String {
 }
 
 pub(crate) fn q_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", "))
+    format!(
+        "[{}]",
+        items.iter().map(|s| q(s)).collect::<Vec<_>>().join(", ")
+    )
 }
 
 /// The first letter in upper case.
@@ -143,7 +146,10 @@ pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
         if !t.profile.is_empty() {
             s.push_str("profile = [\n");
             for f in &t.profile {
-                let mut parts = vec![format!("slot = {}", q(&f.slot)), format!("value = {}", q(&f.value))];
+                let mut parts = vec![
+                    format!("slot = {}", q(&f.slot)),
+                    format!("value = {}", q(&f.value)),
+                ];
                 if let Some(say) = &f.say {
                     parts.push(format!("say = {}", q(say)));
                 }
@@ -214,7 +220,9 @@ pub(crate) fn document(
 }
 
 /// Attributes from (name, value) pairs.
-pub(crate) fn attrs<const N: usize>(pairs: [(&str, toml::Value); N]) -> BTreeMap<String, toml::Value> {
+pub(crate) fn attrs<const N: usize>(
+    pairs: [(&str, toml::Value); N],
+) -> BTreeMap<String, toml::Value> {
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use ladder_core::ProfileFact;
 
 use super::rng::Rng;
-use super::{capitalise, document, fact, manifest_text, slug, write_tasks, GenOptions, Generated, TaskOut};
+use super::{
+    capitalise, document, fact, manifest_text, slug, write_tasks, GenOptions, Generated, TaskOut,
+};
 use crate::check::evaluate;
 use crate::suite::{Check, Intent, Manifest, Slot};
 
@@ -24,25 +26,58 @@ const DOMESTIC_FIRST: [&str; 16] = [
     "Salt", "Gull", "Wren", "Bram", "Pell", "Sker", "Dun", "Rook", "Fen", "Kel", "Mor", "Tide",
     "Heron", "Flint", "Marrow", "Cobble",
 ];
-const DOMESTIC_SECOND: [&str; 9] = ["wick", "mere", "holm", "ness", "combe", "stead", "by", "ford", "ton"];
-const DOMESTIC_SUFFIX: [&str; 8] = ["Bay", "Cove", "Sands", "Point", "Harbour", "Beach", "Strand", "Head"];
+const DOMESTIC_SECOND: [&str; 9] = [
+    "wick", "mere", "holm", "ness", "combe", "stead", "by", "ford", "ton",
+];
+const DOMESTIC_SUFFIX: [&str; 8] = [
+    "Bay", "Cove", "Sands", "Point", "Harbour", "Beach", "Strand", "Head",
+];
 const ABROAD_PREFIX: [&str; 3] = ["Cala", "Porto", "Praia"];
-const SYL1: [&str; 12] = ["Mo", "Ve", "As", "Se", "Lu", "Do", "Ca", "Bra", "Ol", "Te", "Ri", "Na"];
+const SYL1: [&str; 12] = [
+    "Mo", "Ve", "As", "Se", "Lu", "Do", "Ca", "Bra", "Ol", "Te", "Ri", "Na",
+];
 const SYL2: [&str; 6] = ["ri", "li", "te", "ra", "no", "sa"];
 const SYL3: [&str; 7] = ["va", "an", "el", "in", "ra", "ta", "sso"];
 pub const ACTIVITIES: [&str; 12] = [
-    "surfing", "snorkelling", "hiking", "sailing", "nightlife", "museums", "birdwatching",
-    "fishing", "kayaking", "diving", "cycling", "wine tasting",
+    "surfing",
+    "snorkelling",
+    "hiking",
+    "sailing",
+    "nightlife",
+    "museums",
+    "birdwatching",
+    "fishing",
+    "kayaking",
+    "diving",
+    "cycling",
+    "wine tasting",
 ];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 const PRICES: [&str; 3] = ["budget", "moderate", "expensive"];
 const SCENERY: [&str; 10] = [
-    "white chalk cliffs", "wide grassy dunes", "a pine-fringed lagoon", "red sandstone stacks",
-    "a long shingle spit", "turquoise coves", "a harbour of painted houses", "salt marshes full of birds",
-    "black volcanic sand", "a lighthouse on a windy headland",
+    "white chalk cliffs",
+    "wide grassy dunes",
+    "a pine-fringed lagoon",
+    "red sandstone stacks",
+    "a long shingle spit",
+    "turquoise coves",
+    "a harbour of painted houses",
+    "salt marshes full of birds",
+    "black volcanic sand",
+    "a lighthouse on a windy headland",
 ];
 
 struct Destination {
@@ -72,15 +107,29 @@ impl Destination {
         a.insert("price".into(), s(self.price));
         a.insert("activities".into(), list(&self.activities));
         a.insert("best_months".into(), list(&self.months));
-        a.insert("min_days".into(), toml::Value::Integer(self.min_days.into()));
-        a.insert("max_days".into(), toml::Value::Integer(self.max_days.into()));
-        let hours = self.hours.iter().map(|(c, h)| (c.to_string(), toml::Value::Integer((*h).into()))).collect();
+        a.insert(
+            "min_days".into(),
+            toml::Value::Integer(self.min_days.into()),
+        );
+        a.insert(
+            "max_days".into(),
+            toml::Value::Integer(self.max_days.into()),
+        );
+        let hours = self
+            .hours
+            .iter()
+            .map(|(c, h)| (c.to_string(), toml::Value::Integer((*h).into())))
+            .collect();
         a.insert("hours_from".into(), toml::Value::Table(hours));
         a
     }
 }
 
-fn unique_name(rng: &mut Rng, taken: &mut Vec<String>, make: impl Fn(&mut Rng) -> String) -> String {
+fn unique_name(
+    rng: &mut Rng,
+    taken: &mut Vec<String>,
+    make: impl Fn(&mut Rng) -> String,
+) -> String {
     for _ in 0..200 {
         let n = make(rng);
         if !taken.contains(&n) {
@@ -100,11 +149,22 @@ fn destinations(rng: &mut Rng, count: usize) -> Vec<Destination> {
         let domestic = i % 16 < 9;
         let name = if domestic {
             unique_name(rng, &mut taken, |r| {
-                format!("{}{} {}", r.pick(&DOMESTIC_FIRST), r.pick(&DOMESTIC_SECOND), r.pick(&DOMESTIC_SUFFIX))
+                format!(
+                    "{}{} {}",
+                    r.pick(&DOMESTIC_FIRST),
+                    r.pick(&DOMESTIC_SECOND),
+                    r.pick(&DOMESTIC_SUFFIX)
+                )
             })
         } else {
             unique_name(rng, &mut taken, |r| {
-                format!("{} {}{}{}", r.pick(&ABROAD_PREFIX), r.pick(&SYL1), r.pick(&SYL2), r.pick(&SYL3))
+                format!(
+                    "{} {}{}{}",
+                    r.pick(&ABROAD_PREFIX),
+                    r.pick(&SYL1),
+                    r.pick(&SYL2),
+                    r.pick(&SYL3)
+                )
             })
         };
         let mood = if rng.chance(50) { "quiet" } else { "lively" };
@@ -132,7 +192,13 @@ fn rng_range(rng: &mut Rng, lo: u32, hi: u32) -> usize {
     rng.range(lo, hi) as usize
 }
 
-fn finish(rng: &mut Rng, name: String, domestic: bool, mood: &'static str, activities: Vec<&'static str>) -> Destination {
+fn finish(
+    rng: &mut Rng,
+    name: String,
+    domestic: bool,
+    mood: &'static str,
+    activities: Vec<&'static str>,
+) -> Destination {
     let (country, hours, transport) = if domestic {
         // A point on the coast of a 10 x 10 country.
         let (x, y) = match rng.below(4) {
@@ -148,11 +214,18 @@ fn finish(rng: &mut Rng, name: String, domestic: bool, mood: &'static str, activ
                 (*c, ((d / 1.6).round() as u32).clamp(1, 8))
             })
             .collect();
-        let transport = if rng.chance(25) { "train and then the ferry" } else { "train" };
+        let transport = if rng.chance(25) {
+            "train and then the ferry"
+        } else {
+            "train"
+        };
         (HOME_COUNTRY, hours, transport)
     } else {
         let flight = rng.range(3, 6);
-        let hours = CITIES.iter().map(|(c, cx, cy)| (*c, flight + ((cx - 4).abs() + (cy - 4).abs()) as u32 / 4)).collect();
+        let hours = CITIES
+            .iter()
+            .map(|(c, cx, cy)| (*c, flight + ((cx - 4).abs() + (cy - 4).abs()) as u32 / 4))
+            .collect();
         (*rng.pick(&ABROAD), hours, "plane and then a transfer")
     };
     let start = rng.range(if domestic { 4 } else { 2 }, if domestic { 6 } else { 8 }) as usize;
@@ -164,14 +237,14 @@ fn finish(rng: &mut Rng, name: String, domestic: bool, mood: &'static str, activ
         country,
         scope: if domestic { "domestic" } else { "abroad" },
         mood,
-        price: *rng.pick(&PRICES),
+        price: PRICES[rng.below(PRICES.len())],
         activities,
         months,
         min_days,
         max_days: min_days + rng.range(2, 5),
         hours,
         transport,
-        scenery: *rng.pick(&SCENERY),
+        scenery: SCENERY[rng.below(SCENERY.len())],
         night_cost: 0,
     }
     .with_cost(rng)
@@ -192,7 +265,10 @@ impl Destination {
         let where_ = if self.scope == "domestic" {
             format!("on the coast of {HOME_COUNTRY}, so it is a domestic trip for anyone living in {HOME_COUNTRY}")
         } else {
-            format!("in {}, so it is a trip abroad for travellers from {HOME_COUNTRY}", self.country)
+            format!(
+                "in {}, so it is a trip abroad for travellers from {HOME_COUNTRY}",
+                self.country
+            )
         };
         let mood = if self.mood == "quiet" {
             "Quiet. The beach empties by early evening, there are few bars, and nights are calm and dark."
@@ -240,9 +316,10 @@ pub fn manifest() -> Manifest {
     };
     Manifest {
         name: "seaside".into(),
-        description: "Plan a seaside trip for a traveller who lives in the fictional country of Norland. \
+        description:
+            "Plan a seaside trip for a traveller who lives in the fictional country of Norland. \
                       The traveller knows what they want but says little at first."
-            .into(),
+                .into(),
         knowledge_base: "kb".into(),
         tasks: "tasks.toml".into(),
         smoke: vec![],
@@ -254,7 +331,8 @@ pub fn manifest() -> Manifest {
         intents: vec![
             Intent {
                 name: "plan_trip".into(),
-                description: "The user wants a seaside trip planned or a destination recommended.".into(),
+                description: "The user wants a seaside trip planned or a destination recommended."
+                    .into(),
                 examples: [
                     "I'd like to go to the seaside next week, sort it out for me.",
                     "Can you find me a beach holiday?",
@@ -268,14 +346,122 @@ pub fn manifest() -> Manifest {
                 .map(String::from)
                 .to_vec(),
                 slots: vec![
-                    slot("home_city", "Where will you be travelling from?", &["from", "live", "city", "based", "leaving", "depart", "departing", "home"], None),
-                    slot("scope", "Would you like to stay in Norland or go abroad?", &["abroad", "domestic", "country", "overseas", "international", "norland", "foreign", "fly"], Some(Check::Equals { attribute: "scope".into() })),
-                    slot("mood", "Are you after somewhere quiet or somewhere lively?", &["quiet", "lively", "busy", "peaceful", "calm", "atmosphere", "relaxing", "party", "crowded"], Some(Check::Equals { attribute: "mood".into() })),
-                    slot("days", "How many days can you spend there?", &["days", "long", "nights", "duration", "stay", "week", "weekend"], Some(Check::AtMost { attribute: "min_days".into() })),
-                    slot("budget", "What is your budget: budget, moderate or expensive?", &["budget", "price", "cost", "spend", "money", "afford", "expensive", "cheap", "pay"], Some(Check::ScaleAtMost { attribute: "price".into(), scale: PRICES.map(String::from).to_vec() })),
-                    slot("activity", "Is there an activity you must be able to do there?", &["activity", "activities", "interests", "hobby", "hobbies", "enjoy", "surfing", "hiking", "sports", "things to do"], Some(Check::Contains { attribute: "activities".into() })),
-                    slot("max_travel_hours", "How many hours are you willing to travel?", &["travel", "hours", "journey", "far", "distance", "drive", "flight"], Some(Check::AtMost { attribute: "hours_from.{home_city}".into() })),
-                    slot("month", "Which month are you travelling in?", &["month", "when", "dates", "date", "season", "time of year"], Some(Check::Contains { attribute: "best_months".into() })),
+                    slot(
+                        "home_city",
+                        "Where will you be travelling from?",
+                        &[
+                            "from",
+                            "live",
+                            "city",
+                            "based",
+                            "leaving",
+                            "depart",
+                            "departing",
+                            "home",
+                        ],
+                        None,
+                    ),
+                    slot(
+                        "scope",
+                        "Would you like to stay in Norland or go abroad?",
+                        &[
+                            "abroad",
+                            "domestic",
+                            "country",
+                            "overseas",
+                            "international",
+                            "norland",
+                            "foreign",
+                            "fly",
+                        ],
+                        Some(Check::Equals {
+                            attribute: "scope".into(),
+                        }),
+                    ),
+                    slot(
+                        "mood",
+                        "Are you after somewhere quiet or somewhere lively?",
+                        &[
+                            "quiet",
+                            "lively",
+                            "busy",
+                            "peaceful",
+                            "calm",
+                            "atmosphere",
+                            "relaxing",
+                            "party",
+                            "crowded",
+                        ],
+                        Some(Check::Equals {
+                            attribute: "mood".into(),
+                        }),
+                    ),
+                    slot(
+                        "days",
+                        "How many days can you spend there?",
+                        &[
+                            "days", "long", "nights", "duration", "stay", "week", "weekend",
+                        ],
+                        Some(Check::AtMost {
+                            attribute: "min_days".into(),
+                        }),
+                    ),
+                    slot(
+                        "budget",
+                        "What is your budget: budget, moderate or expensive?",
+                        &[
+                            "budget",
+                            "price",
+                            "cost",
+                            "spend",
+                            "money",
+                            "afford",
+                            "expensive",
+                            "cheap",
+                            "pay",
+                        ],
+                        Some(Check::ScaleAtMost {
+                            attribute: "price".into(),
+                            scale: PRICES.map(String::from).to_vec(),
+                        }),
+                    ),
+                    slot(
+                        "activity",
+                        "Is there an activity you must be able to do there?",
+                        &[
+                            "activity",
+                            "activities",
+                            "interests",
+                            "hobby",
+                            "hobbies",
+                            "enjoy",
+                            "surfing",
+                            "hiking",
+                            "sports",
+                            "things to do",
+                        ],
+                        Some(Check::Contains {
+                            attribute: "activities".into(),
+                        }),
+                    ),
+                    slot(
+                        "max_travel_hours",
+                        "How many hours are you willing to travel?",
+                        &[
+                            "travel", "hours", "journey", "far", "distance", "drive", "flight",
+                        ],
+                        Some(Check::AtMost {
+                            attribute: "hours_from.{home_city}".into(),
+                        }),
+                    ),
+                    slot(
+                        "month",
+                        "Which month are you travelling in?",
+                        &["month", "when", "dates", "date", "season", "time of year"],
+                        Some(Check::Contains {
+                            attribute: "best_months".into(),
+                        }),
+                    ),
                 ],
             },
             Intent {
@@ -356,13 +542,19 @@ const ASKS: [&str; 4] = [
     "Which seaside place do you recommend?",
 ];
 
-fn satisfying<'a>(all: &'a [Destination], profile: &[ProfileFact], m: &Manifest) -> Vec<&'a Destination> {
+fn satisfying<'a>(
+    all: &'a [Destination],
+    profile: &[ProfileFact],
+    m: &Manifest,
+) -> Vec<&'a Destination> {
     all.iter()
         .filter(|d| {
             let attrs = d.attributes();
-            profile.iter().filter(|f| f.hard).all(|f| match m.slot(&f.slot).and_then(|s| s.check.as_ref()) {
-                Some(check) => evaluate(check, &attrs, &f.value, profile).unwrap_or(false),
-                None => true,
+            profile.iter().filter(|f| f.hard).all(|f| {
+                match m.slot(&f.slot).and_then(|s| s.check.as_ref()) {
+                    Some(check) => evaluate(check, &attrs, &f.value, profile).unwrap_or(false),
+                    None => true,
+                }
             })
         })
         .collect()
@@ -380,7 +572,12 @@ fn value_for(rng: &mut Rng, slot: &str, target: &Destination, home: &str) -> Str
         }
         "activity" => rng.pick(&target.activities).to_string(),
         "max_travel_hours" => {
-            let h = target.hours.iter().find(|(c, _)| *c == home).map(|(_, h)| *h).unwrap_or(4);
+            let h = target
+                .hours
+                .iter()
+                .find(|(c, _)| *c == home)
+                .map(|(_, h)| *h)
+                .unwrap_or(4);
             (h + rng.range(0, 1)).to_string()
         }
         _ => rng.pick(&target.months).to_string(),
@@ -393,10 +590,27 @@ pub fn generate(options: GenOptions) -> Generated {
     let all = destinations(&mut rng, 32 * options.scale.max(1));
     let mut g = Generated::new("seaside");
     for d in &all {
-        g.add(format!("kb/{}.md", slug(&d.name)), document(&slug(&d.name), &d.name, "destination", d.attributes(), &d.body()));
+        g.add(
+            format!("kb/{}.md", slug(&d.name)),
+            document(
+                &slug(&d.name),
+                &d.name,
+                "destination",
+                d.attributes(),
+                &d.body(),
+            ),
+        );
     }
 
-    const OTHERS: [&str; 7] = ["scope", "mood", "days", "budget", "activity", "max_travel_hours", "month"];
+    const OTHERS: [&str; 7] = [
+        "scope",
+        "mood",
+        "days",
+        "budget",
+        "activity",
+        "max_travel_hours",
+        "month",
+    ];
     let mut tasks = Vec::new();
     let mut i = 0;
     while tasks.len() < 44 {
@@ -413,7 +627,9 @@ pub fn generate(options: GenOptions) -> Generated {
         // Tighten until few destinations fit (at most 5), within six facts.
         let mut fits = satisfying(&all, &profile, &m);
         while fits.len() > 5 && profile.len() < 6 {
-            let Some(extra) = OTHERS.iter().find(|s| !slots.contains(s)) else { break };
+            let Some(extra) = OTHERS.iter().find(|s| !slots.contains(s)) else {
+                break;
+            };
             slots.push(extra);
             let v = value_for(&mut rng, extra, target, home);
             profile.push(fact(extra, &v, &say(extra, &v), true));
@@ -439,7 +655,11 @@ pub fn generate(options: GenOptions) -> Generated {
             for &j in &stated {
                 profile[j].stated = true;
             }
-            format!("{}. {}", capitalise(&parts.join(" and ")), ASKS[rng.below(ASKS.len())])
+            format!(
+                "{}. {}",
+                capitalise(&parts.join(" and ")),
+                ASKS[rng.below(ASKS.len())]
+            )
         };
         let mut names: Vec<String> = fits.iter().map(|d| d.name.clone()).collect();
         names.sort();
@@ -451,12 +671,18 @@ pub fn generate(options: GenOptions) -> Generated {
             must_mention: vec![],
             recommend_any: names,
             needs_detail: None,
-            tags: vec![if style == 0 { "vague".into() } else { "specific".into() }],
+            tags: vec![if style == 0 {
+                "vague".into()
+            } else {
+                "specific".into()
+            }],
             comment: String::new(),
         });
     }
     let mut manifest = m;
-    manifest.smoke = ["sea-001", "sea-002", "sea-003", "sea-004", "sea-005"].map(String::from).to_vec();
+    manifest.smoke = ["sea-001", "sea-002", "sea-003", "sea-004", "sea-005"]
+        .map(String::from)
+        .to_vec();
     for t in tasks.iter_mut().take(5) {
         t.tags.push("smoke".into());
     }

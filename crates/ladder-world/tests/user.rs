@@ -1,0 +1,167 @@
+//! The simulated user on committed tasks.
+
+use std::sync::Arc;
+
+use ladder_core::{Budget, RunContext, UserChannel, UserReply};
+use ladder_world::user::{Patience, GIVE_UP};
+use ladder_world::{default_suites_dir, ModelUser, SimulatedUser, Suite};
+
+fn user(suite: &str, id: &str, patience: Patience) -> SimulatedUser {
+    let s = Suite::load(&default_suites_dir().join(suite)).unwrap();
+    let task = s.task(id).unwrap().clone();
+    SimulatedUser::new(Arc::new(s.manifest), task, patience)
+}
+
+fn answer(r: UserReply) -> String {
+    match r {
+        UserReply::Answer(t) => t,
+        UserReply::GaveUp(t) => panic!("gave up: {t}"),
+    }
+}
+
+#[test]
+fn answers_with_the_matching_fact_in_its_own_words() {
+    let mut u = user("seaside", "sea-001", Patience::default());
+    assert_eq!(
+        answer(u.reply("Where are you travelling from?")),
+        "I live in Tarnfield."
+    );
+    assert_eq!(
+        answer(u.reply("Would you prefer somewhere quiet or lively?")),
+        "Somewhere lively, with things going on."
+    );
+    assert_eq!(u.stats.turns, 2);
+    assert_eq!(u.stats.irrelevant + u.stats.repeated, 0);
+}
+
+#[test]
+fn a_compound_question_gets_every_matching_fact() {
+    let mut u = user("seaside", "sea-001", Patience::default());
+    let a = answer(
+        u.reply("Do you want to stay in Norland or go abroad, and how many days do you have?"),
+    );
+    assert_eq!(a, "I'd rather stay in Norland. I have 5 days.");
+}
+
+#[test]
+fn never_volunteers_and_counts_irrelevant_questions() {
+    let mut u = user("seaside", "sea-001", Patience::default());
+    let a = answer(u.reply("What's your favourite colour?"));
+    assert_eq!(a, "I don't know.");
+    assert!(!a.contains("Tarnfield"));
+    // A slot the suite knows but this traveller has no preference on.
+    assert_eq!(
+        answer(u.reply("Which month are you travelling in?")),
+        "No preference."
+    );
+    assert_eq!(u.stats.irrelevant, 2);
+}
+
+#[test]
+fn facts_from_the_opening_and_repeated_questions_count_as_repeats() {
+    let mut u = user("seaside", "sea-002", Patience::default()); // scope stated in the opening
+    assert_eq!(
+        answer(u.reply("Domestic or abroad?")),
+        "As I said: I'd rather stay in Norland."
+    );
+    answer(u.reply("How many hours are you willing to travel?"));
+    assert_eq!(
+        answer(u.reply("And how far can you travel?")),
+        "As I said: No more than 4 hours of travel."
+    );
+    assert_eq!(u.stats.repeated, 2);
+}
+
+#[test]
+fn gives_up_past_its_patience_and_its_turn_limit() {
+    let mut u = user(
+        "seaside",
+        "sea-001",
+        Patience {
+            wasted: 2,
+            max_turns: 8,
+        },
+    );
+    answer(u.reply("Favourite colour?"));
+    answer(u.reply("Favourite food?"));
+    assert_eq!(
+        u.reply("Favourite film?"),
+        UserReply::GaveUp(GIVE_UP.into())
+    );
+
+    let mut u = user(
+        "seaside",
+        "sea-001",
+        Patience {
+            wasted: 10,
+            max_turns: 2,
+        },
+    );
+    answer(u.reply("Where do you live?"));
+    answer(u.reply("How many days?"));
+    assert!(matches!(u.reply("Quiet or lively?"), UserReply::GaveUp(_)));
+}
+
+#[test]
+fn in_the_facts_suite_every_question_is_wasted() {
+    let mut u = user("facts", "facts-001", Patience::default());
+    assert_eq!(
+        answer(u.reply("Which clock do you mean?")),
+        "I don't know, that's why I'm asking you."
+    );
+    assert_eq!(u.stats.irrelevant, 1);
+}
+
+#[tokio::test]
+async fn through_the_run_context_a_user_who_gives_up_ends_the_run() {
+    let model =
+        ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default()).unwrap();
+    let u = user(
+        "seaside",
+        "sea-001",
+        Patience {
+            wasted: 0,
+            max_turns: 8,
+        },
+    );
+    let mut ctx = RunContext::new(model, Budget::default()).with_user(Box::new(u));
+    assert_eq!(
+        ctx.ask_user("Where are you travelling from?")
+            .await
+            .unwrap(),
+        "I live in Tarnfield."
+    );
+    let e = ctx.ask_user("Favourite colour?").await.unwrap_err();
+    assert_eq!(e.stop_reason(), ladder_core::StopReason::UserGaveUp);
+    let turns: Vec<_> = ctx
+        .trace
+        .events()
+        .iter()
+        .filter(|e| matches!(e.kind, ladder_core::EventKind::UserTurn { .. }))
+        .collect();
+    assert_eq!(turns.len(), 2);
+}
+
+#[tokio::test]
+async fn a_model_can_play_the_user() {
+    let model =
+        ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default()).unwrap();
+    let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
+    let task = s.task("sea-001").unwrap().clone();
+    let mut u = ModelUser::new(
+        model,
+        task,
+        Patience {
+            wasted: 3,
+            max_turns: 2,
+        },
+    );
+    let a = answer(u.ask("Where do you live?").await.unwrap());
+    // Greedy decoding: the reply is fixed, and it draws on the profile it was given.
+    assert!(a.contains("Tarnfield") || a.contains("Norland"), "{a:?}");
+    answer(u.ask("How many days?").await.unwrap());
+    assert!(matches!(
+        u.ask("Anything else?").await.unwrap(),
+        UserReply::GaveUp(_)
+    ));
+}
