@@ -183,7 +183,9 @@ pub async fn run(
             "The lighthouse keeper walked along the harbour wall every evening, counting the boats that came home before dark. ".repeat(config.prompt_repeat)
         )),
     ];
-    let short = vec![Message::user("Write a long story about a lighthouse keeper and his cat.")];
+    let short = vec![Message::user(
+        "Write a long story about a lighthouse keeper and his cat.",
+    )];
     let n = config.gen_tokens.max(2);
 
     let (mut ours_pp, mut ours_tg, mut bare_pp, mut bare_tg) = (vec![], vec![], vec![], vec![]);
