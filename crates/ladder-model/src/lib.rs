@@ -22,18 +22,7 @@ pub use cassette::{Recorder, Replayer};
 pub use local::{LocalConfig, LocalModel, DEFAULT_MODEL_FILE};
 pub use openai::{OpenAiConfig, OpenAiModel, ServerKind};
 
-/// Where models live: `$LADDER_MODELS_DIR`, else `./models` when it exists, else the
-/// `models/` folder of the source tree this binary was built from.
-pub fn models_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("LADDER_MODELS_DIR") {
-        return PathBuf::from(dir);
-    }
-    let here = PathBuf::from("models");
-    if here.is_dir() {
-        return here;
-    }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
-}
+pub use ladder_core::paths::models_dir;
 
 /// The default local model file.
 pub fn default_model_path() -> PathBuf {
