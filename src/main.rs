@@ -65,6 +65,30 @@ enum StrategyName {
     Direct,
 }
 
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Vector store: edge (embedded Qdrant Edge under --data), edge:FOLDER, or
+    /// qdrant://HOST:PORT (a Qdrant server; API key from QDRANT_API_KEY).
+    #[arg(long, default_value = "edge")]
+    store: String,
+    /// Data folder of the embedded store.
+    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    data: PathBuf,
+}
+
+impl StoreArgs {
+    fn open(&self) -> Result<Box<dyn ladder_retrieval::store::VectorStore>> {
+        ladder_retrieval::store::open(&self.store, &self.data.join("qdrant"))
+            .context("cannot open the vector store")
+    }
+}
+
+fn embedder() -> Result<Arc<dyn ladder_core::Embedder>> {
+    let e = ladder_retrieval::FastEmbedder::load_default()
+        .context("cannot load the embedding model")?;
+    Ok(Arc::new(e))
+}
+
 #[derive(Copy, Clone, ValueEnum)]
 enum UserKind {
     /// Answers from the task's hidden profile, literally and deterministically.
@@ -135,6 +159,41 @@ enum Command {
         #[arg(long, default_value = "runs", value_name = "DIR")]
         out: PathBuf,
     },
+    /// Ingest a folder of markdown and text files into a collection (incremental).
+    Ingest {
+        /// The folder to ingest (searched recursively for .md, .markdown and .txt).
+        folder: PathBuf,
+        /// The collection to write.
+        #[arg(long, short)]
+        collection: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Most characters in a chunk.
+        #[arg(long, default_value_t = 800)]
+        chunk_size: usize,
+        /// Characters shared by consecutive chunks of a section.
+        #[arg(long, default_value_t = 100)]
+        overlap: usize,
+        /// Delete the collection first and ingest everything again.
+        #[arg(long)]
+        recreate: bool,
+    },
+    /// Search a collection: the best chunks for a query, with scores and where they come from.
+    Search {
+        /// What to look for.
+        query: String,
+        #[arg(long, short)]
+        collection: String,
+        #[command(flatten)]
+        store: StoreArgs,
+        /// How many hits.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Only chunks whose payload FIELD equals VALUE (repeatable; all must hold), e.g.
+        /// --filter document=returns-policy.
+        #[arg(long, value_name = "FIELD=VALUE")]
+        filter: Vec<String>,
+    },
     /// Check suites: every problem of every file, with file and line. Exits 1 if any.
     Validate {
         /// Suite names or folders (default: every suite under fixtures/suites).
@@ -150,6 +209,22 @@ enum Command {
         /// Folder to write them to.
         #[arg(long, default_value = "fixtures/schema")]
         out: PathBuf,
+    },
+    /// Measure retrieval: embedding throughput (trait vs fastembed directly) and search
+    /// latency and recall at several sizes, exact and indexed, with and without a filter.
+    BenchRetrieval {
+        /// Collection sizes to measure (synthetic clustered 384-d vectors).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        /// Queries per measurement.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Sentences embedded per round of the throughput test.
+        #[arg(long, default_value_t = 320)]
+        sentences: usize,
+        /// Folder for the temporary collections (deleted afterwards).
+        #[arg(long, default_value = "data/bench")]
+        data: PathBuf,
     },
     /// Measure local-model throughput through ladder's model trait against a bare llama.cpp loop.
     BenchModel {
@@ -258,6 +333,119 @@ async fn dispatch(command: Command) -> Result<()> {
             run(strategy, &source, id.as_deref(), user, &model, &out).await
         }
         Command::Validate { suites } => validate(&suites),
+        Command::Ingest {
+            folder,
+            collection,
+            store,
+            chunk_size,
+            overlap,
+            recreate,
+        } => {
+            let store = store.open()?;
+            if recreate {
+                store.drop_collection(&collection).await?;
+            }
+            let embedder = embedder()?;
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg} [{bar:30}] {pos}/{len} chunks ({per_sec}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message("embedding");
+            let opts = ladder_retrieval::chunk::ChunkOptions {
+                size: chunk_size,
+                overlap,
+            };
+            let report = ladder_retrieval::ingest::ingest(
+                &folder,
+                &collection,
+                embedder,
+                store.as_ref(),
+                opts,
+                |done, total| {
+                    bar.set_length(total as u64);
+                    bar.set_position(done as u64);
+                },
+            )
+            .await
+            .with_context(|| format!("ingesting {} into {collection} failed", folder.display()))?;
+            bar.finish_and_clear();
+            println!(
+                "{}: {} documents, {} chunks into {} ({}): {} added, {} updated, {} unchanged, {} removed",
+                folder.display(),
+                report.documents,
+                report.chunks,
+                collection,
+                store.describe(),
+                report.added,
+                report.updated,
+                report.unchanged,
+                report.removed
+            );
+            for (path, why) in &report.skipped {
+                println!("skipped {}: {why}", path.display());
+            }
+            Ok(())
+        }
+        Command::Search {
+            query,
+            collection,
+            store,
+            k,
+            filter,
+        } => {
+            let store: Arc<dyn ladder_retrieval::store::VectorStore> = Arc::from(store.open()?);
+            if store.dimension(&collection).await?.is_none() {
+                bail!("collection {collection:?} does not exist in {}; create it with `ladder ingest FOLDER --collection {collection}`", store.describe());
+            }
+            let conditions = filter
+                .iter()
+                .map(|f| ladder_retrieval::store::Filter::parse_equals(f))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let filter =
+                (!conditions.is_empty()).then(|| ladder_retrieval::store::Filter::must(conditions));
+            let kb = ladder_retrieval::KnowledgeBase {
+                embedder: embedder()?,
+                store,
+                collection,
+            };
+            let hits = kb.search_filtered(&query, k, filter).await?;
+            if hits.is_empty() {
+                println!("no hits");
+            }
+            for (i, h) in hits.iter().enumerate() {
+                let field = |k: &str| {
+                    h.payload
+                        .get(k)
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_string()
+                };
+                let text: String = field("text")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let text: String = if text.chars().count() > 160 {
+                    text.chars().take(160).collect::<String>() + "..."
+                } else {
+                    text
+                };
+                println!(
+                    "{}. {:.3}  {} > {} (chunk {})",
+                    i + 1,
+                    h.score,
+                    field("document"),
+                    field("heading"),
+                    h.payload.get("chunk").and_then(|c| c.as_i64()).unwrap_or(0)
+                );
+                println!("   {text}");
+            }
+            Ok(())
+        }
         Command::World {
             command:
                 WorldCommand::Generate {
@@ -309,6 +497,12 @@ async fn dispatch(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::BenchRetrieval {
+            sizes,
+            queries,
+            sentences,
+            data,
+        } => bench_retrieval(&sizes, queries, sentences, &data).await,
         Command::BenchModel {
             path,
             threads,
@@ -381,6 +575,75 @@ fn validate(suites: &[String]) -> Result<()> {
     }
     if total > 0 {
         bail!("{total} problem(s) in {} suite(s)", dirs.len());
+    }
+    Ok(())
+}
+
+async fn bench_retrieval(
+    sizes: &[usize],
+    queries: usize,
+    sentences: usize,
+    data: &Path,
+) -> Result<()> {
+    use ladder_retrieval::bench;
+    eprintln!("bench-retrieval: embedding throughput, {sentences} sentences per round, batch 32, 5 rounds per side");
+    let config = ladder_retrieval::EmbedConfig::default();
+    let ours =
+        ladder_retrieval::FastEmbedder::load(&config).context("cannot load the embedding model")?;
+    let mut direct = ladder_retrieval::embed::text_embedding(&config)
+        .context("cannot load the embedding model")?;
+    let kb = ladder_world::default_suites_dir().join("helpdesk/kb");
+    let mut texts: Vec<String> = Vec::new();
+    for entry in std::fs::read_dir(&kb)
+        .with_context(|| format!("cannot read {}", kb.display()))?
+        .flatten()
+    {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        texts.extend(
+            text.split(". ")
+                .map(|s| s.trim().to_string())
+                .filter(|s| s.split_whitespace().count() >= 6),
+        );
+    }
+    texts.sort();
+    if texts.is_empty() {
+        bail!("no sentences found in {}", kb.display());
+    }
+    let sample: Vec<String> = texts.iter().cycle().take(sentences).cloned().collect();
+    let words = sample
+        .iter()
+        .map(|s| s.split_whitespace().count())
+        .sum::<usize>() as f64
+        / sample.len() as f64;
+    let (a, b) = bench::embedding_throughput(&ours, &mut direct, &sample, 5)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("embedding: {sentences} sentences of {words:.0} words on average, batch 32, 1 thread, medians of 5 rounds");
+    println!("| path | sentences/s | ratio |\n|---|---|---|");
+    println!("| Embedder trait (FastEmbedder) | {a:.1} | {:.3} |", a / b);
+    println!("| fastembed TextEmbedding::embed | {b:.1} | 1.000 |");
+    println!();
+    println!("search: top-10, {queries} queries, 384-d clustered vectors, filter = a range on the integer payload field `chunk` keeping about 10%");
+    println!("| points | mode | filter | p50 ms | p99 ms | recall@10 |\n|---|---|---|---|---|---|");
+    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    for &n in sizes {
+        let (rows, optimize_s) =
+            bench::search_rows(data, n, queries, |m| eprintln!("  {m}")).await?;
+        for r in &rows {
+            println!(
+                "| {} | {} | {} | {:.3} | {:.3} | {:.3} |",
+                r.points,
+                r.mode,
+                if r.filtered { "yes" } else { "no" },
+                r.p50_ms,
+                r.p99_ms,
+                r.recall
+            );
+        }
+        eprintln!("  {n} points: optimize took {optimize_s:.1} s");
+        println!(
+            "| {n} | optimize() | | {:.0} ms total | | |",
+            optimize_s * 1000.0
+        );
     }
     Ok(())
 }

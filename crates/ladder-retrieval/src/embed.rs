@@ -11,7 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use fastembed::{InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel};
+use fastembed::{
+    InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
+};
 use ladder_core::{EmbedError, Embedder};
 
 use crate::onnx::{bert_to_onnx, BertConfig};
@@ -77,7 +79,10 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, EmbedError> {
 pub fn onnx_graph(dir: &Path) -> Result<Vec<u8>, EmbedError> {
     let weights_path = dir.join("model.safetensors");
     let size = std::fs::metadata(&weights_path)
-        .map_err(|_| EmbedError::NotInstalled { what: "the embedding model".into(), path: weights_path.display().to_string() })?
+        .map_err(|_| EmbedError::NotInstalled {
+            what: "the embedding model".into(),
+            path: weights_path.display().to_string(),
+        })?
         .len();
     let stamp = format!("{BUILDER_VERSION} {size}\n");
     let graph_path = dir.join("model.onnx");
@@ -88,12 +93,18 @@ pub fn onnx_graph(dir: &Path) -> Result<Vec<u8>, EmbedError> {
         }
     }
     let weights = read(&weights_path, "the embedding model")?;
-    let config: BertConfig = serde_json::from_slice(&read(&dir.join("config.json"), "the embedding model's config.json")?)
-        .map_err(|e| EmbedError::Load(format!("{}/config.json: {e}", dir.display())))?;
-    let graph = bert_to_onnx(&weights, &config).map_err(|e| EmbedError::Load(format!("{}: {e}", weights_path.display())))?;
+    let config: BertConfig = serde_json::from_slice(&read(
+        &dir.join("config.json"),
+        "the embedding model's config.json",
+    )?)
+    .map_err(|e| EmbedError::Load(format!("{}/config.json: {e}", dir.display())))?;
+    let graph = bert_to_onnx(&weights, &config)
+        .map_err(|e| EmbedError::Load(format!("{}: {e}", weights_path.display())))?;
     // Write beside, then rename: concurrent first uses never see a half-written graph.
     let tmp = dir.join(format!("model.onnx.{}.tmp", std::process::id()));
-    let written = std::fs::write(&tmp, &graph).and_then(|_| std::fs::rename(&tmp, &graph_path)).and_then(|_| std::fs::write(&stamp_path, &stamp));
+    let written = std::fs::write(&tmp, &graph)
+        .and_then(|_| std::fs::rename(&tmp, &graph_path))
+        .and_then(|_| std::fs::write(&stamp_path, &stamp));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -106,30 +117,45 @@ pub struct FastEmbedder {
     batch: usize,
 }
 
+/// fastembed's own `TextEmbedding` for this model, as [`FastEmbedder`] configures it.
+pub fn text_embedding(config: &EmbedConfig) -> Result<TextEmbedding, EmbedError> {
+    let dir = &config.model_dir;
+    let tokenizer_files = TokenizerFiles {
+        tokenizer_file: read(&dir.join("tokenizer.json"), "the tokenizer")?,
+        config_file: read(
+            &dir.join("config.json"),
+            "the embedding model's config.json",
+        )?,
+        special_tokens_map_file: read(
+            &dir.join("special_tokens_map.json"),
+            "special_tokens_map.json",
+        )?,
+        tokenizer_config_file: read(&dir.join("tokenizer_config.json"), "tokenizer_config.json")?,
+    };
+    if !config.ort_library.exists() {
+        return Err(EmbedError::NotInstalled {
+            what: "ONNX Runtime".into(),
+            path: config.ort_library.display().to_string(),
+        });
+    }
+    let env = ort_environment(&config.ort_library)?;
+    let graph = onnx_graph(dir)?;
+    let model = UserDefinedEmbeddingModel::new(graph, tokenizer_files).with_pooling(Pooling::Mean);
+    let options = InitOptionsUserDefined::new()
+        .with_environment(env)
+        .with_max_length(config.max_length)
+        .with_intra_threads(config.threads.max(1));
+    TextEmbedding::try_new_from_user_defined(model, options)
+        .map_err(|e| EmbedError::Load(e.to_string()))
+}
+
 impl FastEmbedder {
     pub fn load(config: &EmbedConfig) -> Result<FastEmbedder, EmbedError> {
-        let dir = &config.model_dir;
-        let tokenizer_files = TokenizerFiles {
-            tokenizer_file: read(&dir.join("tokenizer.json"), "the tokenizer")?,
-            config_file: read(&dir.join("config.json"), "the embedding model's config.json")?,
-            special_tokens_map_file: read(&dir.join("special_tokens_map.json"), "special_tokens_map.json")?,
-            tokenizer_config_file: read(&dir.join("tokenizer_config.json"), "tokenizer_config.json")?,
-        };
-        if !config.ort_library.exists() {
-            return Err(EmbedError::NotInstalled {
-                what: "ONNX Runtime".into(),
-                path: config.ort_library.display().to_string(),
-            });
-        }
-        let env = ort_environment(&config.ort_library)?;
-        let graph = onnx_graph(dir)?;
-        let model = UserDefinedEmbeddingModel::new(graph, tokenizer_files).with_pooling(Pooling::Mean);
-        let options = InitOptionsUserDefined::new()
-            .with_environment(env)
-            .with_max_length(config.max_length)
-            .with_intra_threads(config.threads.max(1));
-        let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(|e| EmbedError::Load(e.to_string()))?;
-        Ok(FastEmbedder { model: Mutex::new(model), batch: config.batch.max(1) })
+        let model = text_embedding(config)?;
+        Ok(FastEmbedder {
+            model: Mutex::new(model),
+            batch: config.batch.max(1),
+        })
     }
 
     pub fn load_default() -> Result<FastEmbedder, EmbedError> {
@@ -151,6 +177,8 @@ impl Embedder for FastEmbedder {
             return Ok(vec![]);
         }
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        model.embed(texts, Some(self.batch)).map_err(|e| EmbedError::Failed(e.to_string()))
+        model
+            .embed(texts, Some(self.batch))
+            .map_err(|e| EmbedError::Failed(e.to_string()))
     }
 }

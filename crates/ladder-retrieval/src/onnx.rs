@@ -11,7 +11,6 @@
 //!   a Gather over Range breaks an ONNX Runtime optimisation pass.
 //! - Opset 17 (LayerNormalization is a single op), IR version 8.
 
-
 use safetensors::{Dtype, SafeTensors};
 
 /// The shape of a BERT encoder, from its `config.json`.
@@ -199,7 +198,10 @@ struct Weights<'a> {
 impl Weights<'_> {
     fn get(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>, OnnxError> {
         let full = format!("{}{name}", self.prefix);
-        let t = self.st.tensor(&full).map_err(|_| OnnxError::Missing { name: full.clone() })?;
+        let t = self
+            .st
+            .tensor(&full)
+            .map_err(|_| OnnxError::Missing { name: full.clone() })?;
         if t.dtype() != Dtype::F32 {
             return Err(OnnxError::Dtype {
                 name: full,
@@ -213,7 +215,10 @@ impl Weights<'_> {
                 expected: expected.to_vec(),
             });
         }
-        Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        Ok(t.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
     }
 
     /// A linear layer's weight ([out, in] in the file) transposed to [in, out].
@@ -234,32 +239,61 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
     if !config.hidden_act.is_empty() && config.hidden_act != "gelu" {
         return Err(OnnxError::Activation(config.hidden_act.clone()));
     }
-    let st = SafeTensors::deserialize(safetensors).map_err(|e| OnnxError::Safetensors(e.to_string()))?;
-    let prefix = if st.names().iter().any(|n| n.starts_with("bert.")) { "bert." } else { "" };
-    let w = Weights { st, prefix: prefix.to_string() };
-    let (h, heads, inter) = (config.hidden_size, config.num_attention_heads, config.intermediate_size);
+    let st =
+        SafeTensors::deserialize(safetensors).map_err(|e| OnnxError::Safetensors(e.to_string()))?;
+    let prefix = if st.names().iter().any(|n| n.starts_with("bert.")) {
+        "bert."
+    } else {
+        ""
+    };
+    let w = Weights {
+        st,
+        prefix: prefix.to_string(),
+    };
+    let (h, heads, inter) = (
+        config.hidden_size,
+        config.num_attention_heads,
+        config.intermediate_size,
+    );
     let head_dim = h / heads;
     let eps = config.layer_norm_eps as f32;
-    let vocab = w
-        .st
-        .tensor(&format!("{prefix}embeddings.word_embeddings.weight"))
-        .map_err(|_| OnnxError::Missing { name: format!("{prefix}embeddings.word_embeddings.weight") })?
-        .shape()[0];
-    let types = w
-        .st
-        .tensor(&format!("{prefix}embeddings.token_type_embeddings.weight"))
-        .map_err(|_| OnnxError::Missing { name: format!("{prefix}embeddings.token_type_embeddings.weight") })?
-        .shape()[0];
+    let vocab =
+        w.st.tensor(&format!("{prefix}embeddings.word_embeddings.weight"))
+            .map_err(|_| OnnxError::Missing {
+                name: format!("{prefix}embeddings.word_embeddings.weight"),
+            })?
+            .shape()[0];
+    let types =
+        w.st.tensor(&format!("{prefix}embeddings.token_type_embeddings.weight"))
+            .map_err(|_| OnnxError::Missing {
+                name: format!("{prefix}embeddings.token_type_embeddings.weight"),
+            })?
+            .shape()[0];
 
-    let mut g = Graph { nodes: vec![], initializers: vec![], counter: 0 };
+    let mut g = Graph {
+        nodes: vec![],
+        initializers: vec![],
+        counter: 0,
+    };
     // Embeddings.
-    let word = g.floats("word_embeddings", &[vocab, h], &w.get("embeddings.word_embeddings.weight", &[vocab, h])?);
+    let word = g.floats(
+        "word_embeddings",
+        &[vocab, h],
+        &w.get("embeddings.word_embeddings.weight", &[vocab, h])?,
+    );
     let pos_table = g.floats(
         "position_embeddings",
         &[config.max_position_embeddings, h],
-        &w.get("embeddings.position_embeddings.weight", &[config.max_position_embeddings, h])?,
+        &w.get(
+            "embeddings.position_embeddings.weight",
+            &[config.max_position_embeddings, h],
+        )?,
     );
-    let type_table = g.floats("token_type_embeddings", &[types, h], &w.get("embeddings.token_type_embeddings.weight", &[types, h])?);
+    let type_table = g.floats(
+        "token_type_embeddings",
+        &[types, h],
+        &w.get("embeddings.token_type_embeddings.weight", &[types, h])?,
+    );
     let zero = g.ints("const_zero", &[0]);
     let one = g.ints("const_one", &[1]);
     let two = g.ints("const_two", &[2]);
@@ -270,9 +304,17 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
     let type_emb = g.node("Gather", &[&type_table, "token_type_ids"], &[]);
     let sum = g.node("Add", &[&words, &positions], &[]);
     let sum = g.node("Add", &[&sum, &type_emb], &[]);
-    let ln_w = g.floats("emb_ln_w", &[h], &w.get("embeddings.LayerNorm.weight", &[h])?);
+    let ln_w = g.floats(
+        "emb_ln_w",
+        &[h],
+        &w.get("embeddings.LayerNorm.weight", &[h])?,
+    );
     let ln_b = g.floats("emb_ln_b", &[h], &w.get("embeddings.LayerNorm.bias", &[h])?);
-    let mut hidden = g.node("LayerNormalization", &[&sum, &ln_w, &ln_b], &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)]);
+    let mut hidden = g.node(
+        "LayerNormalization",
+        &[&sum, &ln_w, &ln_b],
+        &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)],
+    );
 
     // Attention mask: 0 where attended, -10000 where padded; shape [batch, 1, 1, seq].
     let mask_f = g.node("Cast", &["attention_mask"], &[Attr::Int("to", FLOAT)]);
@@ -290,9 +332,22 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
 
     for l in 0..config.num_hidden_layers {
         let p = |s: &str| format!("encoder.layer.{l}.{s}");
-        let mut linear = |g: &mut Graph, x: &str, name: &str, out_dim: usize, in_dim: usize| -> Result<String, OnnxError> {
-            let wt = g.floats(&format!("l{l}_{name}_w"), &[in_dim, out_dim], &w.linear_t(&p(&format!("{name}.weight")), out_dim, in_dim)?);
-            let b = g.floats(&format!("l{l}_{name}_b"), &[out_dim], &w.get(&p(&format!("{name}.bias")), &[out_dim])?);
+        let linear = |g: &mut Graph,
+                      x: &str,
+                      name: &str,
+                      out_dim: usize,
+                      in_dim: usize|
+         -> Result<String, OnnxError> {
+            let wt = g.floats(
+                &format!("l{l}_{name}_w"),
+                &[in_dim, out_dim],
+                &w.linear_t(&p(&format!("{name}.weight")), out_dim, in_dim)?,
+            );
+            let b = g.floats(
+                &format!("l{l}_{name}_b"),
+                &[out_dim],
+                &w.get(&p(&format!("{name}.bias")), &[out_dim])?,
+            );
             let m = g.node("MatMul", &[x, &wt], &[]);
             Ok(g.node("Add", &[&m, &b], &[]))
         };
@@ -310,13 +365,29 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
         let scores = g.node("Add", &[&scores, &mask_add], &[]);
         let probs = g.node("Softmax", &[&scores], &[Attr::Int("axis", -1)]);
         let ctx = g.node("MatMul", &[&probs, &v], &[]);
-        let ctx = g.node("Transpose", &[&ctx], &[Attr::Ints("perm", vec![0, 2, 1, 3])]);
+        let ctx = g.node(
+            "Transpose",
+            &[&ctx],
+            &[Attr::Ints("perm", vec![0, 2, 1, 3])],
+        );
         let ctx = g.node("Reshape", &[&ctx, &merge_shape], &[]);
         let attn = linear(&mut g, &ctx, "attention.output.dense", h, h)?;
         let res = g.node("Add", &[&attn, &hidden], &[]);
-        let ln1_w = g.floats(&format!("l{l}_ln1_w"), &[h], &w.get(&p("attention.output.LayerNorm.weight"), &[h])?);
-        let ln1_b = g.floats(&format!("l{l}_ln1_b"), &[h], &w.get(&p("attention.output.LayerNorm.bias"), &[h])?);
-        let h1 = g.node("LayerNormalization", &[&res, &ln1_w, &ln1_b], &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)]);
+        let ln1_w = g.floats(
+            &format!("l{l}_ln1_w"),
+            &[h],
+            &w.get(&p("attention.output.LayerNorm.weight"), &[h])?,
+        );
+        let ln1_b = g.floats(
+            &format!("l{l}_ln1_b"),
+            &[h],
+            &w.get(&p("attention.output.LayerNorm.bias"), &[h])?,
+        );
+        let h1 = g.node(
+            "LayerNormalization",
+            &[&res, &ln1_w, &ln1_b],
+            &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)],
+        );
         // Feed-forward with exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))).
         let x = linear(&mut g, &h1, "intermediate.dense", inter, h)?;
         let xs = g.node("Div", &[&x, &sqrt2], &[]);
@@ -326,13 +397,30 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
         let gelu = g.node("Mul", &[&gx, &half], &[]);
         let out = linear(&mut g, &gelu, "output.dense", h, inter)?;
         let res2 = g.node("Add", &[&out, &h1], &[]);
-        let ln2_w = g.floats(&format!("l{l}_ln2_w"), &[h], &w.get(&p("output.LayerNorm.weight"), &[h])?);
-        let ln2_b = g.floats(&format!("l{l}_ln2_b"), &[h], &w.get(&p("output.LayerNorm.bias"), &[h])?);
+        let ln2_w = g.floats(
+            &format!("l{l}_ln2_w"),
+            &[h],
+            &w.get(&p("output.LayerNorm.weight"), &[h])?,
+        );
+        let ln2_b = g.floats(
+            &format!("l{l}_ln2_b"),
+            &[h],
+            &w.get(&p("output.LayerNorm.bias"), &[h])?,
+        );
         hidden = if l + 1 == config.num_hidden_layers {
-            g.node_to("LayerNormalization", &[&res2, &ln2_w, &ln2_b], &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)], "last_hidden_state");
+            g.node_to(
+                "LayerNormalization",
+                &[&res2, &ln2_w, &ln2_b],
+                &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)],
+                "last_hidden_state",
+            );
             "last_hidden_state".to_string()
         } else {
-            g.node("LayerNormalization", &[&res2, &ln2_w, &ln2_b], &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)])
+            g.node(
+                "LayerNormalization",
+                &[&res2, &ln2_w, &ln2_b],
+                &[Attr::Int("axis", -1), Attr::Float("epsilon", eps)],
+            )
         };
     }
 
@@ -353,7 +441,11 @@ pub fn bert_to_onnx(safetensors: &[u8], config: &BertConfig) -> Result<Vec<u8>, 
     let mut opset = Pb::default();
     opset.str(1, "").int(2, 17);
     let mut model = Pb::default();
-    model.int(1, 8).str(2, "ladder").msg(7, &graph).msg(8, &opset);
+    model
+        .int(1, 8)
+        .str(2, "ladder")
+        .msg(7, &graph)
+        .msg(8, &opset);
     Ok(model.0)
 }
 

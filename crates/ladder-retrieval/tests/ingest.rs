@@ -1,0 +1,199 @@
+//! Ingestion and search on the real embedder and the embedded store.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use ladder_core::{Embedder, Retriever};
+use ladder_retrieval::chunk::ChunkOptions;
+use ladder_retrieval::ingest::{documents, ingest};
+use ladder_retrieval::store::edge::EdgeStore;
+use ladder_retrieval::store::{Condition, FieldType, Filter, StoreError, VectorStore};
+use ladder_retrieval::{FastEmbedder, KnowledgeBase};
+
+fn embedder() -> Arc<dyn Embedder> {
+    static E: OnceLock<Arc<FastEmbedder>> = OnceLock::new();
+    E.get_or_init(|| {
+        Arc::new(FastEmbedder::load_default().expect("`just setup` installs the embedding model"))
+    })
+    .clone()
+}
+
+fn helpdesk_kb() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/suites/helpdesk/kb")
+}
+
+fn copy_kb(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(helpdesk_kb()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn ingests_incrementally_and_finds_the_right_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kb = tmp.path().join("kb");
+    copy_kb(&kb);
+    let store = Arc::new(EdgeStore::new(&tmp.path().join("data")));
+    let opts = ChunkOptions::default();
+    let mut calls = 0;
+    let first = ingest(&kb, "help", embedder(), store.as_ref(), opts, |_, _| {
+        calls += 1
+    })
+    .await
+    .unwrap();
+    assert_eq!(first.documents, 29);
+    assert!(first.chunks >= first.documents);
+    assert_eq!(
+        (first.added, first.updated, first.unchanged, first.removed),
+        (first.chunks, 0, 0, 0)
+    );
+    assert!(calls >= 2, "progress is reported");
+    assert_eq!(store.count("help", None).await.unwrap(), first.chunks);
+
+    let again = ingest(&kb, "help", embedder(), store.as_ref(), opts, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.added, again.updated, again.unchanged, again.removed),
+        (0, 0, first.chunks, 0)
+    );
+
+    // Change one document, delete another, add junk that must be skipped.
+    let returns = kb.join("returns-policy.md");
+    let text = std::fs::read_to_string(&returns)
+        .unwrap()
+        .replace("within 30 days", "within 45 days");
+    std::fs::write(&returns, text).unwrap();
+    std::fs::remove_file(kb.join("gift-wrapping.md")).unwrap();
+    std::fs::write(kb.join("empty.md"), "\n\n").unwrap();
+    std::fs::write(kb.join("image.md"), [0x89u8, b'P', b'N', b'G', 0, 0, 1]).unwrap();
+    std::fs::write(kb.join("latin1.txt"), b"caf\xe9 cr\xe8me").unwrap();
+    let third = ingest(&kb, "help", embedder(), store.as_ref(), opts, |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(third.updated, 1, "{third:?}");
+    assert_eq!(third.removed, 1, "{third:?}");
+    assert_eq!(third.added, 0, "{third:?}");
+    let mut skipped: Vec<(String, String)> = third
+        .skipped
+        .iter()
+        .map(|(p, why)| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                why.clone(),
+            )
+        })
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        vec![
+            ("empty.md".into(), "empty".into()),
+            ("image.md".into(), "binary".into()),
+            ("latin1.txt".into(), "not UTF-8 text".into())
+        ]
+    );
+    let docs = documents(store.as_ref(), "help").await.unwrap();
+    assert!(!docs.contains_key("gift-wrapping") && docs.contains_key("returns-policy"));
+
+    // A second process cannot open a collection that is in use.
+    let e = EdgeStore::new(&tmp.path().join("data"))
+        .count("help", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Busy { .. }), "{e}");
+
+    let kb = KnowledgeBase {
+        embedder: embedder(),
+        store,
+        collection: "help".into(),
+    };
+    let hits = kb
+        .search(
+            "How many days do I have to send an item back for a refund?",
+            3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].document, "returns-policy", "{hits:?}");
+    assert!(
+        hits[0].text.contains("45 days"),
+        "the changed text is what is stored: {:?}",
+        hits[0].text
+    );
+    let hits = kb.search("How do I pair a Lumo Strip?", 3).await.unwrap();
+    assert_eq!(hits[0].document, "lumo-strip", "{hits:?}");
+
+    let filtered = kb
+        .search_filtered(
+            "delivery costs",
+            5,
+            Some(Filter::must(vec![Condition::keyword(
+                "document",
+                "express-delivery",
+            )])),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !filtered.is_empty()
+            && filtered
+                .iter()
+                .all(|h| h.payload["document"] == "express-delivery")
+    );
+}
+
+#[tokio::test]
+async fn an_existing_collection_of_another_dimension_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = EdgeStore::new(tmp.path());
+    store
+        .create("small", 8, &[("document", FieldType::Keyword)])
+        .await
+        .unwrap();
+    let e = ingest(
+        &helpdesk_kb(),
+        "small",
+        embedder(),
+        &store,
+        ChunkOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        matches!(
+            e,
+            ladder_retrieval::ingest::IngestError::Store(StoreError::Dimension {
+                existing: 8,
+                wanted: 384,
+                ..
+            })
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("8-dimensional") && msg.contains("384"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_folder_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = EdgeStore::new(tmp.path());
+    let e = ingest(
+        Path::new("/nonexistent/kb"),
+        "x",
+        embedder(),
+        &store,
+        ChunkOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/kb"), "{e}");
+}
