@@ -419,3 +419,88 @@ fn a_suite_run_uses_the_simulated_user_and_writes_a_score() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ingest_then_search_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let kb = fixture("fixtures/suites/helpdesk/kb");
+    let out = ladder(&["ingest", &kb, "--collection", "help", "--data", &data]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("29 documents") && stdout.contains("0 unchanged"),
+        "{stdout}"
+    );
+    let out = ladder(&["ingest", &kb, "--collection", "help", "--data", &data]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("0 added, 0 updated") && stdout.contains("0 removed"),
+        "{stdout}"
+    );
+
+    let out = ladder(&[
+        "search",
+        "How do I pair a Lumo Strip?",
+        "--collection",
+        "help",
+        "--data",
+        &data,
+        "-k",
+        "2",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("1. ") && stdout.lines().next().unwrap().contains("lumo-strip"),
+        "{stdout}"
+    );
+    let out = ladder(&[
+        "search",
+        "price",
+        "--collection",
+        "help",
+        "--data",
+        &data,
+        "--filter",
+        "document=gift-wrapping",
+    ]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("gift-wrapping") && !stdout.contains("returns-policy"),
+        "{stdout}"
+    );
+
+    let out = ladder(&["search", "x", "--collection", "missing", "--data", &data]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("ladder ingest"),
+        "{stderr}"
+    );
+    let out = ladder(&[
+        "ingest",
+        "/nonexistent/kb",
+        "--collection",
+        "x",
+        "--data",
+        &data,
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("/nonexistent/kb"),
+        "{stderr}"
+    );
+    let out = ladder(&[
+        "search",
+        "x",
+        "--collection",
+        "help",
+        "--store",
+        "redis://h",
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("qdrant://HOST:PORT"),
+        "{stderr}"
+    );
+}
