@@ -91,8 +91,11 @@ fn embedder() -> Result<Arc<dyn ladder_core::Embedder>> {
 
 #[derive(Copy, Clone, ValueEnum)]
 enum UserKind {
-    /// Answers from the task's hidden profile, literally and deterministically.
+    /// Answers from the task's hidden profile, literally and deterministically; matches
+    /// questions by keywords and by embedding similarity.
     Simulated,
+    /// The simulated user with keyword matching only (no embedding model needed).
+    Keywords,
     /// The model plays the user from the profile.
     Model,
 }
@@ -622,7 +625,7 @@ async fn bench_retrieval(
     println!("| Embedder trait (FastEmbedder) | {a:.1} | {:.3} |", a / b);
     println!("| fastembed TextEmbedding::embed | {b:.1} | 1.000 |");
     println!();
-    println!("search: top-10, {queries} queries, 384-d clustered vectors, filter = a range on the integer payload field `chunk` keeping about 10%");
+    println!("search: top-10, {queries} queries, 384-d clustered vectors, filter = a range on the integer payload field `chunk` that keeps 10% of the points");
     println!("| points | mode | filter | p50 ms | p99 ms | recall@10 |\n|---|---|---|---|---|---|");
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     for &n in sizes {
@@ -786,7 +789,15 @@ async fn run(
         let manifest = Arc::new(suite.manifest.clone());
         let patience = ladder_world::Patience::default();
         ctx = match user_kind {
-            UserKind::Simulated => ctx.with_user(Box::new(ladder_world::SimulatedUser::new(
+            UserKind::Simulated => {
+                let user = ladder_world::SimulatedUser::new(manifest, task.clone(), patience)
+                    .with_embedder(embedder()?, ladder_world::user::SIMILARITY_THRESHOLD)
+                    .context(
+                        "the simulated user needs the embedding model (or use --user keywords)",
+                    )?;
+                ctx.with_user(Box::new(user))
+            }
+            UserKind::Keywords => ctx.with_user(Box::new(ladder_world::SimulatedUser::new(
                 manifest,
                 task.clone(),
                 patience,

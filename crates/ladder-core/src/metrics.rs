@@ -114,6 +114,7 @@ mod tests {
                     question: "where?".into(),
                     reply: "home".into(),
                     gave_up: false,
+                    matched: None,
                 },
             ),
             ev(3, 70.0, call(150, 30, 50.0)),

@@ -182,3 +182,32 @@ pub trait LanguageModel: Send + Sync {
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError>;
 }
+
+/// JSON with every object's keys in sorted order, whatever serde_json's map features are.
+/// Used where bytes must be stable: cassette hashes, generated schemas.
+pub fn canonical_json<T: Serialize>(value: &T) -> String {
+    fn sort(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<(String, serde_json::Value)> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sort(v))).collect())
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sort).collect())
+            }
+            other => other,
+        }
+    }
+    serde_json::to_value(value)
+        .map(sort)
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+}
+
+/// [`canonical_json`], indented for files people read.
+pub fn canonical_json_pretty<T: Serialize>(value: &T) -> String {
+    let canonical: serde_json::Value =
+        serde_json::from_str(&canonical_json(value)).unwrap_or_default();
+    serde_json::to_string_pretty(&canonical).unwrap_or_default()
+}

@@ -197,11 +197,13 @@ impl RunContext {
         self.check()?;
         let user = self.user.as_mut().ok_or(UserError::NoUser)?;
         let reply = user.ask(question).await?;
+        let matched = user.matched_slots();
         let gave_up = matches!(reply, UserReply::GaveUp(_));
         self.trace.emit(EventKind::UserTurn {
             question: question.to_string(),
             reply: reply.text().to_string(),
             gave_up,
+            matched,
         });
         match reply {
             UserReply::Answer(text) => Ok(text),

@@ -51,6 +51,9 @@ pub enum EventKind {
         question: String,
         reply: String,
         gave_up: bool,
+        /// The profile slots a simulated user judged the question to ask for, when it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matched: Option<Vec<String>>,
     },
     Retrieval {
         query: String,

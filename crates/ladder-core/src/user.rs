@@ -36,4 +36,11 @@ pub enum UserError {
 pub trait UserChannel: Send {
     /// Ask the user a question and wait for the reply.
     async fn ask(&mut self, question: &str) -> Result<UserReply, UserError>;
+
+    /// Which of its profile slots the user took the last question to ask for, when it
+    /// can say (a simulated user can; a person cannot). Recorded in the trace, so that
+    /// scoring judges questions exactly as the user did.
+    fn matched_slots(&self) -> Option<Vec<String>> {
+        None
+    }
 }

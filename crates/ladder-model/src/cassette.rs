@@ -36,9 +36,7 @@ struct Entry {
 
 /// The stable hash of a request (16 hex digits of SHA-256 of its canonical JSON).
 pub fn request_hash(request: &ChatRequest) -> String {
-    // Serialising plain data to a Vec cannot fail.
-    let bytes = serde_json::to_vec(request).unwrap_or_default();
-    let digest = Sha256::digest(&bytes);
+    let digest = Sha256::digest(ladder_core::model::canonical_json(request).as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 

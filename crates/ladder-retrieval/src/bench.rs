@@ -127,7 +127,7 @@ pub async fn fill(
             "document".into(),
             Value::String(format!("doc-{}", i % 1000)),
         );
-        payload.insert("chunk".into(), Value::from((i / 1000) as i64));
+        payload.insert("chunk".into(), Value::from((i % 100) as i64));
         batch.push(Point {
             id: i as u64 + 1,
             vector: v,

@@ -8,9 +8,9 @@ use crate::suite::{FrontMatter, Manifest};
 
 /// (file name, schema JSON) for each fixture file kind.
 pub fn schemas() -> Vec<(&'static str, String)> {
-    let pretty = |v: schemars::schema::RootSchema| {
-        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-    };
+    // Sorted keys: the bytes must not depend on which serde_json features the build has.
+    let pretty =
+        |v: schemars::schema::RootSchema| ladder_core::model::canonical_json_pretty(&v) + "\n";
     vec![
         ("suite.schema.json", pretty(schema_for!(Manifest))),
         ("tasks.schema.json", pretty(schema_for!(TaskFile))),

@@ -273,10 +273,12 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
         });
     }
 
-    let questions: Vec<&str> = events
+    let questions: Vec<(&str, Option<&[String]>)> = events
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::UserTurn { question, .. } => Some(question.as_str()),
+            EventKind::UserTurn {
+                question, matched, ..
+            } => Some((question.as_str(), matched.as_deref())),
             _ => None,
         })
         .collect();

@@ -1,9 +1,12 @@
 //! The simulated user: knows a task's hidden profile and answers only what it is asked.
 //!
 //! Invariants:
-//! - Deterministic: the reply depends only on the task, the manifest and the questions so
-//!   far. [`classify`] is a pure function, and scoring calls it again on a trace's
-//!   questions, so the counts in a score always match what the user did.
+//! - Deterministic: the reply depends only on the task, the manifest, the questions so far
+//!   and (when attached) the embedding model. A question matches a profile fact by its
+//!   slot's keywords; failing that, by embedding similarity to the slot's form question
+//!   above a threshold. The slots it matched are recorded in the trace
+//!   ([`UserChannel::matched_slots`]) and scoring replays them with [`replay`], so the
+//!   counts in a score always match what the user did.
 //! - It never volunteers a hidden fact unasked; facts said in the opening (`stated`) are
 //!   known to the strategy already, and asking for them again counts as a repeat.
 //! - Past its patience (irrelevant plus repeated questions) or its turn limit, it gives up.
@@ -13,7 +16,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ladder_core::{
-    ChatRequest, LanguageModel, Message, ProfileFact, Task, UserChannel, UserError, UserReply,
+    cosine, ChatRequest, Embedder, LanguageModel, Message, ProfileFact, Task, UserChannel,
+    UserError, UserReply,
 };
 
 use crate::suite::Manifest;
@@ -57,6 +61,11 @@ impl Relevance {
 
 pub const GIVE_UP: &str = "Never mind, this is taking too long.";
 
+/// Default cosine similarity above which a question counts as asking for a slot. Measured
+/// with all-MiniLM-L6-v2 on seaside paraphrases: questions that ask for a slot in other
+/// words scored 0.46-0.58 against it; unrelated questions, and the wrong slots, at most 0.42.
+pub const SIMILARITY_THRESHOLD: f32 = 0.45;
+
 fn words(text: &str) -> String {
     let lowered: String = text
         .to_lowercase()
@@ -82,19 +91,13 @@ fn hits(keywords: &[String], question: &str) -> usize {
         .count()
 }
 
-/// Which of the user's facts a question asks for, given the slots already given.
-pub fn classify(
-    manifest: &Manifest,
-    task: &Task,
-    question: &str,
-    given: &BTreeSet<String>,
-) -> Relevance {
-    let q = words(question);
+/// The profile slots whose keywords appear in the question.
+pub fn keyword_matches(manifest: &Manifest, task: &Task, question: &str) -> Vec<String> {
     if !manifest.interactive {
-        return Relevance::Irrelevant;
+        return vec![];
     }
-    let matched: Vec<String> = task
-        .profile
+    let q = words(question);
+    task.profile
         .iter()
         .filter(|f| {
             manifest
@@ -102,8 +105,38 @@ pub fn classify(
                 .is_some_and(|s| hits(&s.keywords, &q) > 0)
         })
         .map(|f| f.slot.clone())
-        .collect();
+        .collect()
+}
+
+/// Which of the user's facts a question asks for (by keywords), given the slots already given.
+pub fn classify(
+    manifest: &Manifest,
+    task: &Task,
+    question: &str,
+    given: &BTreeSet<String>,
+) -> Relevance {
+    relevance(
+        manifest,
+        task,
+        question,
+        &keyword_matches(manifest, task, question),
+        given,
+    )
+}
+
+/// The relevance of a question that matched the profile slots `matched`.
+pub fn relevance(
+    manifest: &Manifest,
+    task: &Task,
+    question: &str,
+    matched: &[String],
+    given: &BTreeSet<String>,
+) -> Relevance {
+    if !manifest.interactive {
+        return Relevance::Irrelevant;
+    }
     if matched.is_empty() {
+        let q = words(question);
         return match manifest
             .slots()
             .into_iter()
@@ -117,18 +150,19 @@ pub fn classify(
         given.contains(slot) || task.profile.iter().any(|f| &f.slot == slot && f.stated)
     };
     if matched.iter().all(already) {
-        Relevance::Repeated(matched)
+        Relevance::Repeated(matched.to_vec())
     } else {
-        Relevance::Answered(matched)
+        Relevance::Answered(matched.to_vec())
     }
 }
 
-/// Slots whose facts the user has given (stated in the opening or answered) by the end
-/// of these questions, and the relevance of each question.
+/// Slots whose facts the user has given (stated in the opening or answered) by the end of
+/// these questions, and the relevance of each. Each question comes with the slots the user
+/// recorded as matched, when it recorded them; otherwise its keywords decide.
 pub fn replay(
     manifest: &Manifest,
     task: &Task,
-    questions: &[&str],
+    questions: &[(&str, Option<&[String]>)],
 ) -> (BTreeSet<String>, Vec<Relevance>) {
     let mut given: BTreeSet<String> = task
         .profile
@@ -137,8 +171,11 @@ pub fn replay(
         .map(|f| f.slot.clone())
         .collect();
     let mut out = Vec::new();
-    for q in questions {
-        let r = classify(manifest, task, q, &given);
+    for (q, recorded) in questions {
+        let r = match recorded {
+            Some(slots) => relevance(manifest, task, q, slots, &given),
+            None => classify(manifest, task, q, &given),
+        };
         if let Relevance::Answered(slots) | Relevance::Repeated(slots) = &r {
             given.extend(slots.iter().cloned());
         }
@@ -159,16 +196,47 @@ pub struct UserStats {
     pub repeated: u32,
 }
 
+/// Embedding matching: the embedder and a vector per profile slot (its form question and
+/// keywords together).
+struct Semantic {
+    embedder: Arc<dyn Embedder>,
+    slots: Vec<(String, Vec<f32>)>,
+    threshold: f32,
+}
+
+impl Semantic {
+    /// Profile slots whose form question is similar enough to `question`, best first.
+    fn matches(&self, question: &str) -> Result<Vec<String>, UserError> {
+        let v = self.embedder.embed(&[question.to_string()]).map_err(|e| {
+            UserError::Failed(format!("the simulated user cannot embed the question: {e}"))
+        })?;
+        let Some(q) = v.first() else {
+            return Ok(vec![]);
+        };
+        let mut scored: Vec<(f32, &String)> = self
+            .slots
+            .iter()
+            .map(|(s, v)| (cosine(q, v), s))
+            .filter(|(c, _)| *c >= self.threshold)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        Ok(scored.into_iter().map(|(_, s)| s.clone()).collect())
+    }
+}
+
 /// The deterministic simulated user.
 pub struct SimulatedUser {
     manifest: Arc<Manifest>,
     task: Task,
     patience: Patience,
     given: BTreeSet<String>,
+    semantic: Option<Arc<Semantic>>,
+    last_matched: Option<Vec<String>>,
     pub stats: UserStats,
 }
 
 impl SimulatedUser {
+    /// A user that matches questions by keywords only.
     pub fn new(manifest: Arc<Manifest>, task: Task, patience: Patience) -> Self {
         let given = task
             .profile
@@ -181,17 +249,79 @@ impl SimulatedUser {
             task,
             patience,
             given,
+            semantic: None,
+            last_matched: None,
             stats: UserStats::default(),
         }
     }
 
-    /// The reply to one question (synchronous; [`UserChannel::ask`] wraps it).
+    /// Also match by embedding similarity (cosine at least `threshold`) between a question
+    /// and each profile slot's form question with its keywords. Embeds the slots now
+    /// (blocking).
+    pub fn with_embedder(
+        mut self,
+        embedder: Arc<dyn Embedder>,
+        threshold: f32,
+    ) -> Result<Self, UserError> {
+        let slots: Vec<(String, String)> = self
+            .task
+            .profile
+            .iter()
+            .filter_map(|f| {
+                self.manifest.slot(&f.slot).map(|s| {
+                    (
+                        f.slot.clone(),
+                        format!("{} {}", s.question, s.keywords.join(" ")),
+                    )
+                })
+            })
+            .collect();
+        let texts: Vec<String> = slots.iter().map(|(_, q)| q.clone()).collect();
+        let vectors = embedder
+            .embed(&texts)
+            .map_err(|e| UserError::Failed(format!("cannot embed the slot questions: {e}")))?;
+        let slots = slots.into_iter().map(|(s, _)| s).zip(vectors).collect();
+        self.semantic = Some(Arc::new(Semantic {
+            embedder,
+            slots,
+            threshold,
+        }));
+        Ok(self)
+    }
+
+    /// The reply to one question. With an embedder attached this embeds the question when
+    /// no keyword matches (blocking); [`UserChannel::ask`] does that off the async threads.
     pub fn reply(&mut self, question: &str) -> UserReply {
+        let semantic = self
+            .semantic_for(question)
+            .and_then(|s| s.matches(question).ok());
+        self.reply_with(question, semantic)
+    }
+
+    /// The embedding matcher, when one is attached and keywords found nothing.
+    fn semantic_for(&self, question: &str) -> Option<Arc<Semantic>> {
+        if !self.manifest.interactive
+            || !keyword_matches(&self.manifest, &self.task, question).is_empty()
+        {
+            None
+        } else {
+            self.semantic.clone()
+        }
+    }
+
+    fn reply_with(&mut self, question: &str, semantic: Option<Vec<String>>) -> UserReply {
         if self.stats.turns >= self.patience.max_turns {
+            self.last_matched = Some(vec![]);
             return UserReply::GaveUp(GIVE_UP.into());
         }
         self.stats.turns += 1;
-        let relevance = classify(&self.manifest, &self.task, question, &self.given);
+        let mut matched = keyword_matches(&self.manifest, &self.task, question);
+        if matched.is_empty() {
+            // The single best slot above the threshold: one question, one fact.
+            matched = semantic.unwrap_or_default().into_iter().take(1).collect();
+        }
+        self.last_matched = Some(matched.clone());
+        let relevance = relevance(&self.manifest, &self.task, question, &matched, &self.given);
         let facts = |slots: &[String]| -> String {
             self.task
                 .profile
@@ -233,7 +363,21 @@ impl SimulatedUser {
 #[async_trait]
 impl UserChannel for SimulatedUser {
     async fn ask(&mut self, question: &str) -> Result<UserReply, UserError> {
-        Ok(self.reply(question))
+        let semantic = match self.semantic_for(question) {
+            Some(s) => {
+                let q = question.to_string();
+                let found = tokio::task::spawn_blocking(move || s.matches(&q))
+                    .await
+                    .map_err(|e| UserError::Failed(e.to_string()))??;
+                Some(found)
+            }
+            None => None,
+        };
+        Ok(self.reply_with(question, semantic))
+    }
+
+    fn matched_slots(&self) -> Option<Vec<String>> {
+        self.last_matched.clone()
     }
 }
 

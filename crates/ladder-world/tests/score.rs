@@ -21,6 +21,7 @@ fn turn(question: &str, reply: &str) -> Event {
             question: question.into(),
             reply: reply.into(),
             gave_up: false,
+            matched: None,
         },
     }
 }

@@ -165,3 +165,88 @@ async fn a_model_can_play_the_user() {
         UserReply::GaveUp(_)
     ));
 }
+
+fn embedder() -> Arc<dyn ladder_core::Embedder> {
+    static E: std::sync::OnceLock<Arc<ladder_retrieval::FastEmbedder>> = std::sync::OnceLock::new();
+    E.get_or_init(|| {
+        Arc::new(
+            ladder_retrieval::FastEmbedder::load_default()
+                .expect("`just setup` installs the embedding model"),
+        )
+    })
+    .clone()
+}
+
+#[test]
+fn with_embeddings_a_paraphrase_without_keywords_still_finds_the_fact() {
+    let question = "Do you want a sleepy village or a buzzing resort?";
+    let mut plain = user("seaside", "sea-001", Patience::default());
+    assert_eq!(
+        answer(plain.reply(question)),
+        "I don't know.",
+        "no keyword of the mood slot is in the question"
+    );
+    let mut u = user("seaside", "sea-001", Patience::default())
+        .with_embedder(embedder(), ladder_world::user::SIMILARITY_THRESHOLD)
+        .unwrap();
+    assert_eq!(
+        answer(u.reply(question)),
+        "Somewhere lively, with things going on."
+    );
+    assert_eq!(u.matched_slots(), Some(vec!["mood".to_string()]));
+    assert_eq!(
+        answer(u.reply("Which town do you set off from?")),
+        "I live in Tarnfield."
+    );
+    // Unrelated questions stay unanswered: the threshold keeps them out.
+    assert_eq!(
+        answer(u.reply("What is your favourite colour?")),
+        "I don't know."
+    );
+    assert_eq!(u.matched_slots(), Some(vec![]));
+    assert_eq!((u.stats.turns, u.stats.irrelevant), (3, 1));
+}
+
+#[tokio::test]
+async fn the_trace_records_what_the_user_matched_and_scoring_agrees() {
+    let model =
+        ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default()).unwrap();
+    let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
+    let task = s.task("sea-001").unwrap().clone();
+    let u = SimulatedUser::new(
+        Arc::new(s.manifest.clone()),
+        task.clone(),
+        Patience::default(),
+    )
+    .with_embedder(embedder(), ladder_world::user::SIMILARITY_THRESHOLD)
+    .unwrap();
+    let mut ctx = RunContext::new(model, Budget::default()).with_user(Box::new(u));
+    ctx.ask_user("Do you want a sleepy village or a buzzing resort?")
+        .await
+        .unwrap();
+    ctx.ask_user("Calm or lively?").await.unwrap();
+    let events = ctx.trace.into_events();
+    let matched: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            ladder_core::EventKind::UserTurn { matched, .. } => Some(matched.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        matched,
+        vec![
+            Some(vec!["mood".to_string()]),
+            Some(vec!["mood".to_string()])
+        ]
+    );
+    let sc = ladder_world::score(&s, &task, &ladder_core::Outcome::answered("x"), &events);
+    assert_eq!(
+        (
+            sc.user_turns,
+            sc.repeated_questions,
+            sc.irrelevant_questions
+        ),
+        (2, 1, 0)
+    );
+}
