@@ -234,7 +234,7 @@ pub async fn search_rows(
         let (t, r) = measure(&store, &collection, &qs, &f, false).await?;
         rows.push(SearchRow {
             points: n,
-            mode: "hnsw",
+            mode: "indexed (after optimize)",
             filtered,
             p50_ms: percentile(&t, 0.5),
             p99_ms: percentile(&t, 0.99),

@@ -189,6 +189,25 @@ pub(crate) fn fact(slot: &str, value: &str, say: &str, hard: bool) -> ProfileFac
     }
 }
 
+impl Generated {
+    /// Mark the smoke subset in the manifest and the tasks' tags, and add `suite.toml` and
+    /// `tasks.toml` (the latter headed by `header`).
+    pub(crate) fn finish(
+        &mut self,
+        mut manifest: crate::suite::Manifest,
+        smoke: &[&str],
+        mut tasks: Vec<TaskOut>,
+        header: &str,
+    ) {
+        manifest.smoke = smoke.iter().map(|s| s.to_string()).collect();
+        for t in tasks.iter_mut().filter(|t| smoke.contains(&t.id.as_str())) {
+            t.tags.push("smoke".into());
+        }
+        self.add("suite.toml", manifest_text(&manifest));
+        self.add("tasks.toml", write_tasks(header, &tasks));
+    }
+}
+
 /// A manifest as TOML, with a header.
 pub(crate) fn manifest_text(m: &crate::suite::Manifest) -> String {
     format!(
