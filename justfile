@@ -81,10 +81,12 @@ setup:
 build: setup
     cargo build --bin ladder
 
-# The main job: a teaching prompt answered by the embedded model, streamed.
+# The main job (for now): the teaching prompt answered by the embedded model, streamed, then
+# the direct baseline on a seaside task against the simulated user, with its trace and score.
 demo: build
     "$CARGO_TARGET_DIR/debug/ladder" models
     "$CARGO_TARGET_DIR/debug/ladder" chat "I'd like to go to the seaside next week, sort it out for me."
+    "$CARGO_TARGET_DIR/debug/ladder" run --strategy direct --suite seaside --id sea-002
 
 # Run the whole test suite (on the real local model).
 test: setup
@@ -95,6 +97,8 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Benchmarks: model throughput through the trait against a bare llama-cpp-2 loop.
+# Benchmarks (figures in BENCHMARKS.md): model throughput through the trait against a bare
+# llama-cpp-2 loop; embedding throughput and vector-search latency and recall.
 bench: build
     "$CARGO_TARGET_DIR/debug/ladder" bench-model
+    "$CARGO_TARGET_DIR/debug/ladder" bench-retrieval
