@@ -504,3 +504,32 @@ fn ingest_then_search_from_the_command_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_committed_cassette_replays_without_any_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args([
+            "run",
+            "--task",
+            "fixtures/tasks/capital.toml",
+            "--model",
+            "replay:fixtures/cassettes/direct-capital.jsonl",
+        ])
+        .args(["--out", &dir.path().display().to_string()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("LADDER_MODELS_DIR", "/nonexistent")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Paris"), "{stdout}");
+    let events = read_jsonl(&only_trace(dir.path())).unwrap();
+    let EventKind::RunStarted { model, .. } = &events[0].kind else {
+        panic!()
+    };
+    assert!(
+        model.starts_with("replay:local:SmolLM2"),
+        "the replay says what it replays: {model}"
+    );
+}

@@ -255,6 +255,11 @@ impl Inner {
         let started = Instant::now();
         let prompt = self.render(&request.messages)?;
         let tokens = self.tokenize(&prompt);
+        if tokens.is_empty() {
+            return Err(ModelError::Generation(
+                "the prompt is empty after tokenising".into(),
+            ));
+        }
         let max_new = request.sampling.max_tokens;
         let n_ctx = context_size(tokens.len(), max_new, self.max_context)?;
         let mut sampler = self.sampler(request)?;
