@@ -536,6 +536,22 @@ fn models() {
             .unwrap_or_else(|| "none set; LADDER_API_KEY or OPENAI_API_KEY".into())
     );
     println!("llama-server  use --model llama-server:MODEL@URL (accepts GBNF grammars too)");
+    let embed = ladder_retrieval::EmbedConfig::default();
+    let installed = |p: &Path, what: &str| {
+        if p.exists() {
+            format!("{what} installed: {}", p.display())
+        } else {
+            format!("{what} missing: {} (run `just setup`)", p.display())
+        }
+    };
+    println!(
+        "embeddings    {}; {}",
+        installed(
+            &embed.model_dir.join("model.safetensors"),
+            "all-MiniLM-L6-v2"
+        ),
+        installed(&embed.ort_library, "ONNX Runtime")
+    );
     let cassettes: Vec<String> = std::fs::read_dir("fixtures/cassettes")
         .into_iter()
         .flatten()
