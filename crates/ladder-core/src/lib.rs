@@ -21,6 +21,7 @@ pub mod model;
 pub mod outcome;
 pub mod paths;
 pub mod retrieval;
+pub mod rng;
 pub mod run;
 pub mod task;
 pub mod trace;

@@ -10,30 +10,19 @@
 
 use std::time::Instant;
 
+use ladder_core::rng::Rng;
 use ladder_core::Embedder;
 use serde_json::{Map, Value};
 
 use crate::store::edge::EdgeStore;
 use crate::store::{Condition, FieldType, Filter, Point, StoreError, VectorStore};
 
-/// A tiny deterministic generator (SplitMix64) for vectors and queries.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Roughly normal, from the sum of uniforms.
-    fn gauss(&mut self) -> f32 {
-        (0..4)
-            .map(|_| (self.next() >> 11) as f32 / (1u64 << 53) as f32)
-            .sum::<f32>()
-            - 2.0
-    }
+/// Roughly normal, from the sum of four uniforms.
+fn gauss(rng: &mut Rng) -> f32 {
+    (0..4)
+        .map(|_| (rng.next_u64() >> 11) as f32 / (1u64 << 53) as f32)
+        .sum::<f32>()
+        - 2.0
 }
 
 fn unit(mut v: Vec<f32>) -> Vec<f32> {
@@ -99,9 +88,9 @@ pub async fn fill(
     dim: usize,
     queries: usize,
 ) -> Result<Vec<Vec<f32>>, StoreError> {
-    let mut rng = Rng(n as u64 ^ 0xB3A7);
+    let mut rng = Rng::new(n as u64 ^ 0xB3A7);
     let centres: Vec<Vec<f32>> = (0..1000)
-        .map(|_| unit((0..dim).map(|_| rng.gauss()).collect()))
+        .map(|_| unit((0..dim).map(|_| gauss(&mut rng)).collect()))
         .collect();
     store.drop_collection(collection).await?;
     store
@@ -119,7 +108,7 @@ pub async fn fill(
         let c = &centres[i % centres.len()];
         let v = unit(
             c.iter()
-                .map(|x| x + 0.35 * rng.gauss() / (dim as f32).sqrt() * 4.0)
+                .map(|x| x + 0.35 * gauss(&mut rng) / (dim as f32).sqrt() * 4.0)
                 .collect(),
         );
         let mut payload = Map::new();
@@ -145,7 +134,7 @@ pub async fn fill(
             let c = &centres[(q * 7919) % centres.len()];
             unit(
                 c.iter()
-                    .map(|x| x + 0.35 * rng.gauss() / (dim as f32).sqrt() * 4.0)
+                    .map(|x| x + 0.35 * gauss(&mut rng) / (dim as f32).sqrt() * 4.0)
                     .collect(),
             )
         })

@@ -1,9 +1,9 @@
 //! The `facts` suite: one- and two-hop questions over a fictional encyclopedia of people,
 //! cities and inventions. No task needs the user; asking is wasted time.
 
-use super::rng::Rng;
 use super::{attrs, capitalise, document, slug, GenOptions, Generated, TaskOut};
 use crate::suite::{Intent, Manifest};
+use ladder_core::rng::Rng;
 
 const FIRST: [&str; 12] = [
     "Kaldor", "Mirren", "Iselde", "Tomas", "Brannoc", "Elva", "Joren", "Sabeth", "Orrin", "Talia",

@@ -2,9 +2,9 @@
 //! smart lamps. Policies and product pages are fixed tables; `scale` adds filler product
 //! pages for larger knowledge bases.
 
-use super::rng::Rng;
 use super::{document, fact, slug, GenOptions, Generated, TaskOut};
 use crate::suite::{Intent, Manifest, Slot};
+use ladder_core::rng::Rng;
 
 /// (title, body) of each policy or FAQ page.
 const POLICIES: [(&str, &str); 22] = [

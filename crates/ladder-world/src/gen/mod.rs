@@ -6,7 +6,6 @@
 
 mod facts;
 mod helpdesk;
-pub mod rng;
 mod seaside;
 
 use std::collections::BTreeMap;

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use ladder_core::ProfileFact;
 
-use super::rng::Rng;
 use super::{capitalise, document, fact, slug, GenOptions, Generated, TaskOut};
 use crate::check::evaluate;
 use crate::suite::{Check, Intent, Manifest, Slot};
+use ladder_core::rng::Rng;
 
 pub const HOME_COUNTRY: &str = "Norland";
 const CITIES: [(&str, i32, i32); 6] = [

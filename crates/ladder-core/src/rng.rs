@@ -1,5 +1,6 @@
 //! A small deterministic PRNG (SplitMix64). Its output is fixed forever, unlike a library
-//! generator whose algorithm may change between versions; the committed fixtures depend on it.
+//! generator whose algorithm may change between versions: the committed fixtures (the world
+//! generator) and the benchmarks' synthetic data depend on it.
 
 pub struct Rng(u64);
 
