@@ -644,7 +644,21 @@ async fn run(
             ))),
         };
     }
+    // Ctrl-C cancels the run at its next step; the trace of what it did is still written.
+    let cancel = ctx.cancel.clone();
+    let on_interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: stopping the run at its next step (Ctrl-C again to quit at once)"
+            );
+            cancel.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
     let outcome = run_task(strategy.as_ref(), &task, &mut ctx).await;
+    on_interrupt.abort();
     let events = ctx.trace.into_events();
 
     std::fs::create_dir_all(out)
