@@ -143,18 +143,6 @@ pub struct Document {
     pub body: String,
 }
 
-impl Document {
-    /// An attribute by dotted path (`hours_from.Harrowgate`).
-    pub fn attribute(&self, path: &str) -> Option<&toml::Value> {
-        let mut parts = path.split('.');
-        let mut cur = self.meta.attributes.get(parts.next()?)?;
-        for p in parts {
-            cur = cur.get(p)?;
-        }
-        Some(cur)
-    }
-}
-
 /// A problem found while reading a suite.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
