@@ -174,8 +174,8 @@ impl VectorStore for EdgeStore {
         indexes: &[(&str, FieldType)],
     ) -> Result<(), StoreError> {
         let shard = match self.shard(collection)? {
-            Some(shard) => {
-                let existing = dimension_of(&shard).unwrap_or(0);
+            Some(existing_shard) => {
+                let existing = dimension_of(&existing_shard).unwrap_or(0);
                 if existing != dim {
                     return Err(StoreError::Dimension {
                         name: collection.into(),
@@ -183,7 +183,8 @@ impl VectorStore for EdgeStore {
                         wanted: dim,
                     });
                 }
-                shard
+                // An existing collection keeps its indexes; they were made with it.
+                return Ok(());
             }
             None => {
                 let dir = self.dir(collection);

@@ -150,7 +150,8 @@ pub trait VectorStore: Send + Sync {
     async fn dimension(&self, collection: &str) -> Result<Option<usize>, StoreError>;
 
     /// Create a collection of cosine-distance vectors with payload indexes. An existing
-    /// collection of the same dimension is kept; another dimension is an error.
+    /// collection of the same dimension is kept as it is (indexes included); another
+    /// dimension is an error.
     async fn create(
         &self,
         collection: &str,

@@ -149,7 +149,8 @@ impl VectorStore for ServerStore {
                     wanted: dim,
                 })
             }
-            Some(_) => {}
+            // An existing collection keeps its indexes; they were made with it.
+            Some(_) => return Ok(()),
             None => {
                 self.client
                     .create_collection(CreateCollectionBuilder::new(collection).vectors_config(
