@@ -113,14 +113,8 @@ pub async fn search(
         println!("no hits");
     }
     for (i, h) in hits.iter().enumerate() {
-        let field = |k: &str| {
-            h.payload
-                .get(k)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
-        let text: String = field("text")
+        let text: String = h
+            .field("text")
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" ");
@@ -133,9 +127,9 @@ pub async fn search(
             "{}. {:.3}  {} > {} (chunk {})",
             i + 1,
             h.score,
-            field("document"),
-            field("heading"),
-            h.payload.get("chunk").and_then(|c| c.as_i64()).unwrap_or(0)
+            h.field("document"),
+            h.field("heading"),
+            h.chunk()
         );
         println!("   {text}");
     }

@@ -16,7 +16,7 @@ use ladder_core::{EmbedError, Embedder};
 use serde_json::{Map, Value};
 
 use crate::chunk::{chunk_document, Chunk, ChunkOptions};
-use crate::store::{FieldType, Point, StoreError, VectorStore};
+use crate::store::{payload_str, FieldType, Point, StoreError, VectorStore};
 
 /// Texts embedded per batch (and points written per upsert).
 const BATCH: usize = 64;
@@ -185,15 +185,7 @@ pub async fn ingest(
         .payloads(collection)
         .await?
         .into_iter()
-        .map(|(id, p)| {
-            (
-                id,
-                p.get("hash")
-                    .and_then(|h| h.as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-            )
-        })
+        .map(|(id, p)| (id, payload_str(&p, "hash").to_string()))
         .collect();
 
     let mut report = IngestReport {
@@ -260,12 +252,8 @@ pub async fn documents(
 ) -> Result<BTreeMap<String, usize>, StoreError> {
     let mut out = BTreeMap::new();
     for (_, p) in store.payloads(collection).await? {
-        let d = p
-            .get("document")
-            .and_then(|d| d.as_str())
-            .unwrap_or_default()
-            .to_string();
-        *out.entry(d).or_insert(0) += 1;
+        *out.entry(payload_str(&p, "document").to_string())
+            .or_insert(0) += 1;
     }
     Ok(out)
 }

@@ -37,14 +37,6 @@ impl KnowledgeBase {
     }
 }
 
-fn text(s: &Scored, key: &str) -> String {
-    s.payload
-        .get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[async_trait]
 impl Retriever for KnowledgeBase {
     async fn search(&self, query: &str, k: usize) -> Result<Vec<Hit>, RetrievalError> {
@@ -52,14 +44,10 @@ impl Retriever for KnowledgeBase {
         Ok(hits
             .iter()
             .map(|h| Hit {
-                id: format!(
-                    "{}#{}",
-                    text(h, "document"),
-                    h.payload.get("chunk").and_then(|c| c.as_i64()).unwrap_or(0)
-                ),
+                id: format!("{}#{}", h.field("document"), h.chunk()),
                 score: h.score,
-                document: text(h, "document"),
-                text: text(h, "text"),
+                document: h.field("document").to_string(),
+                text: h.field("text").to_string(),
             })
             .collect())
     }

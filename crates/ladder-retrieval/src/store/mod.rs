@@ -121,6 +121,29 @@ pub struct Scored {
     pub payload: Map<String, Value>,
 }
 
+/// A string payload field, or "" when it is absent or not a string.
+pub fn payload_str<'a>(payload: &'a Map<String, Value>, key: &str) -> &'a str {
+    payload
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+}
+
+impl Scored {
+    /// A string field of the hit's payload ("" when absent).
+    pub fn field(&self, key: &str) -> &str {
+        payload_str(&self.payload, key)
+    }
+
+    /// The chunk index ingestion stored with the point (0 when absent).
+    pub fn chunk(&self) -> i64 {
+        self.payload
+            .get("chunk")
+            .and_then(|c| c.as_i64())
+            .unwrap_or(0)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("collection {name:?} does not exist; create it with `ladder ingest`")]
