@@ -113,7 +113,7 @@ pub fn manifest() -> Manifest {
         intents: vec![Intent {
             name: "lookup".into(),
             description: "A factual question about the encyclopedia.".into(),
-            examples: ["Who invented the tide clock?", "Where was Mirren Ashgrove born?", "Which river runs through Varrow?", "When was Kelport founded?"].map(String::from).to_vec(),
+            examples: ["Who invented the steam whistle?", "Where was that famous painter born?", "Which river runs through the old capital?", "When was the harbour town founded?"].map(String::from).to_vec(),
             slots: vec![],
         }],
     }

@@ -147,7 +147,7 @@ pub fn manifest() -> Manifest {
             intent("order_status", "Where an order is, changing or cancelling it.", &["Where is my order?", "When will my parcel arrive?", "I want to cancel my order.", "Can I change my delivery address?"], vec![order()]),
             intent("warranty", "Warranty length, claims and repairs.", &["How long is the warranty?", "My lamp broke after a year, is it covered?", "How much is a repair?", "How do I make a warranty claim?"], vec![model_slot(), order()]),
             intent("troubleshooting", "Pairing, firmware and other problems with a lamp.", &["My lamp won't connect to my phone.", "How do I pair my lamp?", "Which firmware should my lamp have?", "The lamp keeps blinking."], vec![model_slot()]),
-            intent("billing", "Payment methods, invoices, gift cards and discounts.", &["Can I pay with PayNorth?", "I need an invoice.", "Do gift cards expire?", "Do you match prices?"], vec![]),
+            intent("billing", "Payment methods, invoices, gift cards and discounts.", &["How do I pay for my order?", "I need an invoice.", "Do gift cards expire?", "Do you match prices?"], vec![]),
         ],
     }
 }
