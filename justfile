@@ -92,6 +92,36 @@ demo: build
 test: setup
     cargo test --workspace --no-fail-fast
 
+# The Qdrant server store's conformance tests against a real Qdrant server (built from
+# source once, about 20 minutes; see ../shared/tools/qdrant-server).
+test-qdrant:
+    ../shared/tools/qdrant-server run cargo test -p ladder-retrieval --test stores
+
+# The OpenAI backend against a real OpenAI-compatible server: llama-cpp-python's, serving the
+# embedded GGUF on loopback. The first run installs it into ~/.cache/ladder/peers (it builds
+# llama.cpp with GGML_NATIVE off: about 10 minutes); later runs start it in seconds.
+test-peers: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    venv="$HOME/.cache/ladder/peers"
+    if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
+        echo "test-peers: installing llama-cpp-python's server into $venv (once; builds llama.cpp)"
+        python3 -m venv "$venv"
+        CMAKE_ARGS="-DGGML_NATIVE=OFF" "$venv/bin/pip" install -q --disable-pip-version-check "llama-cpp-python[server]==0.3.16"
+    fi
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    log=$(mktemp)
+    "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
+        --host 127.0.0.1 --port "$port" --n_ctx 4096 --n_threads 1 >"$log" 2>&1 &
+    pid=$!
+    trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+    for _ in $(seq 1 120); do
+        curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && break
+        kill -0 $pid 2>/dev/null || { echo "test-peers: the server exited:"; tail -20 "$log"; exit 1; }
+        sleep 0.5
+    done
+    LADDER_PEER_URL="http://127.0.0.1:$port/v1" cargo test -p ladder-model --test peers -- --nocapture
+
 # Lints: formatting and clippy with warnings as errors.
 lint:
     cargo fmt --all -- --check

@@ -1,21 +1,20 @@
 //! The `ladder` command line: the top of the dependency graph. It parses arguments, opens
 //! models and task files, runs strategies, and prints; the work itself lives in the crates.
 
+mod chat;
+mod models;
 mod retrieval;
+mod run;
+mod world;
 
-use retrieval::{embedder, StoreArgs};
+use retrieval::StoreArgs;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use ladder_core::trace::write_jsonl;
-use ladder_core::{
-    run_task, ChatRequest, Constraint, Direct, Message, Metrics, RunContext, StopReason, Strategy,
-    TaskFile,
-};
+use ladder_harness::{Overrides, RunSpec, TaskSource};
 use ladder_model::{ModelSpec, OpenOptions, SPEC_HELP};
 
 #[derive(Parser)]
@@ -63,10 +62,17 @@ impl ModelArgs {
     }
 }
 
-#[derive(Copy, Clone, ValueEnum)]
-enum StrategyName {
-    /// One model call answers the opening message (the baseline).
-    Direct,
+/// A registered strategy's name (see `ladder_harness::registry`).
+fn strategy_name(s: &str) -> Result<String, String> {
+    let known = ladder_harness::registry::names();
+    if known.iter().any(|k| k == s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown strategy {s:?}; ladder knows: {}",
+            known.join(", ")
+        ))
+    }
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -114,9 +120,9 @@ enum Command {
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
     Run {
-        /// The strategy to run.
-        #[arg(long, short, value_enum, default_value = "direct")]
-        strategy: StrategyName,
+        /// The strategy to run (registered: direct).
+        #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
+        strategy: String,
         /// A task file (TOML or JSON with [[task]] entries).
         #[arg(
             long,
@@ -138,9 +144,14 @@ enum Command {
         user: UserKind,
         #[command(flatten)]
         model: ModelArgs,
-        /// Folder for the trace.
+        #[command(flatten)]
+        budget: BudgetArgs,
+        /// Folder for the trace and the score.
         #[arg(long, default_value = "runs", value_name = "DIR")]
         out: PathBuf,
+        /// Data folder of the embedded store (where suite knowledge bases are indexed).
+        #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+        data: PathBuf,
     },
     /// Ingest a folder of markdown and text files into a collection (incremental).
     Ingest {
@@ -228,6 +239,38 @@ enum Command {
     },
 }
 
+/// The run's seed and budget; each limit overrides the task's own (0 = no limit).
+#[derive(clap::Args, Clone)]
+struct BudgetArgs {
+    /// The run's seed: each model call's seed is derived from it and the call's number.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most strategy steps.
+    #[arg(long, value_name = "N")]
+    max_steps: Option<u32>,
+    /// Most model calls.
+    #[arg(long, value_name = "N")]
+    max_calls: Option<u32>,
+    /// Most tokens, prompt plus completion, over all calls (reserved before each call).
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u64>,
+    /// Most wall time in milliseconds; a model call in flight is stopped when it runs out.
+    #[arg(long, value_name = "MS")]
+    max_wall_ms: Option<u64>,
+}
+
+impl BudgetArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            seed: Some(self.seed),
+            max_steps: self.max_steps,
+            max_model_calls: self.max_calls,
+            max_tokens: self.max_tokens,
+            max_wall_ms: self.max_wall_ms,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum WorldCommand {
     /// Write the seaside, helpdesk and facts suites (the committed fixtures are seed 20261129, scale 1).
@@ -278,25 +321,20 @@ async fn dispatch(command: Command) -> Result<()> {
             top_p,
             max_tokens,
         } => {
-            let mut messages = Vec::new();
-            if let Some(s) = system {
-                messages.push(Message::system(s));
-            }
-            messages.push(Message::user(prompt));
-            let mut request = ChatRequest::new(messages);
-            request.sampling.seed = seed;
-            request.sampling.temperature = temperature;
-            request.sampling.top_p = top_p;
-            request.sampling.max_tokens = max_tokens;
-            request.constraint = match (grammar, schema) {
-                (Some(g), _) => Some(Constraint::Gbnf(read_text(&g, "grammar")?)),
-                (_, Some(s)) => Some(Constraint::JsonSchema(read_json(&s)?)),
-                _ => None,
+            let args = chat::ChatArgs {
+                prompt,
+                system,
+                grammar,
+                schema,
+                seed,
+                temperature,
+                top_p,
+                max_tokens,
             };
-            chat(&model, request).await
+            chat::run(&model, args).await
         }
         Command::Models => {
-            models();
+            models::run();
             Ok(())
         }
         Command::Run {
@@ -306,16 +344,30 @@ async fn dispatch(command: Command) -> Result<()> {
             id,
             user,
             model,
+            budget,
             out,
+            data,
         } => {
             let source = match (task, suite) {
                 (Some(path), _) => TaskSource::File(path),
                 (None, Some(suite)) => TaskSource::Suite(suite),
                 (None, None) => bail!("give a task with --task FILE or --suite NAME"),
             };
-            run(strategy, &source, id.as_deref(), user, &model, &out).await
+            // A bad task file or id is reported before the model is opened.
+            ladder_harness::load_task(&source, id.as_deref())?;
+            let mut spec = RunSpec::new(source, &strategy, model.open()?);
+            spec.id = id;
+            spec.user = match user {
+                UserKind::Simulated => ladder_harness::UserKind::Simulated,
+                UserKind::Keywords => ladder_harness::UserKind::Keywords,
+                UserKind::Model => ladder_harness::UserKind::Model,
+            };
+            spec.overrides = budget.overrides();
+            spec.out = out;
+            spec.data_dir = data.join("qdrant");
+            run::run(spec).await
         }
-        Command::Validate { suites } => validate(&suites),
+        Command::Validate { suites } => world::validate(&suites),
         Command::Ingest {
             folder,
             collection,
@@ -345,49 +397,8 @@ async fn dispatch(command: Command) -> Result<()> {
                     scale,
                     only,
                 },
-        } => {
-            let names: Vec<String> = if only.is_empty() {
-                ladder_world::gen::SUITES
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect()
-            } else {
-                only
-            };
-            for name in &names {
-                let generated = ladder_world::gen::generate(
-                    name,
-                    ladder_world::gen::GenOptions { seed, scale },
-                )
-                .with_context(|| {
-                    format!(
-                        "unknown suite {name:?}; the generator knows {:?}",
-                        ladder_world::gen::SUITES
-                    )
-                })?;
-                generated
-                    .write(&out)
-                    .with_context(|| format!("cannot write suite {name} into {}", out.display()))?;
-                println!(
-                    "wrote {} ({} files) into {}",
-                    name,
-                    generated.files.len(),
-                    out.join(name).display()
-                );
-            }
-            Ok(())
-        }
-        Command::Schema { out } => {
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot create {}", out.display()))?;
-            for (name, text) in ladder_world::schema::schemas() {
-                let path = out.join(name);
-                std::fs::write(&path, text)
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-                println!("wrote {}", path.display());
-            }
-            Ok(())
-        }
+        } => world::generate(&out, seed, scale, only),
+        Command::Schema { out } => world::schema(&out),
         Command::BenchRetrieval {
             sizes,
             queries,
@@ -419,317 +430,5 @@ async fn dispatch(command: Command) -> Result<()> {
             print!("{}", report.table());
             Ok(())
         }
-    }
-}
-
-fn validate(suites: &[String]) -> Result<()> {
-    let root = ladder_world::default_suites_dir();
-    let dirs: Vec<PathBuf> = if suites.is_empty() {
-        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-            .with_context(|| format!("cannot list the suites in {}", root.display()))?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        dirs
-    } else {
-        suites
-            .iter()
-            .map(|s| {
-                let p = PathBuf::from(s);
-                if p.is_dir() {
-                    p
-                } else {
-                    root.join(s)
-                }
-            })
-            .collect()
-    };
-    let mut total = 0;
-    for dir in &dirs {
-        let (suite, problems) = ladder_world::validate::read(dir);
-        for p in &problems {
-            println!("{p}");
-        }
-        match (&suite, problems.len()) {
-            (Some(s), 0) => println!(
-                "ok: {} ({} tasks, {} documents, {} intents)",
-                dir.display(),
-                s.tasks.len(),
-                s.documents.len(),
-                s.manifest.intents.len()
-            ),
-            (_, n) => println!("{}: {n} problem(s)", dir.display()),
-        }
-        total += problems.len();
-    }
-    if total > 0 {
-        bail!("{total} problem(s) in {} suite(s)", dirs.len());
-    }
-    Ok(())
-}
-
-fn read_text(path: &Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read {what} file {}", path.display()))
-}
-
-fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = read_text(path, "JSON Schema")?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("JSON Schema file {} is not valid JSON", path.display()))
-}
-
-async fn chat(args: &ModelArgs, request: ChatRequest) -> Result<()> {
-    let model = args.open()?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let printer = tokio::spawn(async move {
-        let mut stdout = std::io::stdout();
-        while let Some(piece) = rx.recv().await {
-            let _ = stdout.write_all(piece.as_bytes());
-            let _ = stdout.flush();
-        }
-    });
-    let result = model.chat(&request, Some(tx)).await;
-    let _ = printer.await;
-    let response = result.context("the model call failed")?;
-    println!();
-    let u = response.usage;
-    let rate = if response.generation_ms > 0.0 {
-        u.completion_tokens as f64 * 1000.0 / response.generation_ms
-    } else {
-        0.0
-    };
-    eprintln!(
-        "[{}: {} prompt + {} completion tokens, {:.0} ms, {:.1} tok/s, finish: {:?}]",
-        model.info(),
-        u.prompt_tokens,
-        u.completion_tokens,
-        response.total_ms,
-        rate,
-        response.finish
-    );
-    Ok(())
-}
-
-fn models() {
-    let path = ladder_model::default_model_path();
-    println!("backend       status");
-    match std::fs::metadata(&path) {
-        Ok(m) => println!(
-            "local         installed: {} ({:.1} MB)",
-            path.display(),
-            m.len() as f64 / 1e6
-        ),
-        Err(_) => println!(
-            "local         missing: {} (run `just setup`)",
-            path.display()
-        ),
-    }
-    let key = ["LADDER_API_KEY", "OPENAI_API_KEY"]
-        .iter()
-        .find(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
-    println!(
-        "openai        use --model openai:MODEL@URL (API key: {})",
-        key.map(|k| format!("from {k}"))
-            .unwrap_or_else(|| "none set; LADDER_API_KEY or OPENAI_API_KEY".into())
-    );
-    println!("llama-server  use --model llama-server:MODEL@URL (accepts GBNF grammars too)");
-    let embed = ladder_retrieval::EmbedConfig::default();
-    let installed = |p: &Path, what: &str| {
-        if p.exists() {
-            format!("{what} installed: {}", p.display())
-        } else {
-            format!("{what} missing: {} (run `just setup`)", p.display())
-        }
-    };
-    println!(
-        "embeddings    {}; {}",
-        installed(
-            &embed.model_dir.join("model.safetensors"),
-            "all-MiniLM-L6-v2"
-        ),
-        installed(&embed.ort_library, "ONNX Runtime")
-    );
-    let cassettes: Vec<String> = std::fs::read_dir("fixtures/cassettes")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .map(|p| p.display().to_string())
-        .collect();
-    if cassettes.is_empty() {
-        println!("replay        use --model replay:FILE (record one with --record FILE)");
-    } else {
-        println!(
-            "replay        use --model replay:FILE; recorded: {}",
-            cassettes.join(", ")
-        );
-    }
-}
-
-enum TaskSource {
-    File(PathBuf),
-    Suite(String),
-}
-
-fn load_suite(name: &str) -> Result<ladder_world::Suite> {
-    let dir = PathBuf::from(name);
-    let dir = if dir.is_dir() {
-        dir
-    } else {
-        ladder_world::default_suites_dir().join(name)
-    };
-    ladder_world::Suite::load(&dir).with_context(|| {
-        format!(
-            "cannot load suite {} (run `ladder validate {name}` for details)",
-            dir.display()
-        )
-    })
-}
-
-async fn run(
-    name: StrategyName,
-    source: &TaskSource,
-    id: Option<&str>,
-    user_kind: UserKind,
-    model_args: &ModelArgs,
-    out: &Path,
-) -> Result<()> {
-    let (task, suite) = match source {
-        TaskSource::File(path) => (TaskFile::load(path)?.select(id, path)?, None),
-        TaskSource::Suite(name) => {
-            let suite = load_suite(name)?;
-            let id = id.with_context(|| {
-                format!(
-                    "choose a task of suite {name} with --id (e.g. {})",
-                    suite.manifest.smoke.join(", ")
-                )
-            })?;
-            let task = suite
-                .task(id)
-                .cloned()
-                .with_context(|| format!("suite {name} has no task {id:?}"))?;
-            (task, Some(suite))
-        }
-    };
-    let strategy: Box<dyn Strategy> = match name {
-        StrategyName::Direct => Box::new(Direct::default()),
-    };
-    let model = model_args.open()?;
-    let mut ctx = RunContext::new(model.clone(), task.budget);
-    if let Some(suite) = &suite {
-        let manifest = Arc::new(suite.manifest.clone());
-        let patience = ladder_world::Patience::default();
-        ctx = match user_kind {
-            UserKind::Simulated => {
-                let user = ladder_world::SimulatedUser::new(manifest, task.clone(), patience)
-                    .with_embedder(embedder()?, ladder_world::user::SIMILARITY_THRESHOLD)
-                    .context(
-                        "the simulated user needs the embedding model (or use --user keywords)",
-                    )?;
-                ctx.with_user(Box::new(user))
-            }
-            UserKind::Keywords => ctx.with_user(Box::new(ladder_world::SimulatedUser::new(
-                manifest,
-                task.clone(),
-                patience,
-            ))),
-            UserKind::Model => ctx.with_user(Box::new(ladder_world::ModelUser::new(
-                model,
-                task.clone(),
-                patience,
-            ))),
-        };
-    }
-    // Ctrl-C cancels the run at its next step; the trace of what it did is still written.
-    let cancel = ctx.cancel.clone();
-    let on_interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "interrupted: stopping the run at its next step (Ctrl-C again to quit at once)"
-            );
-            cancel.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    let outcome = run_task(strategy.as_ref(), &task, &mut ctx).await;
-    on_interrupt.abort();
-    let events = ctx.trace.into_events();
-
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create the folder {}", out.display()))?;
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    let file_name: String = format!("{}-{}-{stamp}.jsonl", task.id, strategy.name())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let trace_path = out.join(file_name);
-    let file = std::fs::File::create(&trace_path)
-        .with_context(|| format!("cannot create the trace file {}", trace_path.display()))?;
-    write_jsonl(&events, std::io::BufWriter::new(file))
-        .with_context(|| format!("cannot write the trace file {}", trace_path.display()))?;
-
-    let m = Metrics::from_events(&events);
-    println!("task      {}", task.id);
-    println!("strategy  {}", strategy.name());
-    println!("stop      {}", outcome.stop.label());
-    if let StopReason::Error { message } = &outcome.stop {
-        println!("error     {message}");
-    }
-    if let StopReason::BudgetExhausted { limit } = &outcome.stop {
-        println!("limit     {limit}");
-    }
-    if let Some(answer) = &outcome.answer {
-        println!("answer    {}", answer.replace('\n', "\n          "));
-    }
-    println!(
-        "metrics   {} model calls | {} prompt + {} completion = {} tokens | {} user turns | {} retrievals | wall {:.0} ms | model {:.0} ms",
-        m.model_calls, m.prompt_tokens, m.completion_tokens, m.total_tokens, m.user_turns, m.retrievals, m.wall_ms, m.model_ms
-    );
-    println!("trace     {}", trace_path.display());
-    if let Some(suite) = &suite {
-        let score = ladder_world::score(suite, &task, &outcome, &events);
-        println!(
-            "score     {} | partial {:.2} | recommended [{}] | rejected [{}] | hallucinated [{}] | {} user turns ({} irrelevant, {} repeated)",
-            if score.success { "success" } else { "failure" },
-            score.partial,
-            score.recommended.join(", "),
-            score.rejected.join(", "),
-            score.hallucinations.join(", "),
-            score.user_turns,
-            score.irrelevant_questions,
-            score.repeated_questions
-        );
-        for v in &score.verdicts {
-            println!(
-                "          {} {}: {}",
-                if v.ok { "ok  " } else { "FAIL" },
-                v.what,
-                v.detail
-            );
-        }
-        let score_path = trace_path.with_extension("score.json");
-        std::fs::write(&score_path, serde_json::to_string_pretty(&score)? + "\n")
-            .with_context(|| format!("cannot write {}", score_path.display()))?;
-        println!("score at  {}", score_path.display());
-    }
-    match &outcome.stop {
-        StopReason::Answered => Ok(()),
-        StopReason::Error { message } => bail!("the run did not answer: {message}"),
-        other => bail!("the run did not answer: {}", other.label()),
     }
 }

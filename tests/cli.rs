@@ -62,7 +62,7 @@ fn direct_run_writes_a_valid_trace_whose_metrics_add_up() {
     );
     let events = read_jsonl(&trace).unwrap();
     assert!(
-        matches!(&events[0].kind, EventKind::RunStarted { strategy, task, .. } if strategy == "direct" && task == "capital-of-france")
+        matches!(&events[0].kind, EventKind::Header(h) if h.strategy == "direct" && h.task == "capital-of-france")
     );
     let EventKind::RunFinished { outcome } = &events.last().unwrap().kind else {
         panic!("last event is not run_finished")
@@ -132,21 +132,14 @@ fn a_recorded_run_replays_to_an_identical_trace() {
     let live = without_timing(&read_jsonl(&only_trace(&live)).unwrap());
     let mut replayed = without_timing(&read_jsonl(&only_trace(&replayed)).unwrap());
     // The replay says it is one; everything else is the same, event for event.
-    let EventKind::RunStarted {
-        model: replay_model,
-        ..
-    } = &mut replayed[0].kind
-    else {
+    let EventKind::Header(replay_header) = &mut replayed[0].kind else {
         panic!()
     };
-    let EventKind::RunStarted {
-        model: live_model, ..
-    } = &live[0].kind
-    else {
+    let EventKind::Header(live_header) = &live[0].kind else {
         panic!()
     };
-    assert_eq!(*replay_model, format!("replay:{live_model}"));
-    *replay_model = live_model.clone();
+    assert_eq!(replay_header.model, format!("replay:{}", live_header.model));
+    replay_header.model = live_header.model.clone();
     assert_eq!(live, replayed);
 }
 
@@ -382,6 +375,7 @@ fn validate_passes_on_the_committed_suites_and_lists_every_problem_of_a_broken_o
 #[test]
 fn a_suite_run_uses_the_simulated_user_and_writes_a_score() {
     let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
     let out = ladder(&[
         "run",
         "--suite",
@@ -390,6 +384,8 @@ fn a_suite_run_uses_the_simulated_user_and_writes_a_score() {
         "facts-001",
         "--out",
         &dir.path().display().to_string(),
+        "--data",
+        &data,
     ]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
@@ -525,11 +521,117 @@ fn the_committed_cassette_replays_without_any_model() {
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("Paris"), "{stdout}");
     let events = read_jsonl(&only_trace(dir.path())).unwrap();
-    let EventKind::RunStarted { model, .. } = &events[0].kind else {
+    let EventKind::Header(header) = &events[0].kind else {
         panic!()
     };
     assert!(
-        model.starts_with("replay:local:SmolLM2"),
-        "the replay says what it replays: {model}"
+        header.model.starts_with("replay:local:SmolLM2"),
+        "the replay says what it replays: {}",
+        header.model
     );
+}
+
+fn story_task(dir: &Path) -> String {
+    let path = dir.join("story.toml");
+    std::fs::write(
+        &path,
+        "[[task]]\nid = \"story\"\nopening = \"Write a long story about a lighthouse keeper and her cat, with many details.\"\n",
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn the_wall_time_limit_stops_a_generation_in_flight_and_the_trace_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = story_task(dir.path());
+    let started = std::time::Instant::now();
+    let out = ladder(&[
+        "run",
+        "--task",
+        &task,
+        "--max-wall-ms",
+        "300",
+        "--seed",
+        "11",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("budget exhausted"), "{stderr}");
+    // 256 tokens take seconds on this model; the call was stopped, not waited for.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let events = read_jsonl(&only_trace(dir.path())).unwrap();
+    let EventKind::Header(h) = &events[0].kind else {
+        panic!()
+    };
+    assert_eq!((h.seed, h.budget.max_wall_ms), (11, 300));
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::Error { message } if message.contains("wall time of 300 ms"))
+    ));
+    let EventKind::RunFinished { outcome } = &events.last().unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(
+        outcome.stop,
+        StopReason::BudgetExhausted {
+            limit: "wall time of 300 ms".into()
+        }
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_every_event_it_emitted_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = story_task(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(["run", "--task", &task, "--out"])
+        .arg(dir.path())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the header to reach the file, then kill the process mid-generation.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let trace = loop {
+        let found = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "jsonl"));
+        if let Some(p) = found.filter(|p| std::fs::metadata(p).is_ok_and(|m| m.len() > 0)) {
+            break p;
+        }
+        assert!(std::time::Instant::now() < deadline, "no trace appeared");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let events = read_jsonl(&trace).unwrap();
+    assert!(matches!(&events[0].kind, EventKind::Header(h) if h.task == "story"));
+}
+
+#[test]
+fn budget_flags_override_the_task_and_a_call_that_cannot_fit_is_not_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ladder(&[
+        "run",
+        "--task",
+        &fixture("fixtures/tasks/capital.toml"),
+        "--max-tokens",
+        "20",
+        "--out",
+        &dir.path().display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("budget exhausted"), "{stderr}");
+    let events = read_jsonl(&only_trace(dir.path())).unwrap();
+    let EventKind::Header(h) = &events[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.budget.max_tokens, 20);
+    assert_eq!(h.budget.max_model_calls, 2, "the task's own limit stays");
+    assert_eq!(Metrics::from_events(&events).model_calls, 0);
 }

@@ -7,7 +7,7 @@ use crate::message::Message;
 use crate::model::ChatRequest;
 use crate::outcome::Outcome;
 use crate::run::{RunContext, Strategy};
-use crate::task::Task;
+use crate::task::TaskView;
 
 pub const DIRECT_SYSTEM_PROMPT: &str =
     "You are a helpful assistant. Answer the user's request directly and concisely.";
@@ -30,7 +30,11 @@ impl Strategy for Direct {
         "direct"
     }
 
-    async fn run(&self, task: &Task, ctx: &mut RunContext) -> Outcome {
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({ "max_tokens": self.max_tokens, "system": DIRECT_SYSTEM_PROMPT })
+    }
+
+    async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         let result = async {
             ctx.next_step()?;
             let mut request = ChatRequest::new(vec![

@@ -12,9 +12,12 @@
 //!   ([`metrics::Metrics::from_events`]); strategies never count for themselves.
 //! - A strategy reaches the model, the user and the knowledge base only through
 //!   [`RunContext`], which records each call in the trace and enforces the budget.
+//! - A strategy sees a [`TaskView`] (id and opening), never the [`Task`] with its hidden
+//!   profile and expectations, and the [`FormSpec`] only when it asks for it.
 
 pub mod direct;
 pub mod embed;
+pub mod form;
 pub mod message;
 pub mod metrics;
 pub mod model;
@@ -29,15 +32,19 @@ pub mod user;
 
 pub use direct::Direct;
 pub use embed::{cosine, EmbedError, Embedder};
+pub use form::{FormIntent, FormSlot, FormSpec};
 pub use message::{Message, Role};
 pub use metrics::Metrics;
 pub use model::{
     ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, ModelError, ModelInfo,
-    Sampling, TokenSink, Usage,
+    Sampling, Session, TokenCount, TokenSink, Usage,
 };
 pub use outcome::{Outcome, StopReason};
-pub use retrieval::{Hit, RetrievalError, Retriever};
-pub use run::{run_task, Cancel, RunContext, RunError, Strategy};
-pub use task::{Budget, Expectations, ProfileFact, Task, TaskFile, TaskFileError};
-pub use trace::{Event, EventKind, TraceSink, TRACE_VERSION};
+pub use retrieval::{AttrValue, Condition, Filter, Hit, RetrievalError, Retriever};
+pub use run::{
+    call_seed, content_hash, run_task, Answer, Call, Cancel, RunContext, RunError, RunResult,
+    RunSetup, Strategy, Token, TokenStream,
+};
+pub use task::{Budget, Expectations, ProfileFact, Task, TaskFile, TaskFileError, TaskView};
+pub use trace::{Actor, Event, EventKind, RunHeader, TraceSink, TRACE_VERSION};
 pub use user::{UserChannel, UserError, UserReply};

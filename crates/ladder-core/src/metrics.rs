@@ -20,7 +20,15 @@ pub struct Metrics {
     pub slots_filled: u64,
     pub debate_messages: u64,
     pub compressions: u64,
+    /// Actions the bootstrapped loop chose, and those whose output could not be read.
+    pub actions: u64,
+    pub parse_errors: u64,
+    pub votes: u64,
     pub errors: u64,
+    /// Model calls made by a model playing the user, and their tokens: never the
+    /// strategy's cost, so kept apart from the counts above.
+    pub user_model_calls: u64,
+    pub user_tokens: u64,
     /// From the first event to the last.
     pub wall_ms: f64,
     /// Sum of model-call latencies.
@@ -34,6 +42,14 @@ impl Metrics {
         let mut m = Metrics::default();
         for e in events {
             match &e.kind {
+                EventKind::ModelCall {
+                    actor: crate::trace::Actor::User,
+                    usage,
+                    ..
+                } => {
+                    m.user_model_calls += 1;
+                    m.user_tokens += usage.prompt_tokens + usage.completion_tokens;
+                }
                 EventKind::ModelCall {
                     usage, latency_ms, ..
                 } => {
@@ -51,7 +67,15 @@ impl Metrics {
                 EventKind::ContextCompression { .. } => m.compressions += 1,
                 EventKind::Error { .. } => m.errors += 1,
                 EventKind::RunFinished { outcome } => m.stop = Some(outcome.stop.clone()),
-                EventKind::RunStarted { .. } | EventKind::Answer { .. } => {}
+                EventKind::Action { parse_error, .. } => {
+                    m.actions += 1;
+                    m.parse_errors += u64::from(parse_error.is_some());
+                }
+                EventKind::Vote { .. } => m.votes += 1,
+                EventKind::Header(_)
+                | EventKind::Answer { .. }
+                | EventKind::ComponentStarted { .. }
+                | EventKind::ComponentFinished { .. } => {}
             }
         }
         m.total_tokens = m.prompt_tokens + m.completion_tokens;
@@ -81,6 +105,10 @@ mod tests {
 
     fn call(prompt: u64, completion: u64, latency_ms: f64) -> EventKind {
         EventKind::ModelCall {
+            call: 0,
+            agent: None,
+            actor: Default::default(),
+            seed: 0,
             purpose: "p".into(),
             messages: vec![Message::user("q")],
             output: "a".into(),
@@ -88,6 +116,7 @@ mod tests {
                 prompt_tokens: prompt,
                 cached_tokens: 1,
                 completion_tokens: completion,
+                estimated: false,
             },
             latency_ms,
             grammar: None,
@@ -97,15 +126,7 @@ mod tests {
     #[test]
     fn sums_calls_tokens_turns_and_time() {
         let events = vec![
-            ev(
-                0,
-                0.0,
-                EventKind::RunStarted {
-                    task: "t".into(),
-                    strategy: "s".into(),
-                    model: "m".into(),
-                },
-            ),
+            ev(0, 0.0, EventKind::Header(Default::default())),
             ev(1, 10.0, call(100, 20, 40.0)),
             ev(
                 2,
@@ -123,11 +144,20 @@ mod tests {
                 80.0,
                 EventKind::Retrieval {
                     query: "q".into(),
+                    filter: None,
+                    k: 3,
                     hits: vec![],
                 },
             ),
+            ev(5, 90.0, {
+                let mut k = call(70, 7, 5.0);
+                if let EventKind::ModelCall { actor, .. } = &mut k {
+                    *actor = crate::trace::Actor::User;
+                }
+                k
+            }),
             ev(
-                5,
+                6,
                 130.0,
                 EventKind::RunFinished {
                     outcome: Outcome::answered("x"),
@@ -144,6 +174,7 @@ mod tests {
         assert_eq!(m.retrievals, 1);
         assert_eq!(m.wall_ms, 130.0);
         assert_eq!(m.model_ms, 90.0);
+        assert_eq!((m.user_model_calls, m.user_tokens), (1, 77));
         assert_eq!(m.stop, Some(StopReason::Answered));
     }
 

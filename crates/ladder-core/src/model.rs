@@ -81,6 +81,79 @@ pub struct Usage {
     /// Prompt tokens served from a cache instead of being processed again.
     pub cached_tokens: u64,
     pub completion_tokens: u64,
+    /// True when a figure above was estimated (the server did not report it), never
+    /// when it was counted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub estimated: bool,
+}
+
+/// How many tokens some messages take, and whether that was counted with the model's
+/// own tokenizer or estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCount {
+    pub tokens: u64,
+    /// True when the backend has no tokenizer for the model and estimated the count.
+    pub estimated: bool,
+}
+
+impl TokenCount {
+    /// The estimate used where no tokenizer is at hand: one token per 4 bytes of text
+    /// plus 4 per message for the chat template's markers. Deliberately on the high side,
+    /// so that a budget reserved with it is not overrun.
+    pub fn estimate(messages: &[Message]) -> TokenCount {
+        let bytes: usize = messages.iter().map(|m| m.content.len()).sum();
+        TokenCount {
+            tokens: (bytes as u64).div_ceil(4) + 4 * messages.len() as u64 + 2,
+            estimated: true,
+        }
+    }
+}
+
+/// One run's handle on a backend. A backend may keep per-run state in it (a llama.cpp
+/// context whose KV cache holds the run's prompt prefix, say); the default backends keep
+/// nothing. Calls of one run share its session; different runs never do.
+#[derive(Clone, Default)]
+pub struct Session {
+    id: u64,
+    state: std::sync::Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+impl Session {
+    /// A new session with a process-unique id.
+    pub fn new() -> Session {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Session {
+            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            state: Default::default(),
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The backend's state for this session (created by `init` on first use).
+    pub fn with_state<T: Send + 'static, R>(
+        &self,
+        init: impl FnOnce() -> T,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if !slot.as_ref().is_some_and(|b| b.is::<T>()) {
+            *slot = Some(Box::new(init()));
+        }
+        let state = slot
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<T>())
+            .expect("the slot was just filled with a T");
+        f(state)
+    }
 }
 
 /// Why generation ended.
@@ -116,11 +189,29 @@ pub struct ModelInfo {
     pub backend: String,
     /// The model's name or file.
     pub model: String,
+    /// Where it is served, for HTTP backends. Not part of the model's identity: a
+    /// recording replays whichever endpoint served it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+impl ModelInfo {
+    pub fn new(backend: impl Into<String>, model: impl Into<String>) -> Self {
+        ModelInfo {
+            backend: backend.into(),
+            model: model.into(),
+            endpoint: None,
+        }
+    }
 }
 
 impl std::fmt::Display for ModelInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.backend, self.model)
+        write!(f, "{}:{}", self.backend, self.model)?;
+        if let Some(e) = &self.endpoint {
+            write!(f, "@{e}")?;
+        }
+        Ok(())
     }
 }
 
@@ -171,6 +262,10 @@ pub enum ModelError {
 }
 
 /// A chat model. Implementations: local llama.cpp, OpenAI-compatible HTTP, record/replay.
+///
+/// Cancellation: dropping the future of [`LanguageModel::chat`] stops the call (a local
+/// backend stops generating at its next token; an HTTP request is dropped). A run's
+/// timeout and Ctrl-C rely on that.
 #[async_trait]
 pub trait LanguageModel: Send + Sync {
     fn info(&self) -> ModelInfo;
@@ -181,6 +276,54 @@ pub trait LanguageModel: Send + Sync {
         request: &ChatRequest,
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError>;
+
+    /// One chat completion within a run's [`Session`]. The default ignores the session.
+    async fn chat_in(
+        &self,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let _ = session;
+        self.chat(request, stream).await
+    }
+
+    /// Several independent completions of one run, one result per request, in the order
+    /// of the requests. The default runs them one after another; a backend that can
+    /// decode them together overrides it.
+    async fn chat_batch(
+        &self,
+        session: &Session,
+        requests: &[ChatRequest],
+        streams: Vec<Option<TokenSink>>,
+    ) -> Vec<Result<ChatResponse, ModelError>> {
+        let mut out = Vec::with_capacity(requests.len());
+        let mut streams = streams.into_iter();
+        for request in requests {
+            out.push(
+                self.chat_in(session, request, streams.next().flatten())
+                    .await,
+            );
+        }
+        out
+    }
+
+    /// The tokens these messages take as a prompt (chat template included). Backends
+    /// without the model's tokenizer estimate and say so.
+    fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
+        Ok(TokenCount::estimate(messages))
+    }
+
+    /// The most tokens (prompt plus completion) one call can hold.
+    fn context_window(&self) -> u64;
+
+    /// Check that a constraint can be applied, before any run starts: a grammar that does
+    /// not parse is reported here (and, for llama.cpp, its parser's output is caught here,
+    /// not printed over a UI later).
+    fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
+        let _ = constraint;
+        Ok(())
+    }
 }
 
 /// JSON with every object's keys in sorted order, whatever serde_json's map features are.

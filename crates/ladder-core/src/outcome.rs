@@ -14,6 +14,8 @@ pub enum StopReason {
     UserGaveUp,
     /// The run was cancelled from outside.
     Cancelled,
+    /// The strategy kept doing the same thing and was stopped; `detail` says what.
+    Repeating { detail: String },
     /// Something failed; the message says what.
     Error { message: String },
 }
@@ -25,6 +27,7 @@ impl StopReason {
             StopReason::BudgetExhausted { .. } => "budget exhausted",
             StopReason::UserGaveUp => "user gave up",
             StopReason::Cancelled => "cancelled",
+            StopReason::Repeating { .. } => "repeating",
             StopReason::Error { .. } => "error",
         }
     }
@@ -35,6 +38,10 @@ impl StopReason {
 pub struct Outcome {
     /// The final answer, when there is one.
     pub answer: Option<String>,
+    /// The entities the answer commits to (empty where the task asks for none, or when
+    /// the strategy did not say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub picks: Vec<String>,
     pub stop: StopReason,
 }
 
@@ -42,10 +49,19 @@ impl Outcome {
     pub fn answered(text: impl Into<String>) -> Self {
         Outcome {
             answer: Some(text.into()),
+            picks: Vec::new(),
             stop: StopReason::Answered,
         }
     }
     pub fn stopped(stop: StopReason) -> Self {
-        Outcome { answer: None, stop }
+        Outcome {
+            answer: None,
+            picks: Vec::new(),
+            stop,
+        }
+    }
+    pub fn with_picks(mut self, picks: Vec<String>) -> Self {
+        self.picks = picks;
+        self
     }
 }

@@ -90,6 +90,36 @@ pub struct Task {
     pub tags: Vec<String>,
 }
 
+impl Task {
+    /// What a strategy may see of this task: its id, its suite and the user's opening
+    /// words. Never the profile or the expectations.
+    pub fn view(&self) -> TaskView {
+        TaskView {
+            id: self.id.clone(),
+            suite: self.suite.clone(),
+            opening: self.opening.clone(),
+        }
+    }
+}
+
+/// A task as a strategy sees it: what a real assistant would know when the user first
+/// speaks. It has no way back to the [`Task`] it was made from, so the hidden profile and
+/// the expected answers are out of a strategy's reach by construction:
+///
+/// ```compile_fail,E0609
+/// fn peek(task: &ladder_core::TaskView) -> usize {
+///     task.profile.len() // no such field
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    pub id: String,
+    /// The suite the task belongs to (empty for a stand-alone task).
+    pub suite: String,
+    /// What the user says first.
+    pub opening: String,
+}
+
 /// The contents of a task file.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

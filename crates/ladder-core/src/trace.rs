@@ -16,9 +16,13 @@ use serde::{Deserialize, Serialize};
 use crate::message::Message;
 use crate::model::Usage;
 use crate::outcome::Outcome;
+use crate::retrieval::Filter;
+use crate::task::Budget;
 
-/// Version of the JSONL trace format.
-pub const TRACE_VERSION: u32 = 1;
+/// Version of the JSONL trace format. Version 2 (this one) was designed for the scaffold,
+/// the bootstrapped loop, the harness and the TUI together; later work only adds fields
+/// (with serde defaults) or event kinds.
+pub const TRACE_VERSION: u32 = 2;
 
 /// One retrieval hit as the trace records it (no chunk text, to keep traces small).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,26 +30,101 @@ pub struct TraceHit {
     pub id: String,
     pub score: f32,
     pub document: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub heading: String,
+}
+
+/// Who made a model call: the strategy under test, or the model playing the user. Metrics
+/// keep the two apart, so a model-played user never counts as the strategy's cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    #[default]
+    Strategy,
+    User,
+}
+
+impl Actor {
+    fn is_strategy(&self) -> bool {
+        *self == Actor::Strategy
+    }
+}
+
+/// The first event of every trace: everything needed to know what was run and to run it
+/// again.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub task: String,
+    /// The suite, when the task is a suite's.
+    #[serde(default)]
+    pub suite: String,
+    pub strategy: String,
+    /// The strategy's settings as it reports them ([`crate::Strategy::settings`]).
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// The model's identity, e.g. `local:SmolLM2-135M-Instruct.Q4_1.gguf`.
+    pub model: String,
+    /// The run's seed; each model call's seed is derived from it and the call id.
+    pub seed: u64,
+    pub budget: Budget,
+    /// Who plays the user and how patient they are (empty when no user is attached).
+    #[serde(default)]
+    pub user: serde_json::Value,
+    /// SHA-256 of the task's canonical JSON (profile and expectations included).
+    #[serde(default)]
+    pub task_hash: String,
+    /// SHA-256 of the suite's files, when the task is a suite's.
+    #[serde(default)]
+    pub suite_hash: String,
+}
+
+/// One intent label with the classifier's confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentScore {
+    pub intent: String,
+    pub confidence: f32,
+}
+
+/// Where a slot's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotSource {
+    /// Read from the user's opening words.
+    Opening,
+    /// From the user's reply to a question.
+    Reply,
+    /// Not given; the form's default was used.
+    Default,
 }
 
 /// What happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
-    RunStarted {
-        task: String,
-        strategy: String,
-        model: String,
-    },
+    /// Always the first event.
+    Header(RunHeader),
     ModelCall {
+        /// The call's id within the run, from 0, in the order calls were requested.
+        call: u64,
         /// What the call was for, in the strategy's words ("answer", "classify", ...).
         purpose: String,
+        /// The agent that made it, in a multi-agent strategy.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        agent: Option<String>,
+        /// Who made it: the strategy, or the model playing the user.
+        #[serde(default, skip_serializing_if = "Actor::is_strategy")]
+        actor: Actor,
         messages: Vec<Message>,
         output: String,
         usage: Usage,
         latency_ms: f64,
         /// "json_schema" or "gbnf" when the output was constrained.
         grammar: Option<String>,
+        /// The seed the call was sampled with.
+        #[serde(default)]
+        seed: u32,
     },
     UserTurn {
         question: String,
@@ -57,27 +136,65 @@ pub enum EventKind {
     },
     Retrieval {
         query: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Filter>,
+        k: usize,
         hits: Vec<TraceHit>,
     },
+    /// A pipeline component (classifier, form, retriever, ...) began its work.
+    ComponentStarted {
+        component: String,
+        kind: String,
+    },
+    /// It ended; `ok` is false when it failed, `detail` says how or what it produced.
+    ComponentFinished {
+        component: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// An intent classifier's decision: every label it scored, and the ones it chose.
     IntentDecision {
-        intent: String,
-        confidence: f32,
+        scores: Vec<IntentScore>,
+        chosen: Vec<String>,
     },
     SlotFilled {
         slot: String,
         value: String,
+        source: SlotSource,
     },
     DebateMessage {
         agent: String,
         round: u32,
         text: String,
     },
+    /// An agent's vote for a candidate answer.
+    Vote {
+        agent: String,
+        round: u32,
+        choice: String,
+    },
+    /// One action the bootstrapped loop chose: `ask`, `search`, `note`, `answer`, ...
+    Action {
+        step: u32,
+        action: String,
+        argument: String,
+        /// Set when the model's output could not be read as an action.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parse_error: Option<String>,
+    },
     ContextCompression {
         tokens_before: u64,
         tokens_after: u64,
+        /// True when the loop made the model condense because the context was full.
+        #[serde(default)]
+        forced: bool,
     },
     Answer {
         text: String,
+        /// The entities the answer commits to (empty where the task asks for none).
+        #[serde(default)]
+        picks: Vec<String>,
     },
     Error {
         message: String,
@@ -85,6 +202,22 @@ pub enum EventKind {
     RunFinished {
         outcome: Outcome,
     },
+}
+
+impl EventKind {
+    /// Events only [`crate::RunContext`] itself may write: a strategy cannot forge a model
+    /// call, a user turn, a retrieval, an answer or the run's start and end.
+    pub fn is_context_owned(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Header(_)
+                | EventKind::ModelCall { .. }
+                | EventKind::UserTurn { .. }
+                | EventKind::Retrieval { .. }
+                | EventKind::Answer { .. }
+                | EventKind::RunFinished { .. }
+        )
+    }
 }
 
 /// One line of a trace.
@@ -115,11 +248,15 @@ pub enum TraceError {
     },
 }
 
-/// Collects a run's events and forwards them to live subscribers.
+/// Collects a run's events, forwards them to live subscribers and, when a file is
+/// attached, appends each one to it (flushed) the moment it is emitted, so a crash loses
+/// nothing that happened before it.
 pub struct TraceSink {
     start: Instant,
     events: Vec<Event>,
     subscribers: Vec<tokio::sync::mpsc::UnboundedSender<Event>>,
+    file: Option<(std::path::PathBuf, std::fs::File)>,
+    write_error: Option<String>,
 }
 
 impl Default for TraceSink {
@@ -134,7 +271,29 @@ impl TraceSink {
             start: Instant::now(),
             events: Vec::new(),
             subscribers: Vec::new(),
+            file: None,
+            write_error: None,
         }
+    }
+
+    /// A sink that also writes every event to `path` as it happens (the file is created,
+    /// or truncated).
+    pub fn to_file(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::create(path)?;
+        let mut sink = TraceSink::new();
+        sink.file = Some((path.to_path_buf(), file));
+        Ok(sink)
+    }
+
+    /// The file events are written to, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        self.file.as_ref().map(|(p, _)| p.as_path())
+    }
+
+    /// The first failure to write the trace file, if any (the run goes on regardless;
+    /// the events stay in memory).
+    pub fn write_error(&self) -> Option<&str> {
+        self.write_error.as_deref()
     }
 
     /// A channel that receives every event emitted from now on.
@@ -156,6 +315,19 @@ impl TraceSink {
             at_ms: self.elapsed_ms(),
             kind,
         };
+        if let Some((path, file)) = &mut self.file {
+            let written = serde_json::to_vec(&event)
+                .map_err(std::io::Error::other)
+                .and_then(|mut line| {
+                    line.push(b'\n');
+                    file.write_all(&line)?;
+                    file.flush()
+                });
+            if let Err(e) = written {
+                self.write_error
+                    .get_or_insert_with(|| format!("cannot write {}: {e}", path.display()));
+            }
+        }
         self.subscribers.retain(|s| s.send(event.clone()).is_ok());
         self.events.push(event);
     }
@@ -239,12 +411,18 @@ mod tests {
 
     fn sample() -> Vec<Event> {
         let mut sink = TraceSink::new();
-        sink.emit(EventKind::RunStarted {
+        sink.emit(EventKind::Header(RunHeader {
             task: "t".into(),
             strategy: "direct".into(),
             model: "local:x".into(),
-        });
+            seed: 7,
+            ..Default::default()
+        }));
         sink.emit(EventKind::ModelCall {
+            call: 0,
+            agent: Some("critic".into()),
+            actor: Actor::Strategy,
+            seed: 3,
             purpose: "answer".into(),
             messages: vec![Message::user("hi")],
             output: "hello".into(),
@@ -252,17 +430,15 @@ mod tests {
                 prompt_tokens: 5,
                 cached_tokens: 0,
                 completion_tokens: 2,
+                estimated: false,
             },
             latency_ms: 12.5,
             grammar: None,
         });
         sink.emit(EventKind::RunFinished {
-            outcome: Outcome {
-                answer: None,
-                stop: StopReason::BudgetExhausted {
-                    limit: "model calls".into(),
-                },
-            },
+            outcome: Outcome::stopped(StopReason::BudgetExhausted {
+                limit: "model calls".into(),
+            }),
         });
         sink.into_events()
     }
@@ -276,9 +452,39 @@ mod tests {
         write_jsonl(&events, std::fs::File::create(&path).unwrap()).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 3);
-        assert!(text.lines().all(|l| l.starts_with("{\"v\":1,")), "{text}");
+        assert!(text.lines().all(|l| l.starts_with("{\"v\":2,")), "{text}");
         assert!(text.contains("\"type\":\"model_call\""));
         assert_eq!(read_jsonl(&path).unwrap(), events);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_sink_has_every_event_on_disk_as_soon_as_it_is_emitted() {
+        let dir = std::env::temp_dir().join(format!("ladder-trace-live-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("live.jsonl");
+        let mut sink = TraceSink::to_file(&path).unwrap();
+        for (i, e) in sample().into_iter().enumerate() {
+            sink.emit(e.kind);
+            // Read back while the sink is still open: nothing waits for the run's end.
+            assert_eq!(read_jsonl(&path).unwrap().len(), i + 1);
+        }
+        assert_eq!(read_jsonl(&path).unwrap(), sink.events());
+        assert!(sink.write_error().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn version_1_traces_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ladder-trace-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.jsonl");
+        std::fs::write(&path, "{\"v\":1,\"seq\":0,\"at_ms\":0,\"type\":\"run_started\",\"task\":\"t\",\"strategy\":\"s\",\"model\":\"m\"}\n").unwrap();
+        let e = read_jsonl(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("version 1") && e.contains("reads version 2"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -303,12 +509,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ladder-trace-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("bad.jsonl");
-        std::fs::write(&path, "{\"v\":1,\"seq\":0,\"at_ms\":0,\"type\":\"answer\",\"text\":\"x\"}\n{\"v\":9,\"seq\":1,\"at_ms\":0,\"type\":\"answer\",\"text\":\"x\"}\n").unwrap();
+        std::fs::write(&path, "{\"v\":2,\"seq\":0,\"at_ms\":0,\"type\":\"answer\",\"text\":\"x\"}\n{\"v\":9,\"seq\":1,\"at_ms\":0,\"type\":\"answer\",\"text\":\"x\"}\n").unwrap();
         let e = read_jsonl(&path).unwrap_err().to_string();
         assert!(e.contains("line 2") && e.contains("version 9"), "{e}");
         std::fs::write(
             &path,
-            "{\"v\":1,\"seq\":0,\"at_ms\":0,\"type\":\"teleport\"}\n",
+            "{\"v\":2,\"seq\":0,\"at_ms\":0,\"type\":\"teleport\"}\n",
         )
         .unwrap();
         let e = read_jsonl(&path).unwrap_err().to_string();

@@ -6,6 +6,8 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{ChatRequest, ChatResponse};
+
 /// What the user said back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "text", rename_all = "snake_case")]
@@ -42,5 +44,12 @@ pub trait UserChannel: Send {
     /// scoring judges questions exactly as the user did.
     fn matched_slots(&self) -> Option<Vec<String>> {
         None
+    }
+
+    /// The model calls the user made since the last time this was asked (a user played
+    /// by a model makes them; others none). The run context records them in the trace as
+    /// the user's, apart from the strategy's.
+    fn take_model_calls(&mut self) -> Vec<(ChatRequest, ChatResponse)> {
+        Vec::new()
     }
 }

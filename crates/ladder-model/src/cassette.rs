@@ -1,17 +1,24 @@
 //! Record and replay model calls.
 //!
-//! A cassette is a JSON Lines file; each line is one call: the format version `v`, the
-//! request's hash, the model that answered, the request and the response. The hash is the
-//! SHA-256 of the request's canonical JSON (serde field order, sorted map keys), so the
-//! same request always finds the same recording.
+//! A cassette is a JSON Lines file (format version [`CASSETTE_VERSION`]). Its lines are:
+//! - `model`: the recorded backend kind and model name, and its context window;
+//! - `chat`: one chat completion: its key, the request and the response;
+//! - `count`: one token count: its key, the messages and the count.
+//!
+//! A key is the full SHA-256 (hex) of the canonical JSON of the backend kind, the model's
+//! name and the request, so a recording belongs to one model whatever endpoint or port
+//! served it (the URL is not part of the key).
 //!
 //! Invariants:
 //! - A [`Recorder`] is transparent: it reports the wrapped model's identity and changes
 //!   nothing in the request or response. Each call is appended and flushed at once, so a
 //!   run that dies part-way keeps what it recorded.
-//! - A [`Replayer`] never runs a model. It says so in its identity (`replay:<model>`), and
-//!   a request it has no recording for is an error that names the request's hash and the
-//!   closest recorded request.
+//! - A [`Replayer`] never runs a model. It says so in its identity (`replay:<model>`).
+//!   Repeated identical requests are served in their recorded order (then the last one
+//!   again), so a replay of a non-deterministic backend is still exact. A request it has
+//!   no recording for is an error that names the key and the closest recorded request.
+//! - Replay covers everything a run asks of a model: completions, token counts and the
+//!   context window; a replayed run (a model-played user included) needs no model.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
@@ -19,25 +26,61 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use ladder_core::{ChatRequest, ChatResponse, LanguageModel, ModelError, ModelInfo, TokenSink};
+use ladder_core::{
+    ChatRequest, ChatResponse, Constraint, LanguageModel, Message, ModelError, ModelInfo,
+    TokenCount, TokenSink,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub const CASSETTE_VERSION: u32 = 1;
+pub const CASSETTE_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line {
+    Model {
+        backend: String,
+        model: String,
+        context_window: u64,
+    },
+    Chat {
+        key: String,
+        request: ChatRequest,
+        response: ChatResponse,
+    },
+    Count {
+        key: String,
+        messages: Vec<Message>,
+        count: TokenCount,
+    },
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     v: u32,
-    hash: String,
-    model: String,
-    request: ChatRequest,
-    response: ChatResponse,
+    #[serde(flatten)]
+    line: Line,
 }
 
-/// The stable hash of a request (16 hex digits of SHA-256 of its canonical JSON).
-pub fn request_hash(request: &ChatRequest) -> String {
-    let digest = Sha256::digest(ladder_core::model::canonical_json(request).as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The key of a chat request to the model `backend:model`.
+pub fn request_key(backend: &str, model: &str, request: &ChatRequest) -> String {
+    sha256_hex(&ladder_core::model::canonical_json(&serde_json::json!({
+        "backend": backend, "model": model, "request": request,
+    })))
+}
+
+/// The key of a token count of `messages` by the model `backend:model`.
+pub fn count_key(backend: &str, model: &str, messages: &[Message]) -> String {
+    sha256_hex(&ladder_core::model::canonical_json(&serde_json::json!({
+        "backend": backend, "model": model, "count": messages,
+    })))
 }
 
 /// Wraps a model and appends each call to a cassette.
@@ -62,11 +105,37 @@ impl Recorder {
             .append(true)
             .open(path)
             .map_err(|e| err(format!("cannot open it for writing: {e}")))?;
-        Ok(Recorder {
-            inner,
+        let recorder = Recorder {
             path: path.to_path_buf(),
             file: Mutex::new(file),
-        })
+            inner,
+        };
+        let info = recorder.inner.info();
+        recorder.append(Line::Model {
+            backend: info.backend,
+            model: info.model,
+            context_window: recorder.inner.context_window(),
+        })?;
+        Ok(recorder)
+    }
+
+    fn append(&self, line: Line) -> Result<(), ModelError> {
+        let entry = Entry {
+            v: CASSETTE_VERSION,
+            line,
+        };
+        let mut bytes = serde_json::to_vec(&entry).map_err(|e| ModelError::Cassette {
+            path: self.path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        bytes.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&bytes)
+            .and_then(|_| file.flush())
+            .map_err(|e| ModelError::Cassette {
+                path: self.path.display().to_string(),
+                reason: format!("cannot append to it: {e}"),
+            })
     }
 }
 
@@ -82,35 +151,47 @@ impl LanguageModel for Recorder {
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
         let response = self.inner.chat(request, stream).await?;
-        let entry = Entry {
-            v: CASSETTE_VERSION,
-            hash: request_hash(request),
-            model: self.inner.info().to_string(),
+        let info = self.inner.info();
+        self.append(Line::Chat {
+            key: request_key(&info.backend, &info.model, request),
             request: request.clone(),
             response: response.clone(),
-        };
-        let mut line = serde_json::to_vec(&entry).map_err(|e| ModelError::Cassette {
-            path: self.path.display().to_string(),
-            reason: e.to_string(),
         })?;
-        line.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
-        file.write_all(&line)
-            .and_then(|_| file.flush())
-            .map_err(|e| ModelError::Cassette {
-                path: self.path.display().to_string(),
-                reason: format!("cannot append to it: {e}"),
-            })?;
         Ok(response)
+    }
+
+    fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
+        let count = self.inner.count_tokens(messages)?;
+        let info = self.inner.info();
+        self.append(Line::Count {
+            key: count_key(&info.backend, &info.model, messages),
+            messages: messages.to_vec(),
+            count,
+        })?;
+        Ok(count)
+    }
+
+    fn context_window(&self) -> u64 {
+        self.inner.context_window()
+    }
+
+    fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
+        self.inner.check_constraint(constraint)
     }
 }
 
 /// Serves recorded responses; runs no model.
 pub struct Replayer {
     path: PathBuf,
+    backend: String,
     model: String,
-    entries: Vec<Entry>,
-    by_hash: HashMap<String, usize>,
+    context_window: u64,
+    chats: Vec<(String, ChatRequest, ChatResponse)>,
+    /// Indexes into `chats` by key, in recorded order.
+    by_key: HashMap<String, Vec<usize>>,
+    counts: HashMap<String, TokenCount>,
+    /// How many times each key has been served.
+    served: Mutex<HashMap<String, usize>>,
 }
 
 impl Replayer {
@@ -125,57 +206,97 @@ impl Replayer {
                 "cannot open it ({e}); record one with `--record {shown}`"
             ))
         })?;
-        let mut entries = Vec::new();
+        let mut model: Option<(String, String, u64)> = None;
+        let mut chats = Vec::new();
+        let mut counts = HashMap::new();
         for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
             let line = line.map_err(|e| err(format!("line {}: {e}", i + 1)))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let entry: Entry = serde_json::from_str(&line)
-                .map_err(|e| err(format!("line {}: not a cassette entry: {e}", i + 1)))?;
-            if entry.v != CASSETTE_VERSION {
-                return Err(err(format!(
-                    "line {}: cassette version {} is not supported (this ladder reads version {CASSETTE_VERSION})",
-                    i + 1,
-                    entry.v
-                )));
+            let raw: serde_json::Value = serde_json::from_str(&line)
+                .map_err(|e| err(format!("line {}: not JSON: {e}", i + 1)))?;
+            match raw.get("v").and_then(|v| v.as_u64()) {
+                Some(v) if v == u64::from(CASSETTE_VERSION) => {}
+                Some(v) => {
+                    return Err(err(format!(
+                        "line {}: cassette version {v} is not supported (this ladder reads version {CASSETTE_VERSION}); record it again",
+                        i + 1
+                    )))
+                }
+                None => return Err(err(format!("line {}: no version field `v`", i + 1))),
             }
-            entries.push(entry);
+            let entry: Entry = serde_json::from_value(raw)
+                .map_err(|e| err(format!("line {}: not a cassette entry: {e}", i + 1)))?;
+            match entry.line {
+                Line::Model {
+                    backend,
+                    model: name,
+                    context_window,
+                } => {
+                    if let Some((b, m, _)) = &model {
+                        if (b, m) != (&backend, &name) {
+                            return Err(err(format!(
+                                "line {}: recorded from {backend}:{name}, but earlier lines are from {b}:{m}; one cassette holds one model",
+                                i + 1
+                            )));
+                        }
+                    }
+                    model = Some((backend, name, context_window));
+                }
+                Line::Chat {
+                    key,
+                    request,
+                    response,
+                } => chats.push((key, request, response)),
+                Line::Count { key, count, .. } => {
+                    counts.insert(key, count);
+                }
+            }
         }
-        let by_hash = entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (e.hash.clone(), i))
-            .collect();
-        let model = entries
-            .first()
-            .map(|e| e.model.clone())
-            .unwrap_or_else(|| "empty".into());
+        let (backend, model, context_window) = match model {
+            Some(m) => m,
+            None if chats.is_empty() => ("none".into(), "empty".into(), 0),
+            None => return Err(err("it has no `model` line saying what was recorded".into())),
+        };
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (key, _, _)) in chats.iter().enumerate() {
+            by_key.entry(key.clone()).or_default().push(i);
+        }
         Ok(Replayer {
             path: path.to_path_buf(),
+            backend,
             model,
-            entries,
-            by_hash,
+            context_window,
+            chats,
+            by_key,
+            counts,
+            served: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.chats.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.chats.is_empty()
+    }
+
+    /// The recorded model, as `backend:model`.
+    pub fn recorded_model(&self) -> String {
+        format!("{}:{}", self.backend, self.model)
     }
 
     fn closest(&self, request: &ChatRequest) -> Option<String> {
         let wanted = serde_json::to_string(request).unwrap_or_default();
-        self.entries
+        self.chats
             .iter()
-            .max_by_key(|e| {
-                let got = serde_json::to_string(&e.request).unwrap_or_default();
+            .max_by_key(|(_, r, _)| {
+                let got = serde_json::to_string(r).unwrap_or_default();
                 shared_ends(&wanted, &got)
             })
-            .map(|e| format!("{} ({})", e.hash, difference(&e.request, request)))
+            .map(|(k, r, _)| format!("{} ({})", &k[..16], difference(r, request)))
     }
 }
 
@@ -241,10 +362,7 @@ fn difference(recorded: &ChatRequest, wanted: &ChatRequest) -> String {
 #[async_trait]
 impl LanguageModel for Replayer {
     fn info(&self) -> ModelInfo {
-        ModelInfo {
-            backend: "replay".into(),
-            model: self.model.clone(),
-        }
+        ModelInfo::new("replay", self.recorded_model())
     }
 
     async fn chat(
@@ -252,35 +370,62 @@ impl LanguageModel for Replayer {
         request: &ChatRequest,
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
-        let hash = request_hash(request);
-        let Some(&i) = self.by_hash.get(&hash) else {
+        let key = request_key(&self.backend, &self.model, request);
+        let Some(indexes) = self.by_key.get(&key) else {
             return Err(ModelError::CassetteMiss {
                 cassette: self.path.display().to_string(),
-                hash,
+                hash: key,
                 closest: self.closest(request),
             });
         };
-        let response = self.entries[i].response.clone();
+        let nth = {
+            let mut served = self.served.lock().unwrap_or_else(|e| e.into_inner());
+            let n = served.entry(key).or_insert(0);
+            *n += 1;
+            *n - 1
+        };
+        let i = indexes[nth.min(indexes.len() - 1)];
+        let response = self.chats[i].2.clone();
         if let Some(sink) = stream {
             let _ = sink.send(response.text.clone());
         }
         Ok(response)
+    }
+
+    fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
+        let key = count_key(&self.backend, &self.model, messages);
+        self.counts
+            .get(&key)
+            .copied()
+            .ok_or_else(|| ModelError::CassetteMiss {
+                cassette: self.path.display().to_string(),
+                hash: key,
+                closest: self
+                    .closest(&ChatRequest::new(messages.to_vec()))
+                    .map(|c| format!("{c}; no token count of these messages was recorded")),
+            })
+    }
+
+    fn context_window(&self) -> u64 {
+        self.context_window
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ladder_core::Message;
 
     #[test]
-    fn hash_is_stable_and_sensitive() {
+    fn key_is_a_full_sha256_of_model_and_request() {
         let a = ChatRequest::new(vec![Message::user("hello")]);
         let mut b = a.clone();
-        assert_eq!(request_hash(&a), request_hash(&b));
-        assert_eq!(request_hash(&a).len(), 16);
+        let k = request_key("local", "m.gguf", &a);
+        assert_eq!(k.len(), 64);
+        assert_eq!(k, request_key("local", "m.gguf", &b));
         b.sampling.seed = 1;
-        assert_ne!(request_hash(&a), request_hash(&b));
+        assert_ne!(k, request_key("local", "m.gguf", &b));
+        assert_ne!(k, request_key("local", "other.gguf", &a));
+        assert_ne!(k, request_key("openai", "m.gguf", &a));
     }
 
     #[test]

@@ -34,7 +34,8 @@ pub fn default_model_path() -> PathBuf {
 pub enum ModelSpec {
     /// `local` or `local:PATH`.
     Local(Option<PathBuf>),
-    /// `openai:MODEL@URL` or `llama-server:MODEL@URL`.
+    /// `openai:MODEL@URL`, `llama-server:MODEL@URL`, `llama-cpp-python:MODEL@URL` or
+    /// `ollama:MODEL@URL`: an OpenAI-compatible server, and how it takes JSON Schemas.
     OpenAi {
         kind: ServerKind,
         model: String,
@@ -45,7 +46,8 @@ pub enum ModelSpec {
 }
 
 pub const SPEC_HELP: &str =
-    "local | local:PATH.gguf | openai:MODEL@URL | llama-server:MODEL@URL | replay:CASSETTE.jsonl";
+    "local | local:PATH.gguf | openai:MODEL@URL | llama-server:MODEL@URL | \
+     llama-cpp-python:MODEL@URL | ollama:MODEL@URL | replay:CASSETTE.jsonl";
 
 impl std::str::FromStr for ModelSpec {
     type Err = String;
@@ -60,7 +62,7 @@ impl std::str::FromStr for ModelSpec {
             ("local", None) => Ok(ModelSpec::Local(None)),
             ("local", Some(p)) if !p.is_empty() => Ok(ModelSpec::Local(Some(p.into()))),
             ("replay", Some(p)) if !p.is_empty() => Ok(ModelSpec::Replay(p.into())),
-            ("openai" | "llama-server", Some(rest)) => {
+            ("openai" | "llama-server" | "llama-cpp-python" | "ollama", Some(rest)) => {
                 let (model, url) = rest.split_once('@').ok_or_else(|| {
                     format!("{s:?}: expected {scheme}:MODEL@URL, e.g. {scheme}:qwen2.5@http://127.0.0.1:8080/v1")
                 })?;
@@ -70,10 +72,11 @@ impl std::str::FromStr for ModelSpec {
                         "{s:?}: expected {scheme}:MODEL@URL with a model name and an http:// or https:// URL"
                     ));
                 }
-                let kind = if scheme == "openai" {
-                    ServerKind::Generic
-                } else {
-                    ServerKind::LlamaCpp
+                let kind = match scheme {
+                    "llama-server" => ServerKind::LlamaCpp,
+                    "llama-cpp-python" => ServerKind::LlamaCppPython,
+                    "ollama" => ServerKind::Ollama,
+                    _ => ServerKind::Generic,
                 };
                 Ok(ModelSpec::OpenAi {
                     kind,
@@ -146,6 +149,24 @@ mod tests {
                 .unwrap(),
             ModelSpec::OpenAi {
                 kind: ServerKind::LlamaCpp,
+                ..
+            }
+        ));
+        assert!(matches!(
+            "llama-cpp-python:m@http://127.0.0.1:8000/v1"
+                .parse::<ModelSpec>()
+                .unwrap(),
+            ModelSpec::OpenAi {
+                kind: ServerKind::LlamaCppPython,
+                ..
+            }
+        ));
+        assert!(matches!(
+            "ollama:qwen@http://127.0.0.1:11434/v1"
+                .parse::<ModelSpec>()
+                .unwrap(),
+            ModelSpec::OpenAi {
+                kind: ServerKind::Ollama,
                 ..
             }
         ));

@@ -6,16 +6,22 @@
 //! - Generation runs on a blocking thread with an explicit thread count; it never uses
 //!   more threads than configured.
 //! - Text is streamed only once it is valid UTF-8 and cannot be the start of a stop string.
+//! - Dropping a call's future stops its generation at the next token (or prompt batch).
+//! - A constraint is turned into GBNF and parsed with stderr captured once per distinct
+//!   grammar ([`LanguageModel::check_constraint`] does it up front); later calls reuse the
+//!   converted grammar and never touch the process's stderr again.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use ladder_core::{
     ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, Message, ModelError,
-    ModelInfo, TokenSink, Usage,
+    ModelInfo, TokenCount, TokenSink, Usage,
 };
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -65,6 +71,8 @@ struct Inner {
     name: String,
     threads: i32,
     max_context: u32,
+    /// GBNF of each constraint already parsed successfully, by the constraint's JSON.
+    grammars: Mutex<HashMap<String, String>>,
 }
 
 impl LocalModel {
@@ -107,6 +115,7 @@ impl LocalModel {
                     .unwrap_or(shown),
                 threads: config.threads.max(1) as i32,
                 max_context: config.max_context.min(context_train).max(64),
+                grammars: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -136,7 +145,17 @@ impl LocalModel {
         request: &ChatRequest,
         stream: Option<&TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
-        self.inner.generate(request, stream)
+        self.inner
+            .generate(request, stream, &AtomicBool::new(false))
+    }
+
+    /// How many distinct grammars have been converted and parsed so far.
+    pub fn grammars_parsed(&self) -> usize {
+        self.inner
+            .grammars
+            .lock()
+            .map(|g| g.len())
+            .unwrap_or_default()
     }
 }
 
@@ -175,12 +194,17 @@ pub(crate) fn new_context(
 }
 
 /// Decode `tokens` starting at position 0, in batches; logits only for the last token.
+/// Stops between batches once `stop` is set.
 pub(crate) fn decode_prompt(
     ctx: &mut LlamaContext<'_>,
     tokens: &[LlamaToken],
+    stop: &AtomicBool,
 ) -> Result<(), ModelError> {
     let mut batch = LlamaBatch::new(BATCH, 1);
     for (c, chunk) in tokens.chunks(BATCH).enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         batch.clear();
         for (i, &t) in chunk.iter().enumerate() {
             let pos = c * BATCH + i;
@@ -232,7 +256,7 @@ impl Inner {
     fn sampler(&self, request: &ChatRequest) -> Result<LlamaSampler, ModelError> {
         let mut chain = Vec::new();
         if let Some(constraint) = &request.constraint {
-            chain.push(grammar_sampler(&self.model, constraint)?);
+            chain.push(self.grammar_sampler(constraint)?);
         }
         let s = &request.sampling;
         if s.temperature <= 0.0 {
@@ -247,11 +271,39 @@ impl Inner {
         Ok(LlamaSampler::chain_simple(chain))
     }
 
+    /// A grammar sampler for a constraint. The first time a constraint is seen it is
+    /// converted and parsed with stderr captured (llama.cpp prints parse errors there);
+    /// after that the cached GBNF is used directly.
+    fn grammar_sampler(&self, constraint: &Constraint) -> Result<LlamaSampler, ModelError> {
+        let key = ladder_core::model::canonical_json(constraint);
+        let known = self
+            .grammars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(gbnf) = known {
+            return LlamaSampler::grammar(&self.model, &gbnf, "root").map_err(|e| {
+                ModelError::InvalidGrammar {
+                    message: e.to_string(),
+                }
+            });
+        }
+        let (sampler, gbnf) = grammar_sampler(&self.model, constraint)?;
+        self.grammars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, gbnf);
+        Ok(sampler)
+    }
+
     fn generate(
         &self,
         request: &ChatRequest,
         stream: Option<&TokenSink>,
+        stop: &AtomicBool,
     ) -> Result<ChatResponse, ModelError> {
+        let stopped = || ModelError::Generation("stopped: the call was abandoned".into());
         let started = Instant::now();
         let prompt = self.render(&request.messages)?;
         let tokens = self.tokenize(&prompt);
@@ -265,7 +317,10 @@ impl Inner {
         let mut sampler = self.sampler(request)?;
         let mut ctx = new_context(&self.model, n_ctx, self.threads)?;
 
-        decode_prompt(&mut ctx, &tokens)?;
+        decode_prompt(&mut ctx, &tokens, stop)?;
+        if stop.load(Ordering::Relaxed) {
+            return Err(stopped());
+        }
         let prompt_ms = ms_since(started);
         let gen_started = Instant::now();
 
@@ -277,6 +332,9 @@ impl Inner {
         let mut generated = 0u64;
         let mut finish = FinishReason::Length;
         while generated < u64::from(max_new) {
+            if stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
             let token = sampler.sample(&ctx, logits_at);
             if vocab.is_eog(token) {
                 finish = FinishReason::Stop;
@@ -313,6 +371,7 @@ impl Inner {
                 prompt_tokens: tokens.len() as u64,
                 cached_tokens: 0,
                 completion_tokens: generated,
+                estimated: false,
             },
             prompt_ms,
             generation_ms: ms_since(gen_started),
@@ -325,11 +384,12 @@ pub(crate) fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
-/// A grammar sampler for a constraint, with llama.cpp's own error message on failure.
+/// A grammar sampler for a constraint and its GBNF, with llama.cpp's own error message
+/// on failure (stderr is captured around the conversion and the parse).
 fn grammar_sampler(
     model: &LlamaModel,
     constraint: &Constraint,
-) -> Result<LlamaSampler, ModelError> {
+) -> Result<(LlamaSampler, String), ModelError> {
     let gbnf = match constraint {
         Constraint::Gbnf(g) => g.clone(),
         Constraint::JsonSchema(schema) => {
@@ -345,14 +405,24 @@ fn grammar_sampler(
     };
     native::clear_log();
     let (result, stderr) = native::capture_stderr(|| LlamaSampler::grammar(model, &gbnf, "root"));
-    result.map_err(|e| {
+    let sampler = result.map_err(|e| {
         let mut message = parse_error_line(&stderr).unwrap_or_else(|| e.to_string());
         let log = native::take_log();
         if !log.is_empty() {
             message.push_str(&format!(" ({log})"));
         }
         ModelError::InvalidGrammar { message }
-    })
+    })?;
+    Ok((sampler, gbnf))
+}
+
+/// Sets the flag when dropped: a call's future that goes away stops its generation.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn detail(stderr: &str) -> String {
@@ -467,10 +537,7 @@ impl<'a> TextOut<'a> {
 #[async_trait]
 impl LanguageModel for LocalModel {
     fn info(&self) -> ModelInfo {
-        ModelInfo {
-            backend: "local".into(),
-            model: self.inner.name.clone(),
-        }
+        ModelInfo::new("local", self.inner.name.clone())
     }
 
     async fn chat(
@@ -481,14 +548,31 @@ impl LanguageModel for LocalModel {
         let inner = Arc::clone(&self.inner);
         let request = request.clone();
         let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
         let mut response =
-            tokio::task::spawn_blocking(move || inner.generate(&request, stream.as_ref()))
+            tokio::task::spawn_blocking(move || inner.generate(&request, stream.as_ref(), &stop))
                 .await
                 .map_err(|e| {
                     ModelError::Generation(format!("the generation thread failed: {e}"))
                 })??;
         response.total_ms = ms_since(started);
         Ok(response)
+    }
+
+    fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
+        Ok(TokenCount {
+            tokens: self.count_prompt_tokens(messages)? as u64,
+            estimated: false,
+        })
+    }
+
+    fn context_window(&self) -> u64 {
+        u64::from(self.inner.max_context)
+    }
+
+    fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
+        self.inner.grammar_sampler(constraint).map(drop)
     }
 }
 

@@ -2,11 +2,17 @@
 //! vLLM, Ollama, OpenAI itself).
 //!
 //! Invariants:
-//! - Requests always stream (SSE); a server that answers with one JSON body is read too.
-//! - A constraint is sent in the form the server accepts, or refused before any request:
-//!   a JSON Schema goes as `response_format`; GBNF only to llama.cpp's server, as `grammar`.
-//! - 429 and 5xx answers are retried with exponential backoff (honouring `Retry-After`);
-//!   an endpoint that cannot be reached is an error naming its URL, at once.
+//! - A call streams (SSE) only when someone receives the tokens; otherwise it asks for one
+//!   JSON body, which is where servers that send no usage in a stream (llama-cpp-python's)
+//!   do report it. A figure the server still leaves out is estimated and marked so
+//!   ([`Usage::estimated`]), never reported as 0.
+//! - A constraint is sent in the form the server takes ([`ServerKind`]), or refused before
+//!   any request: GBNF only to llama.cpp's server, as `grammar`.
+//! - 429 and 5xx answers, connection failures and a stream cut before `[DONE]` (when no
+//!   text has reached the receiver yet) are retried with exponential backoff and jitter
+//!   (honouring `Retry-After`); a request the server rejected as invalid (4xx) is not.
+//! - Token counts are estimated (the backend has no tokenizer for a remote model) and say
+//!   so; the context window is the configured one.
 //! - The API key is read from an environment variable and never written anywhere.
 
 use std::time::{Duration, Instant};
@@ -15,19 +21,36 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use ladder_core::{
     ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, ModelError, ModelInfo,
-    TokenSink, Usage,
+    TokenCount, TokenSink, Usage,
 };
 use serde_json::{json, Value};
 
 use crate::local::ms_since;
 
-/// Which dialect the server speaks beyond the common API.
+/// Which dialect the server speaks beyond the common API: above all, how it takes a JSON
+/// Schema constraint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServerKind {
-    /// Plain OpenAI API: JSON Schema constraints only.
+    /// OpenAI and vLLM: `response_format: {type: json_schema, json_schema: {schema}}`.
     Generic,
-    /// llama.cpp's server: also accepts a GBNF `grammar`.
+    /// llama.cpp's server: `json_schema` as OpenAI, and also a GBNF `grammar`.
     LlamaCpp,
+    /// llama-cpp-python's server: `response_format: {type: json_object, schema}`.
+    LlamaCppPython,
+    /// Ollama: `format: <schema>`.
+    Ollama,
+}
+
+impl ServerKind {
+    /// The backend name used in model specs and traces.
+    pub fn backend(self) -> &'static str {
+        match self {
+            ServerKind::Generic => "openai",
+            ServerKind::LlamaCpp => "llama-server",
+            ServerKind::LlamaCppPython => "llama-cpp-python",
+            ServerKind::Ollama => "ollama",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -42,8 +65,10 @@ pub struct OpenAiConfig {
     /// Longest wait for the next streamed bytes.
     pub read_timeout: Duration,
     pub max_retries: u32,
-    /// First backoff delay; doubled on each retry.
+    /// First backoff delay; doubled on each retry, plus up to half of it again at random.
     pub backoff: Duration,
+    /// The model's context window in tokens (the API does not say it).
+    pub context_window: u64,
 }
 
 impl OpenAiConfig {
@@ -57,6 +82,7 @@ impl OpenAiConfig {
             read_timeout: Duration::from_secs(120),
             max_retries: 3,
             backoff: Duration::from_millis(500),
+            context_window: 8192,
         }
     }
 
@@ -93,8 +119,13 @@ impl OpenAiModel {
     }
 }
 
-/// The JSON body for a request, or why this server cannot take it.
-pub fn request_body(config: &OpenAiConfig, request: &ChatRequest) -> Result<Value, ModelError> {
+/// The JSON body for a request, or why this server cannot take it. `stream` asks for
+/// server-sent events.
+pub fn request_body(
+    config: &OpenAiConfig,
+    request: &ChatRequest,
+    stream: bool,
+) -> Result<Value, ModelError> {
     let s = &request.sampling;
     let mut body = json!({
         "model": config.model,
@@ -103,26 +134,34 @@ pub fn request_body(config: &OpenAiConfig, request: &ChatRequest) -> Result<Valu
         "top_p": s.top_p,
         "seed": s.seed,
         "max_tokens": s.max_tokens,
-        "stream": true,
-        "stream_options": {"include_usage": true},
+        "stream": stream,
     });
+    if stream {
+        body["stream_options"] = json!({"include_usage": true});
+    }
     if !request.stop.is_empty() {
         body["stop"] = json!(request.stop);
     }
     match (&request.constraint, config.kind) {
         (None, _) => {}
-        (Some(Constraint::JsonSchema(schema)), _) => {
+        (Some(Constraint::JsonSchema(schema)), ServerKind::Generic | ServerKind::LlamaCpp) => {
             body["response_format"] = json!({
                 "type": "json_schema",
                 "json_schema": {"name": "ladder_output", "strict": true, "schema": schema},
             });
         }
+        (Some(Constraint::JsonSchema(schema)), ServerKind::LlamaCppPython) => {
+            body["response_format"] = json!({"type": "json_object", "schema": schema});
+        }
+        (Some(Constraint::JsonSchema(schema)), ServerKind::Ollama) => {
+            body["format"] = schema.clone();
+        }
         (Some(Constraint::Gbnf(grammar)), ServerKind::LlamaCpp) => {
             body["grammar"] = json!(grammar);
         }
-        (Some(Constraint::Gbnf(_)), ServerKind::Generic) => {
+        (Some(Constraint::Gbnf(_)), kind) => {
             return Err(ModelError::UnsupportedConstraint {
-                backend: "openai".into(),
+                backend: kind.backend().into(),
                 constraint: "gbnf".into(),
                 hint: "only llama.cpp accepts GBNF grammars: use a JSON Schema constraint, or \
                        `llama-server:MODEL@URL` if the server is llama.cpp's"
@@ -141,6 +180,8 @@ struct Chunk {
     usage: Option<Usage>,
     /// llama.cpp's server reports its own prompt and generation times.
     timings: Option<(f64, f64)>,
+    /// ... and how many prompt tokens it took from its cache.
+    cached: Option<u64>,
 }
 
 fn parse_chunk(v: &Value) -> Result<Chunk, String> {
@@ -161,8 +202,11 @@ fn parse_chunk(v: &Value) -> Result<Chunk, String> {
         let n = |x: Option<&Value>| x.and_then(|x| x.as_u64()).unwrap_or(0);
         Usage {
             prompt_tokens: n(u.get("prompt_tokens")),
-            cached_tokens: n(u.pointer("/prompt_tokens_details/cached_tokens")),
+            cached_tokens: n(u
+                .pointer("/prompt_tokens_details/cached_tokens")
+                .or_else(|| u.get("cached_tokens"))),
             completion_tokens: n(u.get("completion_tokens")),
+            estimated: false,
         }
     });
     let timings = v.get("timings").and_then(|t| {
@@ -171,11 +215,13 @@ fn parse_chunk(v: &Value) -> Result<Chunk, String> {
             t.get("predicted_ms")?.as_f64()?,
         ))
     });
+    let cached = v.pointer("/timings/cache_n").and_then(|c| c.as_u64());
     Ok(Chunk {
         content,
         finish,
         usage,
         timings,
+        cached,
     })
 }
 
@@ -205,72 +251,83 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs.clamp(0.0, 30.0)))
 }
 
-impl OpenAiModel {
-    async fn send(&self, body: &Value) -> Result<reqwest::Response, ModelError> {
-        let url = self.config.endpoint();
-        let mut attempt = 0;
-        loop {
-            let mut req = self.client.post(&url).json(body);
-            if let Some(key) = &self.api_key {
-                req = req.bearer_auth(key);
-            }
-            let resp = req.send().await.map_err(|e| ModelError::Unreachable {
-                url: url.clone(),
-                reason: error_chain(&e),
-            })?;
-            let status = resp.status();
-            if status.is_success() {
-                return Ok(resp);
-            }
-            let retryable = status.as_u16() == 429 || status.is_server_error();
-            if retryable && attempt < self.config.max_retries {
-                let delay = retry_after(&resp).unwrap_or(self.config.backoff * 2u32.pow(attempt));
-                attempt += 1;
-                tokio::time::sleep(delay).await;
-                continue;
-            }
-            let mut text = resp.text().await.unwrap_or_default();
-            if text.len() > 600 {
-                let mut cut = 600;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text.truncate(cut);
-                text.push_str("...");
-            }
-            let tries = if attempt > 0 {
-                format!(" (after {} retries)", attempt)
-            } else {
-                String::new()
-            };
-            return Err(ModelError::Http {
-                url,
-                status: status.as_u16(),
-                body: format!("{}{tries}", text.trim()),
-            });
-        }
-    }
+/// A delay of `base` to `1.5 * base`, spread by the clock's nanoseconds (no RNG crate
+/// needed; retries of concurrent runs should not line up).
+fn jittered(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
 }
 
-#[async_trait]
-impl LanguageModel for OpenAiModel {
-    fn info(&self) -> ModelInfo {
-        ModelInfo {
-            backend: match self.config.kind {
-                ServerKind::Generic => "openai".into(),
-                ServerKind::LlamaCpp => "llama-server".into(),
-            },
-            model: format!("{}@{}", self.config.model, self.config.base_url),
+/// Why one attempt failed, and whether another may succeed.
+enum Attempt {
+    Retry(ModelError),
+    Fail(ModelError),
+}
+
+impl OpenAiModel {
+    /// Send the request; `Ok` is a successful response.
+    async fn send(&self, body: &Value) -> Result<reqwest::Response, Attempt> {
+        let url = self.config.endpoint();
+        let mut req = self.client.post(&url).json(body);
+        if let Some(key) = &self.api_key {
+            req = req.bearer_auth(key);
+        }
+        let resp = req.send().await.map_err(|e| {
+            Attempt::Retry(ModelError::Unreachable {
+                url: url.clone(),
+                reason: error_chain(&e),
+            })
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retryable = status.as_u16() == 429 || status.is_server_error();
+        let wait = retry_after(&resp);
+        let mut text = resp.text().await.unwrap_or_default();
+        if text.len() > 600 {
+            let mut cut = 600;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str("...");
+        }
+        let mut text = text.trim().to_string();
+        let lowered = text.to_lowercase();
+        if status.is_client_error() && lowered.contains("strict") && lowered.contains("schema") {
+            text.push_str(
+                " (the server refuses this JSON Schema under strict mode: strict schemas need \
+                 every property listed in `required` and `additionalProperties: false` on \
+                 every object)",
+            );
+        }
+        let error = ModelError::Http {
+            url,
+            status: status.as_u16(),
+            body: text,
+        };
+        if retryable {
+            if let Some(wait) = wait {
+                tokio::time::sleep(wait).await;
+            }
+            Err(Attempt::Retry(error))
+        } else {
+            Err(Attempt::Fail(error))
         }
     }
 
-    async fn chat(
+    /// One attempt at the whole call: send, then read the stream or the body.
+    async fn attempt(
         &self,
         request: &ChatRequest,
-        stream: Option<TokenSink>,
-    ) -> Result<ChatResponse, ModelError> {
-        let started = Instant::now();
-        let body = request_body(&self.config, request)?;
+        stream: Option<&TokenSink>,
+        started: Instant,
+    ) -> Result<ChatResponse, Attempt> {
+        let body = request_body(&self.config, request, stream.is_some()).map_err(Attempt::Fail)?;
         let url = self.config.endpoint();
         let protocol = |reason: String| ModelError::Protocol {
             url: url.clone(),
@@ -287,6 +344,7 @@ impl LanguageModel for OpenAiModel {
         let mut finish = None;
         let mut usage = None;
         let mut timings = None;
+        let mut cached = None;
         let mut chunks = 0u64;
         let mut first_token: Option<Instant> = None;
         let mut absorb = |c: Chunk, text: &mut String| -> bool {
@@ -294,7 +352,7 @@ impl LanguageModel for OpenAiModel {
                 first_token.get_or_insert_with(Instant::now);
                 chunks += 1;
                 text.push_str(&t);
-                if let Some(sink) = &stream {
+                if let Some(sink) = stream {
                     if sink.send(t).is_err() {
                         return false;
                     }
@@ -303,15 +361,28 @@ impl LanguageModel for OpenAiModel {
             finish = c.finish.or(finish.take());
             usage = c.usage.or(usage);
             timings = c.timings.or(timings);
+            cached = c.cached.or(cached);
             true
         };
 
         if is_sse {
             let mut bytes = resp.bytes_stream();
             let mut buf: Vec<u8> = Vec::new();
+            let mut done = false;
             'read: while let Some(part) = bytes.next().await {
-                let part = part
-                    .map_err(|e| protocol(format!("the stream broke off: {}", error_chain(&e))))?;
+                let part = match part {
+                    Ok(p) => p,
+                    Err(e) => {
+                        let error = protocol(format!("the stream broke off: {}", error_chain(&e)));
+                        // Text already shown to someone cannot be taken back: only a
+                        // stream cut before its first token is retried.
+                        return Err(if text.is_empty() {
+                            Attempt::Retry(error)
+                        } else {
+                            Attempt::Fail(error)
+                        });
+                    }
+                };
                 buf.extend_from_slice(&part);
                 while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=nl).collect();
@@ -321,25 +392,38 @@ impl LanguageModel for OpenAiModel {
                     };
                     let data = data.trim();
                     if data == "[DONE]" {
+                        done = true;
                         break 'read;
                     }
                     let v: Value = serde_json::from_str(data).map_err(|e| {
-                        protocol(format!("a streamed chunk is not JSON ({e}): {data}"))
+                        Attempt::Fail(protocol(format!(
+                            "a streamed chunk is not JSON ({e}): {data}"
+                        )))
                     })?;
-                    let chunk = parse_chunk(&v).map_err(protocol)?;
+                    let chunk = parse_chunk(&v).map_err(|e| Attempt::Fail(protocol(e)))?;
                     if !absorb(chunk, &mut text) {
-                        return Err(ModelError::Generation(
+                        return Err(Attempt::Fail(ModelError::Generation(
                             "stopped: the receiver of the token stream went away".into(),
-                        ));
+                        )));
                     }
                 }
             }
+            if !done {
+                let error = protocol("the stream ended before `data: [DONE]`".into());
+                return Err(if text.is_empty() {
+                    Attempt::Retry(error)
+                } else {
+                    Attempt::Fail(error)
+                });
+            }
         } else {
-            let v: Value = resp
-                .json()
-                .await
-                .map_err(|e| protocol(format!("the body is not JSON: {}", error_chain(&e))))?;
-            let chunk = parse_chunk(&v).map_err(protocol)?;
+            let v: Value = resp.json().await.map_err(|e| {
+                Attempt::Retry(protocol(format!(
+                    "the body is not JSON: {}",
+                    error_chain(&e)
+                )))
+            })?;
+            let chunk = parse_chunk(&v).map_err(|e| Attempt::Fail(protocol(e)))?;
             absorb(chunk, &mut text);
         }
 
@@ -347,13 +431,29 @@ impl LanguageModel for OpenAiModel {
             Some("length") => FinishReason::Length,
             Some(_) | None => FinishReason::Stop,
         };
-        // Servers that do not report usage: count streamed chunks (one token each on
-        // llama.cpp, vLLM and Ollama).
-        let usage = usage.unwrap_or(Usage {
-            prompt_tokens: 0,
-            cached_tokens: 0,
-            completion_tokens: chunks,
-        });
+        let usage = match usage {
+            Some(mut u) if u.prompt_tokens > 0 => {
+                if u.cached_tokens == 0 {
+                    u.cached_tokens = cached.unwrap_or(0);
+                }
+                u
+            }
+            // No usage, or a prompt of 0 tokens (which no chat prompt is): estimate, and
+            // say so. Streamed chunks are one token each on llama.cpp, vLLM and Ollama.
+            other => Usage {
+                prompt_tokens: TokenCount::estimate(&request.messages).tokens,
+                cached_tokens: cached.unwrap_or(0),
+                completion_tokens: other
+                    .map(|u| u.completion_tokens)
+                    .filter(|&n| n > 0)
+                    .unwrap_or(if chunks > 1 {
+                        chunks
+                    } else {
+                        (text.len() as u64).div_ceil(4)
+                    }),
+                estimated: true,
+            },
+        };
         let total_ms = ms_since(started);
         let (prompt_ms, generation_ms) = timings.unwrap_or_else(|| {
             let ttft = first_token
@@ -372,6 +472,50 @@ impl LanguageModel for OpenAiModel {
     }
 }
 
+#[async_trait]
+impl LanguageModel for OpenAiModel {
+    fn info(&self) -> ModelInfo {
+        ModelInfo {
+            backend: self.config.kind.backend().into(),
+            model: self.config.model.clone(),
+            endpoint: Some(self.config.base_url.clone()),
+        }
+    }
+
+    async fn chat(
+        &self,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            match self.attempt(request, stream.as_ref(), started).await {
+                Ok(response) => return Ok(response),
+                Err(Attempt::Fail(e)) => return Err(e),
+                Err(Attempt::Retry(e)) if attempt >= self.config.max_retries => {
+                    return Err(match e {
+                        ModelError::Http { url, status, body } if attempt > 0 => ModelError::Http {
+                            url,
+                            status,
+                            body: format!("{body} (after {attempt} retries)"),
+                        },
+                        other => other,
+                    })
+                }
+                Err(Attempt::Retry(_)) => {
+                    tokio::time::sleep(jittered(self.config.backoff * 2u32.pow(attempt))).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn context_window(&self) -> u64 {
+        self.config.context_window
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,7 +529,7 @@ mod tests {
         req.sampling.seed = 7;
         req.stop = vec!["END".into()];
         req.constraint = Some(Constraint::JsonSchema(json!({"type": "object"})));
-        let b = request_body(&cfg, &req).unwrap();
+        let b = request_body(&cfg, &req, true).unwrap();
         assert_eq!(b["model"], "m");
         assert_eq!(b["messages"][1], json!({"role": "user", "content": "u"}));
         assert_eq!(b["seed"], 7);
@@ -399,15 +543,40 @@ mod tests {
     }
 
     #[test]
+    fn each_server_kind_gets_the_schema_in_the_form_it_takes() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let mut req = ChatRequest::new(vec![Message::user("u")]);
+        req.constraint = Some(Constraint::JsonSchema(schema.clone()));
+        let body =
+            |kind| request_body(&OpenAiConfig::new("http://h/v1", "m", kind), &req, false).unwrap();
+        for kind in [ServerKind::Generic, ServerKind::LlamaCpp] {
+            let b = body(kind);
+            assert_eq!(b["response_format"]["type"], "json_schema");
+            assert_eq!(b["response_format"]["json_schema"]["schema"], schema);
+        }
+        let b = body(ServerKind::LlamaCppPython);
+        assert_eq!(
+            b["response_format"],
+            json!({"type": "json_object", "schema": schema})
+        );
+        let b = body(ServerKind::Ollama);
+        assert_eq!(b["format"], schema);
+        assert!(b.get("response_format").is_none());
+        // Not streamed: no stream options either.
+        assert_eq!(b["stream"], false);
+        assert!(b.get("stream_options").is_none());
+    }
+
+    #[test]
     fn gbnf_goes_only_to_llama_cpp() {
         let mut req = ChatRequest::new(vec![Message::user("u")]);
         req.constraint = Some(Constraint::Gbnf("root ::= \"a\"".into()));
         let generic = OpenAiConfig::new("http://h/v1", "m", ServerKind::Generic);
-        let e = request_body(&generic, &req).unwrap_err().to_string();
+        let e = request_body(&generic, &req, false).unwrap_err().to_string();
         assert!(e.contains("gbnf") && e.contains("llama-server:"), "{e}");
         let llama = OpenAiConfig::new("http://h/v1", "m", ServerKind::LlamaCpp);
         assert_eq!(
-            request_body(&llama, &req).unwrap()["grammar"],
+            request_body(&llama, &req, false).unwrap()["grammar"],
             "root ::= \"a\""
         );
     }
@@ -425,7 +594,8 @@ mod tests {
             Some(Usage {
                 prompt_tokens: 9,
                 cached_tokens: 4,
-                completion_tokens: 2
+                completion_tokens: 2,
+                estimated: false,
             })
         );
         let c = parse_chunk(&json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"timings":{"prompt_n":9,"prompt_ms":12.5,"predicted_n":2,"predicted_ms":30.0}})).unwrap();

@@ -157,6 +157,78 @@ async fn invalid_grammar_reports_llama_cpp_parse_message() {
 }
 
 #[tokio::test]
+async fn a_grammar_is_converted_and_parsed_once_then_reused() {
+    // A fresh model: the grammar cache is per loaded model.
+    let m = LocalModel::load(&LocalConfig::new(default_model_path())).unwrap();
+    let schema = serde_json::json!({
+        "type": "object",
+        "properties": {"answer": {"type": "string", "maxLength": 20}},
+        "required": ["answer"]
+    });
+    let c = Constraint::JsonSchema(schema);
+    m.check_constraint(&c).unwrap();
+    assert_eq!(m.grammars_parsed(), 1);
+    let mut r = ask("Capital of France, as JSON.", 30);
+    r.constraint = Some(c);
+    for _ in 0..2 {
+        let out = m.chat(&r, None).await.unwrap();
+        serde_json::from_str::<serde_json::Value>(&out.text).unwrap();
+    }
+    assert_eq!(
+        m.grammars_parsed(),
+        1,
+        "the same schema is not converted again"
+    );
+    let bad = Constraint::Gbnf("root ::= [a-z".into());
+    let e = m.check_constraint(&bad).unwrap_err();
+    assert!(matches!(e, ModelError::InvalidGrammar { .. }), "{e}");
+    assert_eq!(m.grammars_parsed(), 1, "a bad grammar is not cached");
+}
+
+#[tokio::test]
+async fn dropping_a_call_stops_its_generation() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let m = model();
+    let r = ask("Write a very long story about the sea.", 2000);
+    let call = m.chat(&r, Some(tx));
+    // Give it time to start generating, then drop the call.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(1500), call).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut before = 0;
+    while rx.try_recv().is_ok() {
+        before += 1;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let mut after = 0;
+    loop {
+        match rx.try_recv() {
+            Ok(_) => after += 1,
+            // Disconnected: the generation thread has ended and dropped its sender.
+            Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => break,
+            Err(tokio::sync::mpsc::error::TryRecvError::Empty) => {
+                panic!("the generation thread is still alive a second after the call was dropped")
+            }
+        }
+    }
+    assert!(before > 0, "it had started generating");
+    assert_eq!(after, 0, "no token after the call was dropped");
+}
+
+#[tokio::test]
+async fn counts_tokens_with_its_own_tokenizer_and_reports_its_window() {
+    let m = model();
+    let messages = vec![Message::system("Be brief."), Message::user("Hello there.")];
+    let counted = m.count_tokens(&messages).unwrap();
+    assert!(!counted.estimated);
+    let out = m
+        .chat(&ChatRequest::new(messages.clone()), None)
+        .await
+        .unwrap();
+    assert_eq!(counted.tokens, out.usage.prompt_tokens);
+    assert_eq!(m.context_window(), 8192);
+}
+
+#[tokio::test]
 async fn prompt_larger_than_the_context_is_refused() {
     let mut config = LocalConfig::new(default_model_path());
     config.max_context = 256;

@@ -15,6 +15,8 @@ enum Body {
     Json(String),
     /// SSE events; each string is sent as its own HTTP chunk.
     Sse(Vec<String>),
+    /// Close the connection without answering.
+    Hangup,
 }
 
 #[derive(Clone)]
@@ -87,6 +89,9 @@ async fn serve(replies: Vec<Reply>) -> Server {
                     body,
                 });
 
+                if matches!(reply.body, Body::Hangup) {
+                    return;
+                }
                 let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);
                 for (k, v) in &reply.headers {
                     out.push_str(&format!("{k}: {v}\r\n"));
@@ -111,6 +116,7 @@ async fn serve(replies: Vec<Reply>) -> Server {
                         }
                         sock.write_all(b"0\r\n\r\n").await.unwrap();
                     }
+                    Body::Hangup => {}
                 }
                 let _ = sock.shutdown().await;
             });
@@ -190,7 +196,7 @@ async fn streams_llama_cpp_chunks_and_reads_usage_and_timings() {
     assert_eq!(seen[0].path, "/v1/chat/completions");
     let b = &seen[0].body;
     assert_eq!(b["model"], "test-model");
-    assert_eq!(b["stream"], true);
+    assert_eq!(b["stream"], true, "a receiver is attached: streamed");
     assert_eq!(b["seed"], 3);
     assert_eq!(b["max_tokens"], 16);
     assert_eq!(b["messages"][0]["role"], "system");
@@ -199,6 +205,91 @@ async fn streams_llama_cpp_chunks_and_reads_usage_and_timings() {
         .headers
         .to_ascii_lowercase()
         .contains("authorization"));
+}
+
+#[tokio::test]
+async fn without_a_receiver_the_call_is_not_streamed() {
+    let body = r#"{"id":"chatcmpl-B","object":"chat.completion","created":1764000000,"model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"Paris."},"finish_reason":"stop"}],"usage":{"prompt_tokens":10,"completion_tokens":2,"total_tokens":12}}"#;
+    let server = serve(vec![ok(Body::Json(body.into()))]).await;
+    let model = OpenAiModel::new(config(&server.url, ServerKind::LlamaCppPython)).unwrap();
+    let r = model.chat(&request(), None).await.unwrap();
+    assert_eq!((r.usage.prompt_tokens, r.usage.estimated), (10, false));
+    let seen = server.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].body["stream"], false);
+    assert!(seen[0].body.get("stream_options").is_none());
+}
+
+#[tokio::test]
+async fn a_stream_without_usage_is_estimated_and_marked_never_zero() {
+    // llama-cpp-python's stream: content chunks, no usage even when asked for it.
+    let events = [
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Par\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"is.\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    ];
+    let server = serve(vec![ok(sse(&events))]).await;
+    let model = OpenAiModel::new(config(&server.url, ServerKind::LlamaCppPython)).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let r = model.chat(&request(), Some(tx)).await.unwrap();
+    assert_eq!(r.text, "Paris.");
+    assert!(r.usage.estimated);
+    assert!(r.usage.prompt_tokens > 0, "{:?}", r.usage);
+    assert_eq!(r.usage.completion_tokens, 2, "one token per streamed chunk");
+    let counted = model.count_tokens(&request().messages).unwrap();
+    assert!(counted.estimated && counted.tokens > 0);
+}
+
+#[tokio::test]
+async fn a_dropped_connection_and_a_cut_stream_are_retried() {
+    let cut = ok(sse(&[LLAMA_CPP[0]]));
+    let server = serve(vec![
+        Reply {
+            status: 200,
+            headers: vec![],
+            body: Body::Hangup,
+        },
+        cut,
+        ok(sse(LLAMA_CPP)),
+    ])
+    .await;
+    let model = OpenAiModel::new(config(&server.url, ServerKind::LlamaCpp)).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let r = model.chat(&request(), Some(tx)).await.unwrap();
+    assert_eq!(r.text, "The capital is Paris.");
+    assert_eq!(server.seen.lock().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_stream_cut_after_text_was_shown_is_an_error_not_a_retry() {
+    let server = serve(vec![ok(sse(&LLAMA_CPP[..2]))]).await;
+    let model = OpenAiModel::new(config(&server.url, ServerKind::LlamaCpp)).unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let e = model.chat(&request(), Some(tx)).await.unwrap_err();
+    assert!(e.to_string().contains("[DONE]"), "{e}");
+    assert_eq!(server.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_schema_refused_under_strict_mode_says_why() {
+    let refused = Reply {
+        status: 400,
+        headers: vec![],
+        body: Body::Json(r#"{"error":{"message":"Invalid schema for response_format 'ladder_output': In context=(), 'required' is required to be supplied and to be an array including every key in properties. strict mode"}}"#.into()),
+    };
+    let server = serve(vec![refused]).await;
+    let model = OpenAiModel::new(config(&server.url, ServerKind::Generic)).unwrap();
+    let mut r = request();
+    r.constraint = Some(Constraint::JsonSchema(
+        serde_json::json!({"type": "object"}),
+    ));
+    let e = model.chat(&r, None).await.unwrap_err().to_string();
+    assert!(
+        e.contains("400") && e.contains("additionalProperties"),
+        "{e}"
+    );
+    assert_eq!(server.seen.lock().unwrap().len(), 1, "a 4xx is not retried");
 }
 
 #[tokio::test]

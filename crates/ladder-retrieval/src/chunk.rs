@@ -34,7 +34,12 @@ pub struct Chunk {
     pub heading: String,
     pub index: usize,
     pub text: String,
-    /// SHA-256 (hex) of what is embedded; unchanged chunks are skipped on re-ingestion.
+    /// The document's `attributes` table from TOML front matter, for filters (empty when
+    /// it has none).
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, serde_json::Value>,
+    /// SHA-256 (hex) of what is embedded and of the attributes; unchanged chunks are
+    /// skipped on re-ingestion.
     pub hash: String,
 }
 
@@ -131,8 +136,31 @@ fn split(text: &str, opts: ChunkOptions) -> Vec<String> {
     out
 }
 
+/// The `attributes` table of `+++` TOML front matter, as JSON (empty when there is none or
+/// the front matter is not valid TOML: ingestion is for any folder of markdown, and a
+/// suite's front matter is checked by `ladder validate`).
+fn attributes(text: &str) -> serde_json::Map<String, serde_json::Value> {
+    let Some(rest) = text.strip_prefix("+++\n") else {
+        return Default::default();
+    };
+    let Some(end) = rest.find("\n+++") else {
+        return Default::default();
+    };
+    let Ok(front) = rest[..end].parse::<toml::Table>() else {
+        return Default::default();
+    };
+    match front
+        .get("attributes")
+        .and_then(|a| serde_json::to_value(a).ok())
+    {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => Default::default(),
+    }
+}
+
 /// Chunk one document. `fallback_id` names it when it has no front-matter id.
 pub fn chunk_document(text: &str, fallback_id: &str, opts: ChunkOptions) -> Vec<Chunk> {
+    let attributes = attributes(text);
     let (id, title, body) = front_matter(text);
     let document = id.unwrap_or_else(|| fallback_id.to_string());
     let first_h1 = body
@@ -183,9 +211,14 @@ pub fn chunk_document(text: &str, fallback_id: &str, opts: ChunkOptions) -> Vec<
                 heading: heading.clone(),
                 index: chunks.len(),
                 text: piece,
+                attributes: attributes.clone(),
                 hash: String::new(),
             };
-            c.hash = hex(&Sha256::digest(c.embed_text().as_bytes()));
+            let mut hashed = c.embed_text();
+            if !c.attributes.is_empty() {
+                hashed.push_str(&serde_json::Value::Object(c.attributes.clone()).to_string());
+            }
+            c.hash = hex(&Sha256::digest(hashed.as_bytes()));
             chunks.push(c);
         }
     }
@@ -259,6 +292,24 @@ mod tests {
                 w[1].text
             );
         }
+    }
+
+    #[test]
+    fn front_matter_attributes_are_kept_for_filters() {
+        let doc = "+++\nid = \"a\"\ntitle = \"A\"\n[attributes]\nscope = \"abroad\"\nmax_days = 7\nactivities = [\"diving\"]\n[attributes.hours_from]\nOstby = 2\n+++\nText.\n";
+        let c = &chunk_document(doc, "x", ChunkOptions::default())[0];
+        assert_eq!(c.attributes["scope"], "abroad");
+        assert_eq!(c.attributes["max_days"], 7);
+        assert_eq!(c.attributes["activities"][0], "diving");
+        assert_eq!(c.attributes["hours_from"]["Ostby"], 2);
+        let plain = &chunk_document("# T\n\nText.\n", "x", ChunkOptions::default())[0];
+        assert!(plain.attributes.is_empty());
+        // A changed attribute changes the hash, so re-ingestion updates the point.
+        let changed = doc.replace("max_days = 7", "max_days = 8");
+        assert_ne!(
+            c.hash,
+            chunk_document(&changed, "x", ChunkOptions::default())[0].hash
+        );
     }
 
     #[test]

@@ -154,7 +154,56 @@ fn payload(c: &Chunk) -> Map<String, Value> {
     m.insert("chunk".into(), (c.index as i64).into());
     m.insert("text".into(), c.text.clone().into());
     m.insert("hash".into(), c.hash.clone().into());
+    if !c.attributes.is_empty() {
+        m.insert("attributes".into(), Value::Object(c.attributes.clone()));
+    }
     m
+}
+
+/// Payload indexes for the chunks' attributes: `attributes.<name>` (and one level of
+/// nesting, `attributes.<name>.<key>`, for tables such as travel hours by city), typed by
+/// their values: strings (and lists of strings) as keywords, integers, floats (a field
+/// with both integers and floats is a float field), booleans.
+pub fn attribute_indexes(chunks: &[Chunk]) -> Vec<(String, FieldType)> {
+    fn kind(v: &Value) -> Option<FieldType> {
+        match v {
+            Value::String(_) => Some(FieldType::Keyword),
+            Value::Bool(_) => Some(FieldType::Bool),
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(FieldType::Integer),
+            Value::Number(_) => Some(FieldType::Float),
+            Value::Array(items) => items.first().and_then(kind),
+            _ => None,
+        }
+    }
+    let mut found: BTreeMap<String, FieldType> = BTreeMap::new();
+    let mut add = |key: String, t: FieldType| {
+        let merged = match (found.get(&key), t) {
+            (Some(FieldType::Integer), FieldType::Float)
+            | (Some(FieldType::Float), FieldType::Integer) => FieldType::Float,
+            (Some(old), _) => *old,
+            (None, t) => t,
+        };
+        found.insert(key, merged);
+    };
+    for c in chunks {
+        for (name, v) in &c.attributes {
+            match v {
+                Value::Object(inner) => {
+                    for (k, v) in inner {
+                        if let Some(t) = kind(v) {
+                            add(format!("attributes.{name}.{k}"), t);
+                        }
+                    }
+                }
+                v => {
+                    if let Some(t) = kind(v) {
+                        add(format!("attributes.{name}"), t);
+                    }
+                }
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// Ingest `folder` into `collection`. `progress(done, total)` is told after each batch.
@@ -171,15 +220,14 @@ pub async fn ingest(
         skipped,
         documents,
     } = read_folder(folder, opts)?;
+    let mut indexes: Vec<(String, FieldType)> = vec![
+        ("document".into(), FieldType::Keyword),
+        ("chunk".into(), FieldType::Integer),
+    ];
+    indexes.extend(attribute_indexes(&chunks));
+    let indexes: Vec<(&str, FieldType)> = indexes.iter().map(|(k, t)| (k.as_str(), *t)).collect();
     store
-        .create(
-            collection,
-            embedder.dimension(),
-            &[
-                ("document", FieldType::Keyword),
-                ("chunk", FieldType::Integer),
-            ],
-        )
+        .create(collection, embedder.dimension(), &indexes)
         .await?;
     let existing: HashMap<u64, String> = store
         .payloads(collection)

@@ -114,6 +114,7 @@ async fn ingests_incrementally_and_finds_the_right_document() {
         .search(
             "How many days do I have to send an item back for a refund?",
             3,
+            None,
         )
         .await
         .unwrap();
@@ -123,8 +124,12 @@ async fn ingests_incrementally_and_finds_the_right_document() {
         "the changed text is what is stored: {:?}",
         hits[0].text
     );
-    let hits = kb.search("How do I pair a Lumo Strip?", 3).await.unwrap();
+    let hits = kb
+        .search("How do I pair a Lumo Strip?", 3, None)
+        .await
+        .unwrap();
     assert_eq!(hits[0].document, "lumo-strip", "{hits:?}");
+    assert_eq!(hits[0].title, "Lumo Strip", "{hits:?}");
 
     let filtered = kb
         .search_filtered(
@@ -196,4 +201,73 @@ async fn a_missing_folder_is_a_clear_error() {
     .await
     .unwrap_err();
     assert!(e.to_string().contains("/nonexistent/kb"), "{e}");
+}
+
+/// Front-matter attributes reach the store, so the core's filters work on them.
+#[tokio::test]
+async fn core_filters_select_documents_by_their_attributes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Arc::new(EdgeStore::new(tmp.path()));
+    let seaside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/suites/seaside/kb");
+    ingest(
+        &seaside,
+        "seaside",
+        embedder(),
+        store.as_ref(),
+        ChunkOptions::default(),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    let suite: std::collections::HashMap<String, toml::Table> = std::fs::read_dir(&seaside)
+        .unwrap()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            let front = text
+                .split("+++")
+                .nth(1)
+                .unwrap()
+                .parse::<toml::Table>()
+                .unwrap();
+            (
+                front["id"].as_str().unwrap().to_string(),
+                front["attributes"].as_table().unwrap().clone(),
+            )
+        })
+        .collect();
+    let kb = KnowledgeBase {
+        embedder: embedder(),
+        store,
+        collection: "seaside".into(),
+    };
+    let filter =
+        ladder_core::Filter::equals("scope", ladder_core::AttrValue::Text("abroad".into()))
+            .and_equals("activities", ladder_core::AttrValue::Text("diving".into()))
+            .and_range("max_days", Some(5.0), None);
+    let hits = kb.search("a quiet beach", 10, Some(&filter)).await.unwrap();
+    let expected: Vec<&String> = suite
+        .iter()
+        .filter(|(_, a)| {
+            a["scope"].as_str() == Some("abroad")
+                && a["activities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x.as_str() == Some("diving"))
+                && a["max_days"].as_integer().unwrap() >= 5
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!expected.is_empty());
+    assert!(!hits.is_empty());
+    for h in &hits {
+        assert!(
+            expected.contains(&&h.document),
+            "{} passed the filter",
+            h.document
+        );
+        assert!(!h.title.is_empty());
+    }
+    let unfiltered = kb.search("a quiet beach", 10, None).await.unwrap();
+    assert!(unfiltered.iter().any(|h| !expected.contains(&&h.document)));
 }

@@ -11,8 +11,18 @@ use ladder_retrieval::store::{
 use serde_json::{json, Map, Value};
 
 fn point(id: u64, vector: [f32; 4], document: &str, year: i64) -> Point {
-    let Value::Object(payload) = json!({"document": document, "chunk": id as i64, "year": year})
-    else {
+    // Attributes as ingestion stores a document's front matter: nested under
+    // `attributes`, with a list and a table.
+    let scope = if id % 2 == 0 { "abroad" } else { "domestic" };
+    let activities = if id <= 3 {
+        json!(["diving", "surfing"])
+    } else {
+        json!(["walking"])
+    };
+    let Value::Object(payload) = json!({
+        "document": document, "chunk": id as i64, "year": year,
+        "attributes": {"scope": scope, "activities": activities, "hours_from": {"Ostby": id as i64}},
+    }) else {
         unreachable!()
     };
     Point {
@@ -32,6 +42,9 @@ async fn conformance(store: &dyn VectorStore, c: &str) {
     let indexes = [
         ("document", FieldType::Keyword),
         ("year", FieldType::Integer),
+        ("attributes.scope", FieldType::Keyword),
+        ("attributes.activities", FieldType::Keyword),
+        ("attributes.hours_from.Ostby", FieldType::Integer),
     ];
     store.create(c, 4, &indexes).await.unwrap();
     assert_eq!(store.dimension(c).await.unwrap(), Some(4));
@@ -148,6 +161,31 @@ async fn conformance(store: &dyn VectorStore, c: &str) {
         .await
         .unwrap()
         .is_empty());
+
+    // Nested attributes: exact match, list membership, a range on a table's entry.
+    let abroad_divers = Filter::must(vec![
+        Condition::keyword("attributes.scope", "abroad"),
+        Condition::keyword("attributes.activities", "diving"),
+    ]);
+    assert_eq!(
+        ids(&store
+            .search(c, q.clone(), 10, Some(abroad_divers), true)
+            .await
+            .unwrap()),
+        vec![2]
+    );
+    let near = Filter::must(vec![Condition::between(
+        "attributes.hours_from.Ostby",
+        None,
+        Some(2.0),
+    )]);
+    assert_eq!(
+        ids(&store
+            .search(c, q.clone(), 10, Some(near), true)
+            .await
+            .unwrap()),
+        vec![1, 2]
+    );
 
     // Upsert replaces a point's vector and payload.
     store

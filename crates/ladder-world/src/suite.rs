@@ -197,6 +197,82 @@ impl Suite {
             .collect()
     }
 
+    /// The form spec a team would configure for this suite: intents with their examples,
+    /// slots with their questions and, for a slot whose check compares with a fixed set
+    /// of values, those values as the slot's options (a scale's steps, or the values the
+    /// knowledge base's documents have for the attribute). None of the judge's parts: no
+    /// keywords, checks or entity patterns.
+    pub fn form_spec(&self) -> ladder_core::FormSpec {
+        ladder_core::FormSpec {
+            suite: self.manifest.name.clone(),
+            intents: self
+                .manifest
+                .intents
+                .iter()
+                .map(|i| ladder_core::FormIntent {
+                    name: i.name.clone(),
+                    description: i.description.clone(),
+                    examples: i.examples.clone(),
+                    slots: i
+                        .slots
+                        .iter()
+                        .map(|s| ladder_core::FormSlot {
+                            name: s.name.clone(),
+                            question: s.question.clone(),
+                            options: self.options(s.check.as_ref()),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The values a checked attribute can take, in first-seen order.
+    fn options(&self, check: Option<&Check>) -> Vec<String> {
+        let attribute = match check {
+            Some(Check::ScaleAtMost { scale, .. }) => return scale.clone(),
+            Some(Check::Equals { attribute } | Check::Contains { attribute })
+                if !attribute.contains('{') =>
+            {
+                attribute
+            }
+            _ => return Vec::new(),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for d in &self.documents {
+            let values = match d.meta.attributes.get(attribute) {
+                Some(toml::Value::String(v)) => vec![v.clone()],
+                Some(toml::Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => vec![],
+            };
+            for v in values {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    }
+
+    /// SHA-256 (hex) of the suite's contents: manifest, tasks and documents.
+    pub fn content_hash(&self) -> String {
+        let docs: Vec<(&str, &str, String)> = self
+            .documents
+            .iter()
+            .map(|d| {
+                (
+                    d.meta.id.as_str(),
+                    d.body.as_str(),
+                    format!("{:?}", d.meta.attributes),
+                )
+            })
+            .collect();
+        ladder_core::content_hash(&(&self.manifest, &self.tasks, docs))
+    }
+
     /// The document whose title is `name` (case-insensitive).
     pub fn entity(&self, name: &str) -> Option<&Document> {
         self.documents

@@ -23,7 +23,7 @@ use ladder_core::{
 use crate::suite::Manifest;
 
 /// How patient the user is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Patience {
     /// Irrelevant plus repeated questions tolerated; one more and the user gives up.
     pub wasted: u32,
@@ -289,6 +289,15 @@ impl SimulatedUser {
         Ok(self)
     }
 
+    /// Who this user is and how patient, for the trace header.
+    pub fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": if self.semantic.is_some() { "simulated" } else { "keywords" },
+            "patience": self.patience,
+            "similarity_threshold": self.semantic.as_ref().map(|s| s.threshold),
+        })
+    }
+
     /// The reply to one question. With an embedder attached this embeds the question when
     /// no keyword matches (blocking); [`UserChannel::ask`] does that off the async threads.
     pub fn reply(&mut self, question: &str) -> UserReply {
@@ -382,12 +391,18 @@ impl UserChannel for SimulatedUser {
 }
 
 /// A user played by a language model from the task's profile, for a less literal partner.
+///
+/// Its model calls are not the strategy's: it hands them to the run context
+/// ([`UserChannel::take_model_calls`]), which traces them as the user's, and it spends
+/// its own token budget ([`ModelUser::MAX_TOKENS`]), never the strategy's.
 pub struct ModelUser {
     model: Arc<dyn LanguageModel>,
     task: Task,
     patience: Patience,
     history: Vec<Message>,
     turns: u32,
+    tokens_used: u64,
+    calls: Vec<(ChatRequest, ladder_core::ChatResponse)>,
 }
 
 impl ModelUser {
@@ -416,11 +431,26 @@ impl ModelUser {
             patience,
             history: vec![Message::system(system)],
             turns: 0,
+            tokens_used: 0,
+            calls: Vec::new(),
         }
     }
 
+    /// Tokens (prompt plus completion) the model playing the user may spend in one run.
+    pub const MAX_TOKENS: u64 = 20_000;
+
     pub fn task(&self) -> &Task {
         &self.task
+    }
+
+    /// Who this user is, for the trace header.
+    pub fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "model",
+            "model": self.model.info().to_string(),
+            "max_turns": self.patience.max_turns,
+            "max_tokens": Self::MAX_TOKENS,
+        })
     }
 }
 
@@ -430,16 +460,29 @@ impl UserChannel for ModelUser {
         if self.turns >= self.patience.max_turns {
             return Ok(UserReply::GaveUp(GIVE_UP.into()));
         }
+        if self.tokens_used >= Self::MAX_TOKENS {
+            return Err(UserError::Failed(format!(
+                "the model playing the user has spent its budget of {} tokens",
+                Self::MAX_TOKENS
+            )));
+        }
         self.turns += 1;
         self.history.push(Message::user(question));
         let mut request = ChatRequest::new(self.history.clone());
         request.sampling.max_tokens = 60;
+        request.sampling.seed = self.turns;
         let response =
             self.model.chat(&request, None).await.map_err(|e| {
                 UserError::Failed(format!("the model playing the user failed: {e}"))
             })?;
+        self.tokens_used += response.usage.prompt_tokens + response.usage.completion_tokens;
         let text = response.text.trim().to_string();
         self.history.push(Message::assistant(text.clone()));
+        self.calls.push((request, response));
         Ok(UserReply::Answer(text))
+    }
+
+    fn take_model_calls(&mut self) -> Vec<(ChatRequest, ladder_core::ChatResponse)> {
+        std::mem::take(&mut self.calls)
     }
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ladder_core::{Budget, RunContext, UserChannel, UserReply};
+use ladder_core::{Budget, RunSetup, UserChannel, UserReply};
 use ladder_world::user::{Patience, GIVE_UP};
 use ladder_world::{default_suites_dir, ModelUser, SimulatedUser, Suite};
 
@@ -124,17 +124,33 @@ async fn through_the_run_context_a_user_who_gives_up_ends_the_run() {
             max_turns: 8,
         },
     );
-    let mut ctx = RunContext::new(model, Budget::default()).with_user(Box::new(u));
-    assert_eq!(
-        ctx.ask_user("Where are you travelling from?")
-            .await
-            .unwrap(),
-        "I live in Tarnfield."
-    );
-    let e = ctx.ask_user("Favourite colour?").await.unwrap_err();
-    assert_eq!(e.stop_reason(), ladder_core::StopReason::UserGaveUp);
-    let turns: Vec<_> = ctx
-        .trace
+    /// Asks where the user lives, then something irrelevant.
+    struct TwoAsks;
+    #[async_trait::async_trait]
+    impl ladder_core::Strategy for TwoAsks {
+        fn name(&self) -> &str {
+            "two-asks"
+        }
+        async fn run(
+            &self,
+            _: &ladder_core::TaskView,
+            ctx: &mut ladder_core::RunContext,
+        ) -> ladder_core::Outcome {
+            let first = ctx.ask_user("Where are you travelling from?").await;
+            assert_eq!(first.unwrap(), "I live in Tarnfield.");
+            let result = ctx.ask_user("Favourite colour?").await;
+            ctx.finish(result)
+        }
+    }
+    let task = Suite::load(&default_suites_dir().join("seaside"))
+        .unwrap()
+        .task("sea-001")
+        .unwrap()
+        .clone();
+    let setup = RunSetup::new(model, Budget::default()).with_user(Box::new(u));
+    let run = ladder_core::run_task(&TwoAsks, &task, setup).await;
+    assert_eq!(run.outcome.stop, ladder_core::StopReason::UserGaveUp);
+    let turns: Vec<_> = run
         .events()
         .iter()
         .filter(|e| matches!(e.kind, ladder_core::EventKind::UserTurn { .. }))
@@ -164,6 +180,64 @@ async fn a_model_can_play_the_user() {
         u.ask("Anything else?").await.unwrap(),
         UserReply::GaveUp(_)
     ));
+}
+
+/// Asks the user two questions and answers without calling the model itself.
+struct AskTwice;
+
+#[async_trait::async_trait]
+impl ladder_core::Strategy for AskTwice {
+    fn name(&self) -> &str {
+        "ask-twice"
+    }
+    async fn run(
+        &self,
+        _: &ladder_core::TaskView,
+        ctx: &mut ladder_core::RunContext,
+    ) -> ladder_core::Outcome {
+        let result = async {
+            ctx.ask_user("Where do you live?").await?;
+            ctx.ask_user("How many days?").await
+        }
+        .await;
+        ctx.finish(result)
+    }
+}
+
+#[tokio::test]
+async fn a_model_played_users_calls_are_traced_as_the_users_not_the_strategys() {
+    let model =
+        ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default()).unwrap();
+    let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
+    let task = s.task("sea-001").unwrap().clone();
+    let user = ModelUser::new(Arc::clone(&model), task.clone(), Patience::default());
+    // The strategy may make no model call at all: the user's calls do not count.
+    let budget = Budget {
+        max_model_calls: 1,
+        max_tokens: 50,
+        ..Budget::default()
+    };
+    let setup = RunSetup::new(model, budget).with_user(Box::new(user));
+    let run = ladder_core::run_task(&AskTwice, &task, setup).await;
+    assert_eq!(run.outcome.stop, ladder_core::StopReason::Answered);
+    let m = ladder_core::Metrics::from_events(run.events());
+    assert_eq!((m.model_calls, m.total_tokens), (0, 0));
+    assert_eq!((m.user_model_calls, m.user_turns), (2, 2));
+    assert!(m.user_tokens > 50, "{}", m.user_tokens);
+    let actors: Vec<_> = run
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            ladder_core::EventKind::ModelCall { actor, purpose, .. } => {
+                Some((*actor, purpose.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actors,
+        vec![(ladder_core::Actor::User, "user".to_string()); 2]
+    );
 }
 
 fn embedder() -> Arc<dyn ladder_core::Embedder> {
@@ -220,12 +294,28 @@ async fn the_trace_records_what_the_user_matched_and_scoring_agrees() {
     )
     .with_embedder(embedder(), ladder_world::user::SIMILARITY_THRESHOLD)
     .unwrap();
-    let mut ctx = RunContext::new(model, Budget::default()).with_user(Box::new(u));
-    ctx.ask_user("Do you want a sleepy village or a buzzing resort?")
-        .await
-        .unwrap();
-    ctx.ask_user("Calm or lively?").await.unwrap();
-    let events = ctx.trace.into_events();
+    /// Asks two questions, then answers.
+    struct TwoQuestions;
+    #[async_trait::async_trait]
+    impl ladder_core::Strategy for TwoQuestions {
+        fn name(&self) -> &str {
+            "two-questions"
+        }
+        async fn run(
+            &self,
+            _: &ladder_core::TaskView,
+            ctx: &mut ladder_core::RunContext,
+        ) -> ladder_core::Outcome {
+            ctx.ask_user("Do you want a sleepy village or a buzzing resort?")
+                .await
+                .unwrap();
+            ctx.ask_user("Calm or lively?").await.unwrap();
+            ctx.answer("x")
+        }
+    }
+    let setup = RunSetup::new(model, Budget::default()).with_user(Box::new(u));
+    let run = ladder_core::run_task(&TwoQuestions, &task, setup).await;
+    let events = run.trace.into_events();
     let matched: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.kind {

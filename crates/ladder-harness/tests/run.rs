@@ -1,0 +1,180 @@
+//! One run through the harness on the real components: the local model, the embedding
+//! model, the embedded store, the simulated (or model-played) user and the judge.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use ladder_core::trace::{read_jsonl, without_timing, EventKind};
+use ladder_core::{
+    AttrValue, ChatRequest, Filter, LanguageModel, Message, Outcome, RunContext, RunError,
+    StopReason, Strategy, TaskView,
+};
+use ladder_harness::{run_with, RunSpec, TaskSource, UserKind};
+
+fn local() -> Arc<dyn LanguageModel> {
+    ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default())
+        .expect("`just setup` installs the local model")
+}
+
+/// Searches the knowledge base with a filter, asks the user one question and answers with
+/// the titles it found. Records whether it was given the form spec.
+struct Searcher {
+    saw_form: Mutex<Option<bool>>,
+}
+
+#[async_trait]
+impl Strategy for Searcher {
+    fn name(&self) -> &str {
+        "searcher"
+    }
+    fn wants_form(&self) -> bool {
+        true
+    }
+    async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
+        *self.saw_form.lock().unwrap() = Some(ctx.form().is_some_and(|f| !f.intents.is_empty()));
+        let result: Result<String, RunError> = async {
+            let filter = Filter::equals("scope", AttrValue::Text("domestic".into()));
+            let hits = ctx
+                .retrieve_filtered(&task.opening, 3, Some(&filter))
+                .await?;
+            ctx.ask_user("Where will you be travelling from?").await?;
+            Ok(hits
+                .iter()
+                .map(|h| h.title.clone())
+                .collect::<Vec<_>>()
+                .join(", "))
+        }
+        .await;
+        ctx.finish(result)
+    }
+}
+
+#[tokio::test]
+async fn a_suite_run_gets_its_knowledge_base_user_and_form_and_the_trace_is_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = RunSpec::new(TaskSource::Suite("seaside".into()), "searcher", local());
+    spec.id = Some("sea-001".into());
+    spec.out = dir.path().join("runs");
+    spec.data_dir = dir.path().join("data");
+    let strategy = Searcher {
+        saw_form: Mutex::new(None),
+    };
+    let out = run_with(spec, &strategy).await.unwrap();
+    assert_eq!(out.outcome.stop, StopReason::Answered, "{:?}", out.outcome);
+    assert_eq!(*strategy.saw_form.lock().unwrap(), Some(true));
+
+    let events = read_jsonl(&out.trace_path).unwrap();
+    let EventKind::Header(h) = &events[0].kind else {
+        panic!()
+    };
+    assert_eq!(
+        (h.suite.as_str(), h.strategy.as_str()),
+        ("seaside", "searcher")
+    );
+    assert_eq!(h.user["kind"], "simulated");
+    assert_eq!(h.suite_hash.len(), 64);
+    let hits = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Retrieval { hits, filter, .. } => Some((hits.clone(), filter.clone())),
+            _ => None,
+        })
+        .expect("the strategy's search reached the knowledge base");
+    assert_eq!(hits.0.len(), 3);
+    assert!(hits.0.iter().all(|h| !h.title.is_empty()));
+    assert!(hits.1.is_some(), "the filter is in the trace");
+    // Only domestic destinations passed the filter.
+    let suite = ladder_harness::load_suite("seaside").unwrap();
+    for h in &hits.0 {
+        let doc = suite
+            .documents
+            .iter()
+            .find(|d| d.meta.id == h.document)
+            .unwrap();
+        assert_eq!(
+            doc.meta.attributes["scope"].as_str(),
+            Some("domestic"),
+            "{}",
+            h.document
+        );
+    }
+    assert!(events.iter().any(
+        |e| matches!(&e.kind, EventKind::UserTurn { reply, .. } if reply.contains("Tarnfield"))
+    ));
+    assert!(out.score_path.unwrap().exists());
+}
+
+/// Asks the user, then answers with one model call that quotes the reply.
+struct AskThenAnswer;
+
+#[async_trait]
+impl Strategy for AskThenAnswer {
+    fn name(&self) -> &str {
+        "ask-then-answer"
+    }
+    async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
+        let result: Result<String, RunError> = async {
+            let reply = ctx.ask_user("Where will you be travelling from?").await?;
+            let mut r = ChatRequest::new(vec![
+                Message::user(task.opening.clone()),
+                Message::assistant("Where will you be travelling from?"),
+                Message::user(reply),
+            ]);
+            r.sampling.max_tokens = 24;
+            Ok(ctx.call_model("answer", r).await?.text)
+        }
+        .await;
+        ctx.finish(result)
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_run_with_a_model_played_user_replays_with_no_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cassette = dir.path().join("run.jsonl");
+    let spec = |model: Arc<dyn LanguageModel>, out: &str| {
+        let mut s = RunSpec::new(TaskSource::Suite("seaside".into()), "x", model);
+        s.id = Some("sea-002".into());
+        s.user = UserKind::Model;
+        s.out = dir.path().join(out);
+        s.data_dir = dir.path().join("data");
+        s.overrides.seed = Some(3);
+        s
+    };
+    let recorder: Arc<dyn LanguageModel> =
+        Arc::new(ladder_model::Recorder::create(local(), &cassette).unwrap());
+    let live = run_with(spec(recorder, "live"), &AskThenAnswer)
+        .await
+        .unwrap();
+    assert_eq!(
+        live.outcome.stop,
+        StopReason::Answered,
+        "{:?}",
+        live.outcome
+    );
+    assert_eq!(live.metrics.user_model_calls, 1);
+
+    let replayer: Arc<dyn LanguageModel> =
+        Arc::new(ladder_model::Replayer::open(&cassette).unwrap());
+    let replayed = run_with(spec(replayer, "replayed"), &AskThenAnswer)
+        .await
+        .unwrap();
+    let live = without_timing(&read_jsonl(&live.trace_path).unwrap());
+    let mut replayed = without_timing(&read_jsonl(&replayed.trace_path).unwrap());
+    // The replay says what it is (header and the user's settings); the rest is identical.
+    for (a, b) in live.iter().zip(replayed.iter_mut()) {
+        if let (EventKind::Header(a), EventKind::Header(b)) = (&a.kind, &mut b.kind) {
+            assert_eq!(b.model, format!("replay:{}", a.model));
+            b.model = a.model.clone();
+            b.user = a.user.clone();
+        }
+    }
+    assert_eq!(live, replayed);
+}
+
+#[tokio::test]
+async fn an_unknown_strategy_names_the_known_ones() {
+    let spec = RunSpec::new(TaskSource::Suite("facts".into()), "nope", local());
+    let e = ladder_harness::run(spec).await.unwrap_err().to_string();
+    assert!(e.contains("\"nope\"") && e.contains("direct"), "{e}");
+}
