@@ -8,16 +8,32 @@ use ladder_core::{ChatRequest, Constraint, Message};
 
 use crate::ModelArgs;
 
-/// What `ladder chat` was asked.
+/// What `ladder chat` is asked.
+#[derive(clap::Args)]
 pub struct ChatArgs {
-    pub prompt: String,
-    pub system: Option<String>,
-    pub grammar: Option<PathBuf>,
-    pub schema: Option<PathBuf>,
-    pub seed: u32,
-    pub temperature: f32,
-    pub top_p: f32,
-    pub max_tokens: u32,
+    /// What to say to the model.
+    prompt: String,
+    /// A system message.
+    #[arg(long)]
+    system: Option<String>,
+    /// Constrain the output with a GBNF grammar file (root rule `root`).
+    #[arg(long, value_name = "FILE", conflicts_with = "schema")]
+    grammar: Option<PathBuf>,
+    /// Constrain the output with a JSON Schema file.
+    #[arg(long, value_name = "FILE")]
+    schema: Option<PathBuf>,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u32,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Nucleus sampling threshold.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Most tokens to generate.
+    #[arg(long, default_value_t = 256)]
+    max_tokens: u32,
 }
 
 pub async fn run(model: &ModelArgs, args: ChatArgs) -> Result<()> {

@@ -90,31 +90,10 @@ enum UserKind {
 enum Command {
     /// Chat with a model: one prompt, the answer streamed as it is generated.
     Chat {
-        /// What to say to the model.
-        prompt: String,
+        #[command(flatten)]
+        args: chat::ChatArgs,
         #[command(flatten)]
         model: ModelArgs,
-        /// A system message.
-        #[arg(long)]
-        system: Option<String>,
-        /// Constrain the output with a GBNF grammar file (root rule `root`).
-        #[arg(long, value_name = "FILE", conflicts_with = "schema")]
-        grammar: Option<PathBuf>,
-        /// Constrain the output with a JSON Schema file.
-        #[arg(long, value_name = "FILE")]
-        schema: Option<PathBuf>,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u32,
-        /// Sampling temperature; 0 is greedy.
-        #[arg(long, default_value_t = 0.0)]
-        temperature: f32,
-        /// Nucleus sampling threshold.
-        #[arg(long, default_value_t = 1.0)]
-        top_p: f32,
-        /// Most tokens to generate.
-        #[arg(long, default_value_t = 256)]
-        max_tokens: u32,
     },
     /// Show which model backends are configured and whether the local model is installed.
     Models,
@@ -310,29 +289,7 @@ fn main() {
 
 async fn dispatch(command: Command) -> Result<()> {
     match command {
-        Command::Chat {
-            prompt,
-            model,
-            system,
-            grammar,
-            schema,
-            seed,
-            temperature,
-            top_p,
-            max_tokens,
-        } => {
-            let args = chat::ChatArgs {
-                prompt,
-                system,
-                grammar,
-                schema,
-                seed,
-                temperature,
-                top_p,
-                max_tokens,
-            };
-            chat::run(&model, args).await
-        }
+        Command::Chat { args, model } => chat::run(&model, args).await,
         Command::Models => {
             models::run();
             Ok(())

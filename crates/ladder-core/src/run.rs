@@ -251,6 +251,10 @@ impl RunResult {
 
 /// Everything a strategy may use during one run. Made only by [`run_task`].
 ///
+/// A strategy cannot read the trace either: a user turn's event records which profile
+/// slots the simulated user matched, which is the judge's knowledge, not the assistant's.
+/// A strategy keeps its own history.
+///
 /// Its state is private: a strategy cannot reach the model behind the trace's back,
 ///
 /// ```compile_fail,E0616
@@ -324,11 +328,6 @@ impl RunContext {
     /// and the task has one.
     pub fn form(&self) -> Option<&FormSpec> {
         self.form.as_ref()
-    }
-
-    /// The events of the run so far.
-    pub fn events(&self) -> &[Event] {
-        self.trace.events()
     }
 
     /// The prompt tokens these messages would take, counted by the model's tokenizer

@@ -13,7 +13,11 @@ use serde_json::{json, Map, Value};
 fn point(id: u64, vector: [f32; 4], document: &str, year: i64) -> Point {
     // Attributes as ingestion stores a document's front matter: nested under
     // `attributes`, with a list and a table.
-    let scope = if id % 2 == 0 { "abroad" } else { "domestic" };
+    let scope = if id.is_multiple_of(2) {
+        "abroad"
+    } else {
+        "domestic"
+    };
     let activities = if id <= 3 {
         json!(["diving", "surfing"])
     } else {
