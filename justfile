@@ -95,7 +95,7 @@ test: setup
 # The Qdrant server store's conformance tests against a real Qdrant server (built from
 # source once, about 20 minutes; see ../shared/tools/qdrant-server).
 test-qdrant:
-    ../shared/tools/qdrant-server run cargo test -p ladder-retrieval --test stores
+    ../shared/tools/qdrant-server run cargo test --workspace --test stores
 
 # The OpenAI backend against a real OpenAI-compatible server: llama-cpp-python's, serving the
 # embedded GGUF on loopback. The first run installs it into ~/.cache/ladder/peers (it builds
@@ -114,13 +114,14 @@ test-peers: setup
     "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
         --host 127.0.0.1 --port "$port" --n_ctx 4096 --n_threads 1 >"$log" 2>&1 &
     pid=$!
-    trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$log"' EXIT
+    trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
     for _ in $(seq 1 120); do
         curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && break
         kill -0 $pid 2>/dev/null || { echo "test-peers: the server exited:"; tail -20 "$log"; exit 1; }
         sleep 0.5
     done
-    LADDER_PEER_URL="http://127.0.0.1:$port/v1" cargo test -p ladder-model --test peers -- --nocapture
+    # --workspace: the same features as `just test`, so nothing is compiled again.
+    LADDER_PEER_URL="http://127.0.0.1:$port/v1" cargo test --workspace --test peers -- --nocapture
 
 # Lints: formatting and clippy with warnings as errors.
 lint:

@@ -5,6 +5,7 @@
 //! - [`gen`]: the fixed-seed generator that writes the committed suites (and larger ones).
 //! - [`user`]: the simulated user (deterministic, or played by a model).
 //! - [`score`]: scoring, a pure function of task, outcome and trace.
+//! - [`text`]: reading an answer: recommendations, rejections, stated facts.
 //! - [`check`]: slot checks against entity attributes, shared by generator and scoring.
 //! - [`schema`]: JSON Schemas of the fixture files, generated from the Rust types.
 
@@ -13,6 +14,7 @@ pub mod gen;
 pub mod schema;
 pub mod score;
 pub mod suite;
+pub mod text;
 pub mod user;
 pub mod validate;
 

@@ -1,17 +1,18 @@
 //! Scoring: a pure function from (suite, task, outcome, trace) to a [`Score`].
 //!
-//! - Recommendations: knowledge-base entities named in the answer, as whole words. A name
-//!   whose clause rejects it ("avoid X", "X is too lively", "rather than X") is a rejection,
-//!   not a recommendation.
+//! - Recommendations: the answer's picks when it has them, else the knowledge-base entities
+//!   its text recommends ([`crate::text`]: "avoid X", "X is a poor fit", "rather than X",
+//!   "I don't recommend X" are rejections). With picks, the text must agree: a pick the
+//!   text rejects, or a name the text recommends that is not a pick, fails. A recommended
+//!   name that is not an entity (an invented place, a pick the knowledge base lacks) fails.
 //! - Constraints: each hard profile fact whose slot has a check is judged against the
 //!   entity's attributes ([`crate::check::evaluate`]), for every recommendation.
-//! - Facts: each `must_mention` string must appear in the answer (case-insensitive, whole
-//!   words, spacing ignored).
+//! - Facts: each `must_mention` string must be stated in the answer (case-insensitive,
+//!   whole words, spacing ignored), not only mentioned to deny it ("it is not 30 days").
 //! - Detail: when a task needs a detail, the user must have given it (asked for in the
 //!   trace, or stated in the opening).
 //! - Hallucinations: names matching the suite's entity patterns that are not entities.
-//! - Success is every verdict passing with an answer; partial credit is the share of
-//!   verdicts that pass (constraints judged on the top recommendation).
+//! - Success is every verdict passing with an answer; partial credit: see [`Score::partial`].
 
 use std::collections::BTreeSet;
 
@@ -34,7 +35,16 @@ pub struct Verdict {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Score {
     pub task: String,
+    /// [`JUDGE_VERSION`] of the judge that gave this score.
+    pub judge: u32,
+    /// Who played the user and how patient they were (from the trace header).
+    #[serde(default)]
+    pub user: serde_json::Value,
     pub success: bool,
+    /// Progress toward success: the share of the task's positive items (each hard
+    /// constraint on the first recommendation, every further recommendation meeting all of
+    /// them, each required fact, a needed detail) that the answer meets; 0 when a gating verdict fails (no answer, a forbidden or invented
+    /// recommendation, picks that the text contradicts). 1.0 only with success.
     pub partial: f64,
     pub verdicts: Vec<Verdict>,
     pub recommended: Vec<String>,
@@ -45,121 +55,12 @@ pub struct Score {
     pub repeated_questions: u32,
 }
 
-/// Cues before a name that reject it within its clause.
-const BEFORE: [&str; 14] = [
-    "avoid",
-    "skip",
-    "rather than",
-    "instead of",
-    "not",
-    "except",
-    "steer clear of",
-    "rule out",
-    "ruled out",
-    "unlike",
-    "over",
-    "besides",
-    "apart from",
-    "don't go to",
-];
-/// Cues after a name that reject it within its clause.
-const AFTER: [&str; 12] = [
-    "is too",
-    "are too",
-    "isn't",
-    "is not",
-    "doesn't",
-    "does not",
-    "wouldn't",
-    "would not",
-    "is out",
-    "won't",
-    "lacks",
-    "is ruled out",
-];
+pub use crate::text::{mentions, recommendations, states};
 
-/// Lowercase text with every run of non-alphanumerics turned into one space, padded.
-fn normal(s: &str) -> String {
-    let t: String = s
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "€%:.".contains(c) {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    format!(" {} ", t.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// Does `text` contain `needle` as whole words?
-pub fn mentions(text: &str, needle: &str) -> bool {
-    let n = normal(needle);
-    !n.trim().is_empty()
-        && normal(text)
-            .replace(". ", " ")
-            .contains(&n.replace(". ", " "))
-}
-
-/// Byte positions of whole-word, case-insensitive occurrences of `name` in `text`.
-fn find_all(text: &str, name: &str) -> Vec<usize> {
-    let lower = text.to_lowercase();
-    let needle = name.to_lowercase();
-    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric());
-    lower
-        .match_indices(&needle)
-        .filter(|(i, _)| {
-            !is_word(lower[..*i].chars().next_back())
-                && !is_word(lower[i + needle.len()..].chars().next())
-        })
-        .map(|(i, _)| i)
-        .collect()
-}
-
-fn has_cue(window: &str, cues: &[&str]) -> bool {
-    let w = normal(window);
-    cues.iter().any(|c| w.contains(&normal(c)))
-}
-
-/// Entities mentioned in the answer, split into recommended and rejected, in order of
-/// first mention.
-pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String>) {
-    let mut spans: Vec<(usize, usize, &str)> = names
-        .iter()
-        .flat_map(|n| {
-            find_all(answer, n)
-                .into_iter()
-                .map(move |i| (i, i + n.len(), *n))
-        })
-        .collect();
-    spans.sort();
-    let boundary = |c: char| ".!?;\n".contains(c);
-    let mut verdict: Vec<(&str, bool)> = Vec::new();
-    for (k, &(start, end, name)) in spans.iter().enumerate() {
-        let clause_start = answer[..start].rfind(boundary).map(|i| i + 1).unwrap_or(0);
-        let prev_end = if k > 0 { spans[k - 1].1 } else { 0 };
-        let before = &answer[clause_start.max(prev_end).min(start)..start];
-        let clause_end = answer[end..]
-            .find(boundary)
-            .map(|i| end + i)
-            .unwrap_or(answer.len());
-        let next_start = spans.get(k + 1).map(|s| s.0).unwrap_or(answer.len());
-        let after = &answer[end..clause_end.min(next_start).max(end)];
-        let rejected = has_cue(before, &BEFORE) || has_cue(after, &AFTER);
-        match verdict.iter_mut().find(|(n, _)| *n == name) {
-            // A name counts as recommended if any of its mentions recommends it.
-            Some(v) => v.1 = v.1 && rejected,
-            None => verdict.push((name, rejected)),
-        }
-    }
-    let (rej, rec): (Vec<_>, Vec<_>) = verdict.into_iter().partition(|(_, r)| *r);
-    (
-        rec.into_iter().map(|(n, _)| n.to_string()).collect(),
-        rej.into_iter().map(|(n, _)| n.to_string()).collect(),
-    )
-}
+/// The judge's version: scores of different versions are never put in one table.
+/// 2: rejections read by segment and last cue, facts must be stated (not negated), picks,
+/// recommended invented names fail, partial credit is 0 when a gating verdict fails.
+pub const JUDGE_VERSION: u32 = 2;
 
 /// Names matching the suite's entity patterns that are not entities of its knowledge base.
 pub fn hallucinations(suite: &Suite, answer: &str) -> Vec<String> {
@@ -183,14 +84,82 @@ pub fn hallucinations(suite: &Suite, answer: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
+/// What the knowledge base's entities are called ("destination", "policy", "person"): the
+/// most common `kind` of its documents.
+fn entity_noun(suite: &Suite) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for d in &suite.documents {
+        match counts.iter_mut().find(|(k, _)| *k == d.meta.kind) {
+            Some(c) => c.1 += 1,
+            None => counts.push((d.meta.kind.clone(), 1)),
+        }
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map(|(k, _)| k)
+        .unwrap_or_else(|| "entity".into())
+}
+
+fn verdict(what: impl Into<String>, ok: bool, detail: impl Into<String>) -> Verdict {
+    Verdict {
+        what: what.into(),
+        ok,
+        detail: detail.into(),
+    }
+}
+
 pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) -> Score {
     let answer = outcome.answer.clone().unwrap_or_default();
-    let titles: Vec<&str> = suite
+    let invented = hallucinations(suite, &answer);
+    let mut names: Vec<&str> = suite
         .documents
         .iter()
         .map(|d| d.meta.title.as_str())
         .collect();
-    let (recommended, rejected) = recommendations(&answer, &titles);
+    names.extend(invented.iter().map(String::as_str));
+    let (text_recommended, rejected) = recommendations(&answer, &names);
+    let canonical = |name: &str| suite.entity(name).map(|d| d.meta.title.clone());
+    let noun = entity_noun(suite);
+    // Gating verdicts: any failure means no success and no partial credit.
+    let mut gates: Vec<Verdict> = Vec::new();
+    let recommended: Vec<String> = if outcome.picks.is_empty() {
+        text_recommended.clone()
+    } else {
+        let picks: Vec<String> = outcome
+            .picks
+            .iter()
+            .map(|p| canonical(p).unwrap_or_else(|| p.clone()))
+            .collect();
+        for p in &picks {
+            if rejected.iter().any(|r| r.eq_ignore_ascii_case(p)) {
+                gates.push(verdict(
+                    format!("pick {p}"),
+                    false,
+                    "the answer's text rejects what it picks",
+                ));
+            }
+        }
+        for r in &text_recommended {
+            if !picks.iter().any(|p| p.eq_ignore_ascii_case(r)) {
+                gates.push(verdict(
+                    format!("pick {r}"),
+                    false,
+                    "the text recommends it but the picks leave it out",
+                ));
+            }
+        }
+        picks
+    };
+    for r in &recommended {
+        if canonical(r).is_none() {
+            gates.push(verdict(
+                format!("exists {r}"),
+                false,
+                format!("no {noun} of that name is in the knowledge base"),
+            ));
+        }
+    }
     let mut verdicts = Vec::new();
     let mut partial_items: Vec<bool> = Vec::new();
 
@@ -207,18 +176,23 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
         })
         .collect();
     if !checks.is_empty() {
-        if recommended.is_empty() {
-            verdicts.push(Verdict {
-                what: "recommendation".into(),
-                ok: false,
-                detail: "the answer recommends no destination of the knowledge base".into(),
-            });
+        let known: Vec<&String> = recommended
+            .iter()
+            .filter(|r| canonical(r).is_some())
+            .collect();
+        if known.is_empty() {
+            verdicts.push(verdict(
+                "recommendation",
+                false,
+                format!("the answer recommends no {noun} of the knowledge base"),
+            ));
             partial_items.extend(checks.iter().map(|_| false));
         }
-        for (rank, name) in recommended.iter().enumerate() {
+        for (rank, name) in known.iter().enumerate() {
             let Some(doc) = suite.entity(name) else {
                 continue;
             };
+            let mut all_met = true;
             for (fact, check) in &checks {
                 let (ok, detail) =
                     match evaluate(check, &doc.meta.attributes, &fact.value, &task.profile) {
@@ -232,45 +206,38 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
                             format!("{name} cannot be judged on {}: {why}", fact.slot),
                         ),
                     };
+                all_met &= ok;
                 if rank == 0 {
                     partial_items.push(ok);
                 }
                 if rank == 0 || !ok {
-                    verdicts.push(Verdict {
-                        what: fact.slot.clone(),
-                        ok,
-                        detail,
-                    });
+                    verdicts.push(verdict(fact.slot.clone(), ok, detail));
                 }
+            }
+            // Each further recommendation is one more item: a shotgun list of places that
+            // break the constraints does not keep the first one's full credit.
+            if rank > 0 {
+                partial_items.push(all_met);
             }
         }
     }
 
     for f in &task.expect.must_mention {
-        let ok = mentions(&answer, f);
+        let ok = states(&answer, f);
         partial_items.push(ok);
-        verdicts.push(Verdict {
-            what: format!("fact {f:?}"),
-            ok,
-            detail: if ok {
-                "stated".into()
-            } else {
-                "missing from the answer".into()
-            },
-        });
+        let detail = if ok {
+            "stated"
+        } else if mentions(&answer, f) {
+            "mentioned only to deny it"
+        } else {
+            "missing from the answer"
+        };
+        verdicts.push(verdict(format!("fact {f:?}"), ok, detail));
     }
     for name in &task.expect.must_not_recommend {
-        let ok = !recommended.iter().any(|r| r.eq_ignore_ascii_case(name));
-        partial_items.push(ok);
-        verdicts.push(Verdict {
-            what: format!("not {name}"),
-            ok,
-            detail: if ok {
-                "not recommended".into()
-            } else {
-                "recommended".into()
-            },
-        });
+        if recommended.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+            gates.push(verdict(format!("not {name}"), false, "recommended"));
+        }
     }
 
     let questions: Vec<(&str, Option<&[String]>)> = events
@@ -286,29 +253,33 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
     if let Some(slot) = &task.expect.needs_detail {
         let ok = given.contains(slot);
         partial_items.push(ok);
-        verdicts.push(Verdict {
-            what: format!("detail {slot}"),
+        verdicts.push(verdict(
+            format!("detail {slot}"),
             ok,
-            detail: if ok {
-                "obtained from the user".into()
+            if ok {
+                "obtained from the user"
             } else {
-                "never asked for".into()
+                "never asked for"
             },
-        });
+        ));
     }
     let answered = outcome
         .answer
         .as_deref()
         .is_some_and(|a| !a.trim().is_empty());
     if !answered {
-        verdicts.push(Verdict {
-            what: "answer".into(),
-            ok: false,
-            detail: format!("no answer ({})", outcome.stop.label()),
-        });
+        gates.push(verdict(
+            "answer",
+            false,
+            format!("no answer ({})", outcome.stop.label()),
+        ));
     }
+    let gated = !gates.is_empty();
+    verdicts.extend(gates);
     let success = answered && verdicts.iter().all(|v| v.ok);
-    let partial = if !answered || partial_items.is_empty() {
+    let partial = if gated {
+        0.0
+    } else if partial_items.is_empty() {
         if success {
             1.0
         } else {
@@ -317,14 +288,23 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
     } else {
         partial_items.iter().filter(|ok| **ok).count() as f64 / partial_items.len() as f64
     };
+    let user = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Header(h) => Some(h.user.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
     Score {
         task: task.id.clone(),
+        judge: JUDGE_VERSION,
+        user,
         success,
         partial,
         verdicts,
         recommended,
         rejected,
-        hallucinations: hallucinations(suite, &answer),
+        hallucinations: invented,
         user_turns: questions.len() as u32,
         irrelevant_questions: relevance
             .iter()

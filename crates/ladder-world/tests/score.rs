@@ -128,9 +128,14 @@ fn invented_places_are_hallucinations() {
         vec!["Porto Fantasia".to_string(), "Sunnyvale Bay".to_string()]
     );
     assert!(
-        sc.success,
-        "a hallucination is reported, not judged as a recommendation"
+        !sc.success,
+        "recommending a place that does not exist fails the task"
     );
+    assert!(sc
+        .verdicts
+        .iter()
+        .any(|v| v.what == "exists Sunnyvale Bay" && !v.ok));
+    assert_eq!(sc.partial, 0.0);
 }
 
 #[test]
