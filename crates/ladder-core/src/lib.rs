@@ -47,4 +47,4 @@ pub use run::{
 };
 pub use task::{Budget, Expectations, ProfileFact, Task, TaskFile, TaskFileError, TaskView};
 pub use trace::{Actor, Event, EventKind, RunHeader, TraceSink, TRACE_VERSION};
-pub use user::{UserChannel, UserError, UserReply};
+pub use user::{PartKind, UserChannel, UserError, UserPart, UserReply};

@@ -15,6 +15,11 @@ pub struct Metrics {
     /// Prompt plus completion tokens.
     pub total_tokens: u64,
     pub user_turns: u64,
+    /// Question parts by how the user took them (when the user says).
+    pub parts_answered: u64,
+    pub parts_repeated: u64,
+    pub parts_no_preference: u64,
+    pub parts_irrelevant: u64,
     pub retrievals: u64,
     pub intent_decisions: u64,
     pub slots_filled: u64,
@@ -59,7 +64,17 @@ impl Metrics {
                     m.completion_tokens += usage.completion_tokens;
                     m.model_ms += latency_ms;
                 }
-                EventKind::UserTurn { .. } => m.user_turns += 1,
+                EventKind::UserTurn { parts, .. } => {
+                    m.user_turns += 1;
+                    for p in parts {
+                        *match p.kind {
+                            crate::user::PartKind::Answered => &mut m.parts_answered,
+                            crate::user::PartKind::Repeated => &mut m.parts_repeated,
+                            crate::user::PartKind::NoPreference => &mut m.parts_no_preference,
+                            crate::user::PartKind::Irrelevant => &mut m.parts_irrelevant,
+                        } += 1;
+                    }
+                }
                 EventKind::Retrieval { .. } => m.retrievals += 1,
                 EventKind::IntentDecision { .. } => m.intent_decisions += 1,
                 EventKind::SlotFilled { .. } => m.slots_filled += 1,
@@ -136,6 +151,7 @@ mod tests {
                     reply: "home".into(),
                     gave_up: false,
                     matched: None,
+                    parts: vec![],
                 },
             ),
             ev(3, 70.0, call(150, 30, 50.0)),

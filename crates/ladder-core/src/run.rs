@@ -559,6 +559,7 @@ impl RunContext {
         let asked = Self::bounded(&cancel, left, user.ask(question)).await;
         let user_calls = user.take_model_calls();
         let matched = user.matched_slots();
+        let parts = user.last_parts();
         for (request, response) in user_calls {
             let call = self.next_call;
             self.next_call += 1;
@@ -591,6 +592,7 @@ impl RunContext {
             reply: reply.text().to_string(),
             gave_up,
             matched,
+            parts,
         });
         match reply {
             UserReply::Answer(text) => Ok(text),

@@ -133,6 +133,9 @@ pub enum EventKind {
         /// The profile slots a simulated user judged the question to ask for, when it says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         matched: Option<Vec<String>>,
+        /// The question's parts as the user took them, when it says.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        parts: Vec<crate::user::UserPart>,
     },
     Retrieval {
         query: String,

@@ -26,6 +26,33 @@ impl UserReply {
     }
 }
 
+/// What one part of a question was, for the user who heard it. A question may hold
+/// several parts ("Domestic or abroad? Quiet or lively?"); each is answered, and costs
+/// the user patience, on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartKind {
+    /// Asked for something the user knows and had not said yet.
+    Answered,
+    /// Asked only for what the user had already said (or said in the opening).
+    Repeated,
+    /// About something the user has no preference on.
+    NoPreference,
+    /// About nothing the user knows.
+    Irrelevant,
+}
+
+/// One part of a question and how the user took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserPart {
+    pub text: String,
+    pub kind: PartKind,
+    /// The profile slots it matched (the slot the user has no preference on, for
+    /// [`PartKind::NoPreference`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slots: Vec<String>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
     #[error("no user is attached to this run, so the strategy cannot ask questions")]
@@ -44,6 +71,12 @@ pub trait UserChannel: Send {
     /// scoring judges questions exactly as the user did.
     fn matched_slots(&self) -> Option<Vec<String>> {
         None
+    }
+
+    /// The parts of the last question as the user took them, when it can say (a
+    /// simulated user can). Recorded in the trace; metrics count effort from them.
+    fn last_parts(&self) -> Vec<UserPart> {
+        Vec::new()
     }
 
     /// The model calls the user made since the last time this was asked (a user played

@@ -571,6 +571,7 @@ async fn a_strategy_cannot_forge_the_events_the_context_writes() {
                 reply: "r".into(),
                 gave_up: false,
                 matched: None,
+                parts: vec![],
             };
             assert!(ctx.record(forged).is_err());
             ctx.record(EventKind::ComponentStarted {

@@ -53,6 +53,18 @@ pub struct Score {
     pub user_turns: u32,
     pub irrelevant_questions: u32,
     pub repeated_questions: u32,
+    /// Question parts by how the user took them, as the user recorded them in the trace.
+    #[serde(default)]
+    pub parts: PartCounts,
+}
+
+/// Question parts by kind ([`ladder_core::PartKind`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartCounts {
+    pub answered: u32,
+    pub repeated: u32,
+    pub no_preference: u32,
+    pub irrelevant: u32,
 }
 
 pub use crate::text::{mentions, recommendations, states};
@@ -295,6 +307,19 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
             _ => None,
         })
         .unwrap_or_default();
+    let mut parts = PartCounts::default();
+    for e in events {
+        if let EventKind::UserTurn { parts: ps, .. } = &e.kind {
+            for p in ps {
+                *match p.kind {
+                    ladder_core::PartKind::Answered => &mut parts.answered,
+                    ladder_core::PartKind::Repeated => &mut parts.repeated,
+                    ladder_core::PartKind::NoPreference => &mut parts.no_preference,
+                    ladder_core::PartKind::Irrelevant => &mut parts.irrelevant,
+                } += 1;
+            }
+        }
+    }
     Score {
         task: task.id.clone(),
         judge: JUDGE_VERSION,
@@ -314,5 +339,6 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
             .iter()
             .filter(|r| matches!(r, Relevance::Repeated(_)))
             .count() as u32,
+        parts,
     }
 }

@@ -9,33 +9,62 @@
 //!   counts in a score always match what the user did.
 //! - It never volunteers a hidden fact unasked; facts said in the opening (`stated`) are
 //!   known to the strategy already, and asking for them again counts as a repeat.
-//! - Past its patience (irrelevant plus repeated questions) or its turn limit, it gives up.
+//! - A question is answered part by part ([`parts`]), in the order asked: each part gets
+//!   the facts it asks for, "As I said: ..." for a repeat, "No preference." for a slot the
+//!   user has no fact for, "I don't know." otherwise. Each part costs patience by its kind
+//!   ([`Patience::cost`]), so a catch-all question that lists every slot costs what it asks.
+//! - Past its patience or its turn limit, it gives up.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ladder_core::{
-    cosine, ChatRequest, Embedder, LanguageModel, Message, ProfileFact, Task, UserChannel,
-    UserError, UserReply,
+    cosine, ChatRequest, Embedder, LanguageModel, Message, PartKind, ProfileFact, Task,
+    UserChannel, UserError, UserPart, UserReply,
 };
 
 use crate::suite::Manifest;
 
-/// How patient the user is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// How patient the user is, and what each kind of question part costs it.
+///
+/// Every part of a question costs patience by what it was: a part the user answers costs
+/// nothing, a part it has no preference on costs `no_preference`, an irrelevant or a
+/// repeated part costs `irrelevant` or `repeated`. Past `wasted` in total, or past
+/// `max_turns` questions, the user gives up. The defaults let a form that asks every slot
+/// of a suite once each finish on every task (a test walks it): a form's cost shows in
+/// turns and effort, not in give-ups.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Patience {
-    /// Irrelevant plus repeated questions tolerated; one more and the user gives up.
-    pub wasted: u32,
+    /// Effort tolerated; more and the user gives up.
+    pub wasted: f32,
     /// Questions answered at most; one more and the user gives up.
     pub max_turns: u32,
+    pub no_preference: f32,
+    pub irrelevant: f32,
+    pub repeated: f32,
 }
 
 impl Default for Patience {
     fn default() -> Self {
         Patience {
-            wasted: 3,
-            max_turns: 8,
+            wasted: 6.0,
+            max_turns: 12,
+            no_preference: 0.5,
+            irrelevant: 1.0,
+            repeated: 1.0,
+        }
+    }
+}
+
+impl Patience {
+    /// What a part of this kind costs.
+    pub fn cost(&self, kind: PartKind) -> f32 {
+        match kind {
+            PartKind::Answered => 0.0,
+            PartKind::NoPreference => self.no_preference,
+            PartKind::Irrelevant => self.irrelevant,
+            PartKind::Repeated => self.repeated,
         }
     }
 }
@@ -57,6 +86,56 @@ impl Relevance {
     pub fn is_wasted(&self) -> bool {
         !matches!(self, Relevance::Answered(_))
     }
+
+    pub fn kind(&self) -> PartKind {
+        match self {
+            Relevance::Answered(_) => PartKind::Answered,
+            Relevance::Repeated(_) => PartKind::Repeated,
+            Relevance::NoPreference(_) => PartKind::NoPreference,
+            Relevance::Irrelevant => PartKind::Irrelevant,
+        }
+    }
+}
+
+/// The parts of a question: its sentences (ending in "?", "!", ";", a new line, or a "."
+/// followed by a space), each answered on its own. "Domestic or abroad? Quiet or lively?"
+/// has two parts; "Where from, and for how many days?" one (that asks for two slots).
+pub fn parts(question: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = question.chars().peekable();
+    while let Some(c) = chars.next() {
+        current.push(c);
+        let end = match c {
+            '?' | '!' | ';' | '\n' => true,
+            '.' => chars.peek().is_none_or(|n| n.is_whitespace()),
+            _ => false,
+        };
+        if end {
+            if current.chars().any(|c| c.is_alphanumeric()) {
+                out.push(current.trim().to_string());
+            }
+            current.clear();
+        }
+    }
+    if current.chars().any(|c| c.is_alphanumeric()) {
+        out.push(current.trim().to_string());
+    }
+    if out.is_empty() {
+        out.push(question.trim().to_string());
+    }
+    out
+}
+
+/// Every slot of the manifest (not only the profile's) whose keywords appear in `text`.
+pub fn slots_asked(manifest: &Manifest, text: &str) -> Vec<String> {
+    let q = words(text);
+    manifest
+        .slots()
+        .into_iter()
+        .filter(|s| hits(&s.keywords, &q) > 0)
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 pub const GIVE_UP: &str = "Never mind, this is taking too long.";
@@ -188,12 +267,16 @@ fn say(f: &ProfileFact) -> String {
     f.say.clone().unwrap_or_else(|| f.value.clone())
 }
 
-/// Counts of what happened in a conversation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counts of what happened in a conversation: turns, and question parts by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UserStats {
     pub turns: u32,
+    pub answered: u32,
+    pub no_preference: u32,
     pub irrelevant: u32,
     pub repeated: u32,
+    /// Patience spent so far ([`Patience::cost`] of every part).
+    pub effort: f32,
 }
 
 /// Embedding matching: the embedder and a vector per profile slot (its form question and
@@ -205,22 +288,27 @@ struct Semantic {
 }
 
 impl Semantic {
-    /// Profile slots whose form question is similar enough to `question`, best first.
-    fn matches(&self, question: &str) -> Result<Vec<String>, UserError> {
-        let v = self.embedder.embed(&[question.to_string()]).map_err(|e| {
+    /// For each text, the profile slots whose form question is similar enough, best first.
+    fn matches(&self, texts: &[String]) -> Result<Vec<Vec<String>>, UserError> {
+        if texts.is_empty() {
+            return Ok(vec![]);
+        }
+        let vectors = self.embedder.embed(texts).map_err(|e| {
             UserError::Failed(format!("the simulated user cannot embed the question: {e}"))
         })?;
-        let Some(q) = v.first() else {
-            return Ok(vec![]);
-        };
-        let mut scored: Vec<(f32, &String)> = self
-            .slots
+        Ok(vectors
             .iter()
-            .map(|(s, v)| (cosine(q, v), s))
-            .filter(|(c, _)| *c >= self.threshold)
-            .collect();
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        Ok(scored.into_iter().map(|(_, s)| s.clone()).collect())
+            .map(|q| {
+                let mut scored: Vec<(f32, &String)> = self
+                    .slots
+                    .iter()
+                    .map(|(s, v)| (cosine(q, v), s))
+                    .filter(|(c, _)| *c >= self.threshold)
+                    .collect();
+                scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+                scored.into_iter().map(|(_, s)| s.clone()).collect()
+            })
+            .collect())
     }
 }
 
@@ -232,6 +320,7 @@ pub struct SimulatedUser {
     given: BTreeSet<String>,
     semantic: Option<Arc<Semantic>>,
     last_matched: Option<Vec<String>>,
+    last_parts: Vec<UserPart>,
     pub stats: UserStats,
 }
 
@@ -251,6 +340,7 @@ impl SimulatedUser {
             given,
             semantic: None,
             last_matched: None,
+            last_parts: Vec::new(),
             stats: UserStats::default(),
         }
     }
@@ -298,95 +388,131 @@ impl SimulatedUser {
         })
     }
 
-    /// The reply to one question. With an embedder attached this embeds the question when
-    /// no keyword matches (blocking); [`UserChannel::ask`] does that off the async threads.
+    /// The reply to one question. With an embedder attached this embeds the parts no
+    /// keyword matches (blocking); [`UserChannel::ask`] does that off the async threads.
     pub fn reply(&mut self, question: &str) -> UserReply {
+        let pending = self.needs_embedding(question);
         let semantic = self
-            .semantic_for(question)
-            .and_then(|s| s.matches(question).ok());
-        self.reply_with(question, semantic)
+            .semantic
+            .clone()
+            .and_then(|s| s.matches(&pending).ok())
+            .unwrap_or_default();
+        self.reply_with(question, &pending, semantic)
     }
 
-    /// The embedding matcher, when one is attached and keywords found nothing.
-    fn semantic_for(&self, question: &str) -> Option<Arc<Semantic>> {
-        if !self.manifest.interactive
-            || !keyword_matches(&self.manifest, &self.task, question).is_empty()
-        {
-            None
-        } else {
-            self.semantic.clone()
+    /// The parts of `question` that keywords do not match and an embedder could.
+    fn needs_embedding(&self, question: &str) -> Vec<String> {
+        if !self.manifest.interactive || self.semantic.is_none() {
+            return vec![];
         }
+        parts(question)
+            .into_iter()
+            .filter(|p| slots_asked(&self.manifest, p).is_empty())
+            .collect()
     }
 
-    fn reply_with(&mut self, question: &str, semantic: Option<Vec<String>>) -> UserReply {
+    /// Answer each part in order; `embedded[i]` are the slots the embedder found for the
+    /// part `pending[i]`.
+    fn reply_with(
+        &mut self,
+        question: &str,
+        pending: &[String],
+        embedded: Vec<Vec<String>>,
+    ) -> UserReply {
+        self.last_parts.clear();
         if self.stats.turns >= self.patience.max_turns {
             self.last_matched = Some(vec![]);
             return UserReply::GaveUp(GIVE_UP.into());
         }
         self.stats.turns += 1;
-        let mut matched = keyword_matches(&self.manifest, &self.task, question);
-        if matched.is_empty() {
-            // The single best slot above the threshold: one question, one fact.
-            matched = semantic.unwrap_or_default().into_iter().take(1).collect();
-        }
-        self.last_matched = Some(matched.clone());
-        let relevance = relevance(&self.manifest, &self.task, question, &matched, &self.given);
-        let facts = |slots: &[String]| -> String {
-            self.task
-                .profile
-                .iter()
-                .filter(|f| slots.contains(&f.slot))
-                .map(say)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let text = match &relevance {
-            Relevance::Answered(slots) => facts(slots),
-            Relevance::Repeated(slots) => {
-                self.stats.repeated += 1;
-                format!("As I said: {}", facts(slots))
+        let mut replies: Vec<String> = Vec::new();
+        let mut matched_all: Vec<String> = Vec::new();
+        for part in parts(question) {
+            let mut matched = keyword_matches(&self.manifest, &self.task, &part);
+            if matched.is_empty() {
+                // The single best slot above the threshold: one part, one fact.
+                matched = pending
+                    .iter()
+                    .position(|p| *p == part)
+                    .and_then(|i| embedded.get(i))
+                    .and_then(|slots| slots.first().cloned())
+                    .into_iter()
+                    .collect();
             }
-            Relevance::NoPreference(_) => {
-                self.stats.irrelevant += 1;
-                "No preference.".into()
-            }
-            Relevance::Irrelevant => {
-                self.stats.irrelevant += 1;
-                if self.manifest.interactive {
-                    "I don't know.".into()
-                } else {
-                    "I don't know, that's why I'm asking you.".into()
+            let relevance = relevance(&self.manifest, &self.task, &part, &matched, &self.given);
+            let facts = |slots: &[String]| -> String {
+                self.task
+                    .profile
+                    .iter()
+                    .filter(|f| slots.contains(&f.slot))
+                    .map(say)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let text = match &relevance {
+                Relevance::Answered(slots) => facts(slots),
+                Relevance::Repeated(slots) => format!("As I said: {}", facts(slots)),
+                Relevance::NoPreference(_) => "No preference.".into(),
+                Relevance::Irrelevant if self.manifest.interactive => "I don't know.".into(),
+                Relevance::Irrelevant => "I don't know, that's why I'm asking you.".into(),
+            };
+            let kind = relevance.kind();
+            let slots = match &relevance {
+                Relevance::Answered(s) | Relevance::Repeated(s) => {
+                    self.given.extend(s.iter().cloned());
+                    matched_all.extend(s.iter().cloned());
+                    s.clone()
                 }
+                Relevance::NoPreference(s) => vec![s.clone()],
+                Relevance::Irrelevant => vec![],
+            };
+            *match kind {
+                PartKind::Answered => &mut self.stats.answered,
+                PartKind::Repeated => &mut self.stats.repeated,
+                PartKind::NoPreference => &mut self.stats.no_preference,
+                PartKind::Irrelevant => &mut self.stats.irrelevant,
+            } += 1;
+            self.stats.effort += self.patience.cost(kind);
+            if !replies.contains(&text) {
+                replies.push(text);
             }
-        };
-        if let Relevance::Answered(slots) | Relevance::Repeated(slots) = &relevance {
-            self.given.extend(slots.iter().cloned());
+            self.last_parts.push(UserPart {
+                text: part,
+                kind,
+                slots,
+            });
         }
-        if self.stats.irrelevant + self.stats.repeated > self.patience.wasted {
+        matched_all.dedup();
+        self.last_matched = Some(matched_all);
+        if self.stats.effort > self.patience.wasted {
             return UserReply::GaveUp(GIVE_UP.into());
         }
-        UserReply::Answer(text)
+        UserReply::Answer(replies.join(" "))
     }
 }
 
 #[async_trait]
 impl UserChannel for SimulatedUser {
     async fn ask(&mut self, question: &str) -> Result<UserReply, UserError> {
-        let semantic = match self.semantic_for(question) {
-            Some(s) => {
-                let q = question.to_string();
-                let found = tokio::task::spawn_blocking(move || s.matches(&q))
+        let pending = self.needs_embedding(question);
+        let embedded = match (&self.semantic, pending.is_empty()) {
+            (Some(s), false) => {
+                let (s, texts) = (Arc::clone(s), pending.clone());
+                tokio::task::spawn_blocking(move || s.matches(&texts))
                     .await
-                    .map_err(|e| UserError::Failed(e.to_string()))??;
-                Some(found)
+                    .map_err(|e| UserError::Failed(e.to_string()))??
             }
-            None => None,
+            _ => vec![],
         };
-        Ok(self.reply_with(question, semantic))
+        Ok(self.reply_with(question, &pending, embedded))
     }
 
     fn matched_slots(&self) -> Option<Vec<String>> {
         self.last_matched.clone()
+    }
+
+    fn last_parts(&self) -> Vec<UserPart> {
+        self.last_parts.clone()
     }
 }
 

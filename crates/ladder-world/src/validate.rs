@@ -238,6 +238,33 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
             }
             if slot.keywords.is_empty() {
                 c.add(path, line, format!("slot {:?} has no keywords", slot.name));
+            } else if m.interactive {
+                // The form's own question must ask for its slot, and only for it: otherwise
+                // the simulated user hands a form two facts for one question.
+                let matched = crate::user::slots_asked(m, &slot.question);
+                let slot_line =
+                    find_line(text, &format!("question = {:?}", slot.question), 0).or(line);
+                if !matched.contains(&slot.name) {
+                    c.add(
+                        path,
+                        slot_line,
+                        format!(
+                            "slot {:?}: its question {:?} matches none of its keywords",
+                            slot.name, slot.question
+                        ),
+                    );
+                }
+                let others: Vec<&String> = matched.iter().filter(|s| **s != slot.name).collect();
+                if !others.is_empty() {
+                    c.add(
+                        path,
+                        slot_line,
+                        format!(
+                            "slot {:?}: its question {:?} also matches the keywords of {:?}",
+                            slot.name, slot.question, others
+                        ),
+                    );
+                }
             }
             if let Some(check) = &slot.check {
                 let attr = check.attribute().split('.').next().unwrap_or_default();

@@ -258,3 +258,35 @@ fn every_score_says_which_judge_gave_it() {
     let sc = score(&s, t, &Outcome::answered("Kaldor Vance."), &[]);
     assert_eq!(sc.judge, ladder_world::score::JUDGE_VERSION);
 }
+
+/// `recommend_any` is exactly the set of entities the task's checks select: the scorer
+/// accepts a single pick of each of them and of nothing else, on every task.
+#[test]
+fn the_scorer_accepts_exactly_the_picks_recommend_any_lists() {
+    let mut judged = 0;
+    for name in ["seaside", "helpdesk", "facts"] {
+        let s = suite(name);
+        for t in s.tasks.iter().filter(|t| {
+            !t.expect.recommend_any.is_empty()
+                && t.expect.must_mention.is_empty()
+                && t.expect.needs_detail.is_none()
+        }) {
+            for d in &s.documents {
+                let title = d.meta.title.as_str();
+                let outcome =
+                    Outcome::answered("Here is my pick.").with_picks(vec![title.to_string()]);
+                let sc = score(&s, t, &outcome, &[]);
+                let listed = t.expect.recommend_any.iter().any(|r| r == title);
+                assert_eq!(
+                    sc.success,
+                    listed,
+                    "{} / {title}: listed {listed}, scored {:?}",
+                    t.id,
+                    sc.verdicts.iter().filter(|v| !v.ok).collect::<Vec<_>>()
+                );
+                judged += 1;
+            }
+        }
+    }
+    assert!(judged > 500, "{judged}");
+}

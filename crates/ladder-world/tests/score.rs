@@ -22,6 +22,7 @@ fn turn(question: &str, reply: &str) -> Event {
             reply: reply.into(),
             gave_up: false,
             matched: None,
+            parts: vec![],
         },
     }
 }

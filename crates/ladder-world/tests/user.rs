@@ -44,6 +44,85 @@ fn a_compound_question_gets_every_matching_fact() {
 }
 
 #[test]
+fn a_question_of_several_parts_gets_every_part_answered_in_order() {
+    let mut u = user("seaside", "sea-001", Patience::default());
+    let a = answer(
+        u.reply("Domestic or abroad? What is your favourite colour? Quiet or lively? Which month?"),
+    );
+    assert_eq!(
+        a,
+        "I'd rather stay in Norland. I don't know. Somewhere lively, with things going on. No preference."
+    );
+    let kinds: Vec<_> = u.last_parts().iter().map(|p| p.kind).collect();
+    use ladder_core::PartKind::*;
+    assert_eq!(kinds, [Answered, Irrelevant, Answered, NoPreference]);
+    assert_eq!(u.matched_slots(), Some(vec!["scope".into(), "mood".into()]));
+    assert_eq!(
+        (u.stats.turns, u.stats.answered, u.stats.effort),
+        (1, 2, 1.5)
+    );
+}
+
+#[test]
+fn a_catch_all_question_costs_what_it_asks() {
+    let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
+    // Every slot's form question, in one turn.
+    let all: Vec<String> = s
+        .manifest
+        .slots()
+        .iter()
+        .map(|slot| slot.question.clone())
+        .collect();
+    let mut u = user("seaside", "sea-001", Patience::default());
+    answer(u.reply(&all.join(" ")));
+    let t = s.task("sea-001").unwrap();
+    let known = t.profile.len() as u32;
+    assert_eq!(u.stats.turns, 1);
+    assert_eq!(u.stats.answered, known);
+    assert_eq!(u.stats.no_preference, all.len() as u32 - known);
+    assert_eq!(u.stats.effort, 0.5 * (all.len() as u32 - known) as f32);
+}
+
+/// A form that asks every slot of the suite once each finishes on every task: a form's
+/// cost shows in turns and effort, never decides the comparison by a give-up.
+#[test]
+fn a_full_form_finishes_on_every_task() {
+    for name in ["seaside", "helpdesk"] {
+        let s = Suite::load(&default_suites_dir().join(name)).unwrap();
+        for t in &s.tasks {
+            let mut u =
+                SimulatedUser::new(Arc::new(s.manifest.clone()), t.clone(), Patience::default());
+            let mut handed_over = std::collections::BTreeSet::new();
+            for slot in s.manifest.slots() {
+                match u.reply(&slot.question) {
+                    UserReply::Answer(_) => {}
+                    UserReply::GaveUp(_) => panic!(
+                        "{}: the user gave up at {:?} (effort {})",
+                        t.id, slot.name, u.stats.effort
+                    ),
+                }
+                // Each form question matches its own slot and no other.
+                let matched = u.matched_slots().unwrap();
+                assert!(
+                    matched.iter().all(|m| *m == slot.name),
+                    "{}: {matched:?}",
+                    t.id
+                );
+                handed_over.extend(matched);
+            }
+            for f in &t.profile {
+                assert!(
+                    handed_over.contains(&f.slot),
+                    "{}: {} never given",
+                    t.id,
+                    f.slot
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn never_volunteers_and_counts_irrelevant_questions() {
     let mut u = user("seaside", "sea-001", Patience::default());
     let a = answer(u.reply("What's your favourite colour?"));
@@ -54,7 +133,8 @@ fn never_volunteers_and_counts_irrelevant_questions() {
         answer(u.reply("Which month are you travelling in?")),
         "No preference."
     );
-    assert_eq!(u.stats.irrelevant, 2);
+    assert_eq!((u.stats.irrelevant, u.stats.no_preference), (1, 1));
+    assert_eq!(u.stats.effort, 1.5);
 }
 
 #[test]
@@ -78,8 +158,9 @@ fn gives_up_past_its_patience_and_its_turn_limit() {
         "seaside",
         "sea-001",
         Patience {
-            wasted: 2,
+            wasted: 2.0,
             max_turns: 8,
+            ..Patience::default()
         },
     );
     answer(u.reply("Favourite colour?"));
@@ -93,8 +174,9 @@ fn gives_up_past_its_patience_and_its_turn_limit() {
         "seaside",
         "sea-001",
         Patience {
-            wasted: 10,
+            wasted: 10.0,
             max_turns: 2,
+            ..Patience::default()
         },
     );
     answer(u.reply("Where do you live?"));
@@ -120,8 +202,9 @@ async fn through_the_run_context_a_user_who_gives_up_ends_the_run() {
         "seaside",
         "sea-001",
         Patience {
-            wasted: 0,
+            wasted: 0.0,
             max_turns: 8,
+            ..Patience::default()
         },
     );
     /// Asks where the user lives, then something irrelevant.
@@ -168,8 +251,8 @@ async fn a_model_can_play_the_user() {
         model,
         task,
         Patience {
-            wasted: 3,
             max_turns: 2,
+            ..Patience::default()
         },
     );
     let a = answer(u.ask("Where do you live?").await.unwrap());

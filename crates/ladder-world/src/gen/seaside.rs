@@ -396,10 +396,8 @@ pub fn manifest() -> Manifest {
                     ),
                     slot(
                         "days",
-                        "How many days can you spend there?",
-                        &[
-                            "days", "long", "nights", "duration", "stay", "week", "weekend",
-                        ],
+                        "How many days will you be away?",
+                        &["days", "long", "nights", "duration", "week", "weekend"],
                         Some(Check::AtMost {
                             attribute: "min_days".into(),
                         }),
