@@ -172,6 +172,12 @@ enum Command {
         /// Suite names or folders (default: every suite under fixtures/suites).
         suites: Vec<String>,
     },
+    /// Score an answer to a suite task without running a strategy: prints every verdict
+    /// (for suite authors trying a suite, and for checking the judge).
+    Score(world::ScoreArgs),
+    /// Ask a suite task's simulated user a question: prints its reply, the parts it heard
+    /// and the slots it matched.
+    User(world::UserArgs),
     /// The benchmark world: generate suites from a fixed seed.
     World {
         #[command(subcommand)]
@@ -325,6 +331,8 @@ async fn dispatch(command: Command) -> Result<()> {
             run::run(spec).await
         }
         Command::Validate { suites } => world::validate(&suites),
+        Command::Score(args) => world::score(&args),
+        Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,
             collection,

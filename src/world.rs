@@ -95,3 +95,137 @@ pub fn schema(out: &std::path::Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// `ladder score`: what the judge says of an answer.
+#[derive(clap::Args)]
+pub struct ScoreArgs {
+    /// The suite (a name under fixtures/suites, or a folder).
+    #[arg(long)]
+    suite: String,
+    /// The task.
+    #[arg(long)]
+    id: String,
+    /// The answer's text.
+    #[arg(long, required_unless_present = "trace", conflicts_with = "trace")]
+    answer: Option<String>,
+    /// The entities the answer commits to, comma-separated.
+    #[arg(long, value_delimiter = ',', conflicts_with = "trace")]
+    picks: Vec<String>,
+    /// Score a saved run instead: its answer, picks and user turns.
+    #[arg(long, value_name = "TRACE.jsonl")]
+    trace: Option<std::path::PathBuf>,
+    /// Print the score as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn score(args: &ScoreArgs) -> Result<()> {
+    let suite = ladder_harness::load_suite(&args.suite)?;
+    let task = suite
+        .task(&args.id)
+        .with_context(|| format!("suite {} has no task {:?}", args.suite, args.id))?;
+    let (outcome, events) = match &args.trace {
+        Some(path) => {
+            let events = ladder_core::trace::read_jsonl(path)?;
+            let outcome = events
+                .iter()
+                .find_map(|e| match &e.kind {
+                    ladder_core::EventKind::RunFinished { outcome } => Some(outcome.clone()),
+                    _ => None,
+                })
+                .with_context(|| {
+                    format!(
+                        "{} has no run_finished event: the run did not end",
+                        path.display()
+                    )
+                })?;
+            (outcome, events)
+        }
+        None => (
+            ladder_core::Outcome::answered(args.answer.clone().unwrap_or_default())
+                .with_picks(args.picks.clone()),
+            vec![],
+        ),
+    };
+    let sc = ladder_world::score(&suite, task, &outcome, &events);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&sc)?);
+        return Ok(());
+    }
+    println!(
+        "{} | partial {:.2} | recommended [{}] | rejected [{}] | invented [{}] (judge {})",
+        if sc.success { "success" } else { "failure" },
+        sc.partial,
+        sc.recommended.join(", "),
+        sc.rejected.join(", "),
+        sc.hallucinations.join(", "),
+        sc.judge
+    );
+    for v in &sc.verdicts {
+        println!(
+            "  {} {}: {}",
+            if v.ok { "ok  " } else { "FAIL" },
+            v.what,
+            v.detail
+        );
+    }
+    Ok(())
+}
+
+/// `ladder user`: what a suite task's simulated user replies.
+#[derive(clap::Args)]
+pub struct UserArgs {
+    /// The suite (a name under fixtures/suites, or a folder).
+    #[arg(long)]
+    suite: String,
+    /// The task whose user answers.
+    #[arg(long)]
+    id: String,
+    /// Questions, asked in order in one conversation.
+    #[arg(required = true)]
+    questions: Vec<String>,
+    /// Match by keywords only (no embedding model).
+    #[arg(long)]
+    keywords: bool,
+}
+
+pub async fn user(args: &UserArgs) -> Result<()> {
+    use ladder_core::UserChannel;
+    let suite = ladder_harness::load_suite(&args.suite)?;
+    let task = suite
+        .task(&args.id)
+        .with_context(|| format!("suite {} has no task {:?}", args.suite, args.id))?;
+    let mut user = ladder_world::SimulatedUser::new(
+        std::sync::Arc::new(suite.manifest.clone()),
+        task.clone(),
+        ladder_world::Patience::default(),
+    );
+    if !args.keywords {
+        user = user.with_embedder(
+            crate::retrieval::embedder()?,
+            ladder_world::user::SIMILARITY_THRESHOLD,
+        )?;
+    }
+    for q in &args.questions {
+        let reply = user.ask(q).await?;
+        println!("Q: {q}");
+        match &reply {
+            ladder_core::UserReply::Answer(t) => println!("A: {t}"),
+            ladder_core::UserReply::GaveUp(t) => println!("A: {t} (gave up)"),
+        }
+        for p in user.last_parts() {
+            println!("   {:?} {:?} {}", p.kind, p.text, p.slots.join(", "));
+        }
+    }
+    println!(
+        "{} turns, {} answered, {} no preference, {} irrelevant, {} repeated parts; effort {} of {}",
+        user.stats.turns,
+        user.stats.answered,
+        user.stats.no_preference,
+        user.stats.irrelevant,
+        user.stats.repeated,
+        user.stats.effort,
+        ladder_world::Patience::default().wasted
+    );
+    Ok(())
+}

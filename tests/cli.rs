@@ -635,3 +635,63 @@ fn budget_flags_override_the_task_and_a_call_that_cannot_fit_is_not_made() {
     assert_eq!(h.budget.max_model_calls, 2, "the task's own limit stays");
     assert_eq!(Metrics::from_events(&events).model_calls, 0);
 }
+
+#[test]
+fn score_and_user_let_a_suite_author_try_a_suite_without_a_strategy() {
+    let out = ladder(&[
+        "score",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-001",
+        "--answer",
+        "I don't recommend Bramby Cove. Go to Gullby Cove.",
+        "--json",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let score: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(score["success"], true, "{stdout}");
+    assert_eq!(score["rejected"][0], "Bramby Cove");
+    let out = ladder(&[
+        "score",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-001",
+        "--answer",
+        "Go there.",
+        "--picks",
+        "Sunnyvale Bay",
+    ]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.starts_with("failure") && stdout.contains("FAIL exists Sunnyvale Bay"),
+        "{stdout}"
+    );
+    let out = ladder(&[
+        "user",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-001",
+        "--keywords",
+        "Domestic or abroad? What is your favourite colour?",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("A: I'd rather stay in Norland. I don't know.")
+            && stdout.contains("Answered \"Domestic or abroad?\" scope")
+            && stdout.contains("Irrelevant"),
+        "{stdout}"
+    );
+    let out = ladder(&[
+        "score", "--suite", "seaside", "--id", "nope", "--answer", "x",
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(
+        !out.status.success() && stderr.contains("\"nope\""),
+        "{stderr}"
+    );
+}
