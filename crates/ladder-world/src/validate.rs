@@ -302,6 +302,21 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
     }
 }
 
+/// Two texts with (nearly) the same words: a Jaccard similarity of their lowercase word
+/// sets of at least 0.8.
+pub fn nearly_equal(a: &str, b: &str) -> bool {
+    let set = |s: &str| -> BTreeSet<String> {
+        s.to_lowercase()
+            .split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (a, b) = (set(a), set(b));
+    let union = a.union(&b).count();
+    union > 0 && a.intersection(&b).count() as f64 / union as f64 >= 0.8
+}
+
 fn check_tasks(
     m: &Manifest,
     tasks: &[Task],
@@ -326,6 +341,20 @@ fn check_tasks(
                 line,
                 format!("task id {:?} is used more than once", t.id),
             );
+        }
+        // An opening that (nearly) repeats a labelled example would measure a classifier
+        // on its training data.
+        for intent in &m.intents {
+            if let Some(example) = intent.examples.iter().find(|e| nearly_equal(e, &t.opening)) {
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?}: its opening {:?} (nearly) repeats the example {example:?} of intent {:?}",
+                        t.id, t.opening, intent.name
+                    ),
+                );
+            }
         }
         if !t.suite.is_empty() && t.suite != m.name {
             c.add(

@@ -260,3 +260,29 @@ fn every_problem_is_listed_not_just_the_first() {
     assert_reported(&p, "tasks.toml", "shoe_size");
     assert_reported(&p, "kb/empty.md", "empty document");
 }
+
+#[test]
+fn an_opening_that_repeats_an_intent_example_and_a_form_question_that_leaks_are_reported() {
+    let (_tmp, dir) = copy("seaside");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "opening = \"Can you find me a beach holiday?\"",
+            "opening = \"Arrange a seaside break for me!\"",
+            1,
+        )
+    });
+    edit(&dir.join("suite.toml"), |t| {
+        t.replace(
+            "question = \"Are you after somewhere quiet or somewhere lively?\"",
+            "question = \"Are you after somewhere quiet, and how many days?\"",
+        )
+    });
+    let p = problems(&dir);
+    assert_reported(
+        &p,
+        "tasks.toml",
+        "repeats the example \"Arrange a seaside break for me.\"",
+    );
+    assert_reported(&p, "suite.toml", "slot \"mood\": its question");
+    assert_reported(&p, "suite.toml", "also matches the keywords of [\"days\"]");
+}

@@ -143,11 +143,11 @@ pub fn manifest() -> Manifest {
         interactive: true,
         intents: vec![
             intent("returns", "Returning an item or getting a refund.", &["I want to send my lamp back.", "How do I return an item?", "When do I get my refund?", "Can I return an opened box?"], vec![slot("opened", "Has the item been opened?", &["opened", "used", "unused", "box", "condition", "unopened"])]),
-            intent("shipping", "Delivery options, costs and times.", &["How much is delivery?", "Can I get it tomorrow?", "Do you ship abroad?", "How long does delivery take?"], vec![slot("country", "Which country should we deliver to?", &["country", "deliver", "ship", "address", "abroad"])]),
-            intent("order_status", "Where an order is, changing or cancelling it.", &["Where is my order?", "When will my parcel arrive?", "I want to cancel my order.", "Can I change my delivery address?"], vec![order()]),
+            intent("shipping", "Delivery options, costs and times.", &["What does shipping cost?", "Can I get it tomorrow?", "Do you ship abroad?", "How long does delivery take?"], vec![slot("country", "Which country should we deliver to?", &["country", "deliver", "ship", "address", "abroad"])]),
+            intent("order_status", "Where an order is, changing or cancelling it.", &["Has my package shipped yet?", "Track my delivery, please.", "I want to cancel my order.", "Can I change my delivery address?"], vec![order()]),
             intent("warranty", "Warranty length, claims and repairs.", &["How long is the warranty?", "My lamp broke after a year, is it covered?", "How much is a repair?", "How do I make a warranty claim?"], vec![model_slot(), order()]),
             intent("troubleshooting", "Pairing, firmware and other problems with a lamp.", &["My lamp won't connect to my phone.", "How do I pair my lamp?", "Which firmware should my lamp have?", "The lamp keeps blinking."], vec![model_slot()]),
-            intent("billing", "Payment methods, invoices, gift cards and discounts.", &["How do I pay for my order?", "I need an invoice.", "Do gift cards expire?", "Do you match prices?"], vec![]),
+            intent("billing", "Payment methods, invoices, gift cards and discounts.", &["How do I pay for my order?", "I need an invoice.", "How long is a gift card valid for?", "Do you match prices?"], vec![]),
         ],
     }
 }

@@ -332,10 +332,10 @@ pub fn manifest() -> Manifest {
                 description: "The user wants a seaside trip planned or a destination recommended."
                     .into(),
                 examples: [
-                    "I'd like to go to the seaside next week, sort it out for me.",
-                    "Can you find me a beach holiday?",
-                    "Where should I go for a few days by the sea?",
-                    "Plan me a trip to the coast.",
+                    "Arrange a seaside break for me.",
+                    "Suggest somewhere to swim in the sea this summer.",
+                    "We want a coastal getaway, any tips?",
+                    "Organise a short holiday on the coast.",
                     "I need a break somewhere with a beach.",
                     "Recommend a quiet seaside town for a long weekend.",
                     "Book me something by the sea for the summer.",
