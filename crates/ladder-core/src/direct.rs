@@ -37,8 +37,13 @@ impl Strategy for Direct {
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         let result = async {
             ctx.next_step()?;
+            let system = if task.brief.is_empty() {
+                DIRECT_SYSTEM_PROMPT.to_string()
+            } else {
+                format!("{}\n\n{DIRECT_SYSTEM_PROMPT}", task.brief)
+            };
             let mut request = ChatRequest::new(vec![
-                Message::system(DIRECT_SYSTEM_PROMPT),
+                Message::system(system),
                 Message::user(task.opening.clone()),
             ]);
             request.sampling.max_tokens = self.max_tokens;

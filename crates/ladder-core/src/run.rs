@@ -207,6 +207,8 @@ pub struct RunSetup {
     pub tokens: Option<TokenStream>,
     /// SHA-256 of the suite's files, when the task is a suite's.
     pub suite_hash: String,
+    /// The suite's assistant brief, handed to the strategy in its [`TaskView`].
+    pub brief: String,
 }
 
 impl RunSetup {
@@ -223,6 +225,7 @@ impl RunSetup {
             cancel: Cancel::default(),
             tokens: None,
             suite_hash: String::new(),
+            brief: String::new(),
         }
     }
 
@@ -706,6 +709,7 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         cancel,
         tokens,
         suite_hash,
+        brief,
     } = setup;
     let mut ctx = RunContext {
         session: Session::new(),
@@ -736,7 +740,11 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         task_hash: content_hash(task),
         suite_hash,
     }));
-    let outcome = strategy.run(&task.view(), &mut ctx).await;
+    let view = TaskView {
+        brief,
+        ..task.view()
+    };
+    let outcome = strategy.run(&view, &mut ctx).await;
     ctx.trace.emit(EventKind::RunFinished {
         outcome: outcome.clone(),
     });

@@ -69,6 +69,21 @@ pub struct Expectations {
     pub needs_detail: Option<String>,
 }
 
+/// Gold labels: what a correct run would find. The judge's and the benchmark's, never a
+/// strategy's; they measure the parts of a pipeline (an intent classifier's accuracy, a
+/// retriever's recall).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gold {
+    /// The intent label(s) the opening expresses; empty when none of the suite's labels
+    /// fits.
+    pub intents: Vec<String>,
+    /// Ids of the documents that back a correct answer. For a task that asks for a pick
+    /// (`recommend_any`), any one of them is a hit; otherwise every one is needed (each
+    /// holds part of the answer, as the hops of a two-hop question do).
+    pub documents: Vec<String>,
+}
+
 /// One piece of work for a strategy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -84,6 +99,9 @@ pub struct Task {
     pub profile: Vec<ProfileFact>,
     #[serde(default)]
     pub expect: Expectations,
+    /// Gold labels for measuring a pipeline's parts.
+    #[serde(default)]
+    pub gold: Gold,
     #[serde(default)]
     pub budget: Budget,
     #[serde(default)]
@@ -98,6 +116,7 @@ impl Task {
             id: self.id.clone(),
             suite: self.suite.clone(),
             opening: self.opening.clone(),
+            brief: String::new(),
         }
     }
 }
@@ -118,6 +137,10 @@ pub struct TaskView {
     pub suite: String,
     /// What the user says first.
     pub opening: String,
+    /// What the deployed assistant is told about its job (the suite's assistant brief;
+    /// empty for a stand-alone task).
+    #[serde(default)]
+    pub brief: String,
 }
 
 /// The contents of a task file.

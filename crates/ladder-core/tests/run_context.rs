@@ -115,6 +115,7 @@ fn task() -> Task {
             must_mention: vec!["Paris".into()],
             ..Default::default()
         },
+        gold: Default::default(),
         budget: Budget::default(),
         tags: vec![],
     }

@@ -218,6 +218,7 @@ pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutpu
             Some(crate::kb::attach(suite, Arc::clone(&embedder), &spec.data_dir).await?);
         setup.form = Some(suite.form_spec());
         setup.suite_hash = suite.content_hash();
+        setup.brief = suite.manifest.assistant_brief.clone();
         let manifest = Arc::new(suite.manifest.clone());
         let patience = Patience::default();
         let (user, settings): (Box<dyn UserChannel>, serde_json::Value) = match spec.user {

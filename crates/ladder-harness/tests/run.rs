@@ -20,6 +20,7 @@ fn local() -> Arc<dyn LanguageModel> {
 /// the titles it found. Records whether it was given the form spec.
 struct Searcher {
     saw_form: Mutex<Option<bool>>,
+    saw_brief: Mutex<String>,
 }
 
 #[async_trait]
@@ -32,6 +33,7 @@ impl Strategy for Searcher {
     }
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         *self.saw_form.lock().unwrap() = Some(ctx.form().is_some_and(|f| !f.intents.is_empty()));
+        *self.saw_brief.lock().unwrap() = task.brief.clone();
         let result: Result<String, RunError> = async {
             let filter = Filter::equals("scope", AttrValue::Text("domestic".into()));
             let hits = ctx
@@ -58,10 +60,19 @@ async fn a_suite_run_gets_its_knowledge_base_user_and_form_and_the_trace_is_on_d
     spec.data_dir = dir.path().join("data");
     let strategy = Searcher {
         saw_form: Mutex::new(None),
+        saw_brief: Mutex::new(String::new()),
     };
     let out = run_with(spec, &strategy).await.unwrap();
     assert_eq!(out.outcome.stop, StopReason::Answered, "{:?}", out.outcome);
     assert_eq!(*strategy.saw_form.lock().unwrap(), Some(true));
+    assert!(
+        strategy
+            .saw_brief
+            .lock()
+            .unwrap()
+            .contains("travel assistant"),
+        "the suite's assistant brief reaches the strategy"
+    );
 
     let events = read_jsonl(&out.trace_path).unwrap();
     let EventKind::Header(h) = &events[0].kind else {

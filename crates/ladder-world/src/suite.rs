@@ -78,7 +78,11 @@ pub struct Intent {
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
+    /// For people: what the suite is and what it tests. Strategies never see it.
     pub description: String,
+    /// The one paragraph a deployed assistant would be told about its job ("You are the
+    /// helpdesk of a lamp shop..."), with no hint of the benchmark. Every strategy gets it.
+    pub assistant_brief: String,
     /// Knowledge-base folder, relative to the suite folder.
     pub knowledge_base: String,
     /// Task file, relative to the suite folder.

@@ -215,6 +215,13 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
     if m.intents.is_empty() {
         c.add(path, None, "the manifest declares no [[intent]]");
     }
+    if m.assistant_brief.trim().is_empty() {
+        c.add(
+            path,
+            find_line(text, "assistant_brief", 0),
+            "assistant_brief is empty: write the paragraph a deployed assistant would be told",
+        );
+    }
     for intent in &m.intents {
         let line = find_line(text, &format!("name = \"{}\"", intent.name), 0);
         if intent.examples.is_empty() {
@@ -298,6 +305,88 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
                 find_line(text, "entity_patterns", 0),
                 format!("entity pattern {p:?} is not a valid regular expression: {e}"),
             );
+        }
+    }
+}
+
+/// A task's gold labels: declared intents, existing documents; for a pick, exactly the
+/// documents of the entities `recommend_any` lists; for facts, each stated in a gold
+/// document (as whole words: a fact found only inside another phrase is not backed).
+fn check_gold(
+    m: &Manifest,
+    t: &Task,
+    docs: &[Document],
+    path: &Path,
+    line: Option<usize>,
+    c: &mut Collector,
+) {
+    for i in &t.gold.intents {
+        if !m.intents.iter().any(|x| &x.name == i) {
+            c.add(
+                path,
+                line,
+                format!(
+                    "task {:?}: gold intent {i:?} is not an intent of the manifest",
+                    t.id
+                ),
+            );
+        }
+    }
+    let gold: Vec<&Document> = t
+        .gold
+        .documents
+        .iter()
+        .filter_map(|id| {
+            let d = docs.iter().find(|d| &d.meta.id == id);
+            if d.is_none() {
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?}: gold document {id:?} is not in the knowledge base",
+                        t.id
+                    ),
+                );
+            }
+            d
+        })
+        .collect();
+    if !t.expect.recommend_any.is_empty() {
+        let mut want: Vec<&str> = docs
+            .iter()
+            .filter(|d| {
+                t.expect
+                    .recommend_any
+                    .iter()
+                    .any(|r| d.meta.title.eq_ignore_ascii_case(r))
+            })
+            .map(|d| d.meta.id.as_str())
+            .collect();
+        let mut got: Vec<&str> = t.gold.documents.iter().map(String::as_str).collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        if want != got {
+            c.add(
+                path,
+                line,
+                format!(
+                    "task {:?}: gold documents {got:?} are not the documents of recommend_any {want:?}",
+                    t.id
+                ),
+            );
+        }
+    } else if !gold.is_empty() {
+        for fact in &t.expect.must_mention {
+            if !gold.iter().any(|d| crate::text::mentions(&d.body, fact)) {
+                c.add(
+                    path,
+                    line,
+                    format!(
+                        "task {:?}: no gold document states {fact:?} (gold: {:?})",
+                        t.id, t.gold.documents
+                    ),
+                );
+            }
         }
     }
 }
@@ -424,6 +513,7 @@ fn check_tasks(
                 );
             }
         }
+        check_gold(m, t, docs, path, line, c);
         for fact in &t.expect.must_mention {
             if !all_text.contains(&fact.to_lowercase())
                 && !t.profile.iter().any(|f| f.value.eq_ignore_ascii_case(fact))

@@ -286,3 +286,33 @@ fn an_opening_that_repeats_an_intent_example_and_a_form_question_that_leaks_are_
     assert_reported(&p, "suite.toml", "slot \"mood\": its question");
     assert_reported(&p, "suite.toml", "also matches the keywords of [\"days\"]");
 }
+
+#[test]
+fn gold_labels_must_name_real_intents_and_documents_that_back_the_answer() {
+    let (_tmp, dir) = copy("helpdesk");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "intents = [\"returns\"]\ndocuments = [\"returns-policy\"]",
+            "intents = [\"refunds\"]\ndocuments = [\"gift-wrapping\", \"no-such-page\"]",
+            1,
+        )
+    });
+    let p = problems(&dir);
+    assert_reported(&p, "tasks.toml", "gold intent \"refunds\" is not an intent");
+    assert_reported(
+        &p,
+        "tasks.toml",
+        "gold document \"no-such-page\" is not in the knowledge base",
+    );
+    assert_reported(&p, "tasks.toml", "no gold document states \"30 days\"");
+
+    let (_tmp, dir) = copy("seaside");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("documents = [\"", "documents = [\"zz-", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml",
+        "are not the documents of recommend_any",
+    );
+}

@@ -99,7 +99,7 @@ fn model_body(m: &Model) -> String {
 
 const EXTRA_POLICY: (&str, &str) = (
     "Warranty claims",
-    "All Lumo lamps have a 2-year warranty; the Lumo Pro and the Lumo Max have 3 years. To make a warranty claim, give your order number and the lamp's serial number (printed under the base) in the chat. We repair or replace the lamp within 10 working days.",
+    "All Lumo lamps have a warranty of 2 years; the Lumo Pro and the Lumo Max have 3 years. To make a warranty claim, give your order number and the lamp's serial number (printed under the base) in the chat. We repair or replace the lamp within 10 working days.",
 );
 const DOCK: (&str, &str) = (
     "Lumo Dock",
@@ -135,6 +135,7 @@ pub fn manifest() -> Manifest {
     };
     Manifest {
         name: "helpdesk".into(),
+        assistant_brief: "You are the customer support assistant of Brightwave, an online shop that sells Lumo smart lamps. You answer customers' questions about orders, delivery, returns, payments, warranty and the lamps themselves.".into(),
         description: "Customer support for Brightwave, a fictional shop selling Lumo smart lamps. Some requests fall outside the intent labels, some carry two intents, and some cannot be answered until the customer gives a missing detail.".into(),
         knowledge_base: "kb".into(),
         tasks: "tasks.toml".into(),
@@ -151,6 +152,107 @@ pub fn manifest() -> Manifest {
         ],
     }
 }
+
+/// The intent labels of each task's opening, in the order of [`TASKS`] (labelled by
+/// hand; empty for a request outside the labels).
+const GOLD_INTENTS: [&[&str]; 44] = [
+    &["returns"],                     // 001 how long to send back
+    &["returns"],                     // 002 money back after a return
+    &["shipping"],                    // 003 delivery cost
+    &["shipping"],                    // 004 next-day delivery
+    &["shipping"],                    // 005 shipping abroad
+    &["warranty"],                    // 006 warranty of a Lumo Max
+    &["order_status"],                // 007 cancel an order
+    &["billing"],                     // 008 payment methods
+    &["billing"],                     // 009 gift cards
+    &["billing"],                     // 010 price match
+    &["returns"],                     // 011 arrived broken
+    &["order_status"],                // 012 parcel lost
+    &["billing"],                     // 013 VAT invoice
+    &["warranty"],                    // 014 repair after the warranty
+    &["returns"],                     // 015 opened returns
+    &["troubleshooting"],             // 016 dock compatibility
+    &["troubleshooting"],             // 017 pairing
+    &["troubleshooting"],             // 018 connect to the app
+    &["troubleshooting"],             // 019 pairing
+    &["troubleshooting"],             // 020 pairing
+    &["troubleshooting"],             // 021 firmware
+    &["warranty"],                    // 022 warranty length
+    &["warranty"],                    // 023 repair cost
+    &["troubleshooting"],             // 024 firmware
+    &["order_status"],                // 025 where is my order
+    &["order_status"],                // 026 when will it arrive
+    &["order_status"],                // 027 when does it come
+    &["order_status"],                // 028 shipped yet
+    &["order_status"],                // 029 when will it arrive
+    &["order_status"],                // 030 what's happening
+    &["returns", "billing"],          // 031 return and invoice
+    &["shipping", "billing"],         // 032 delivery cost and payment
+    &["troubleshooting", "warranty"], // 033 pairing and warranty
+    &["order_status", "returns"],     // 034 cancel and refund
+    &["order_status"],                // 035 where is it, change the address
+    &["billing"],                     // 036 student discount and gift cards
+    &[],                              // 037 gift wrapping
+    &[],                              // 038 recycling
+    &[],                              // 039 shop hours
+    &[],                              // 040 loyalty points
+    &[],                              // 041 personal data
+    &[],                              // 042 bulk discount
+    &[],                              // 043 phone number
+    &["billing"],                     // 044 cash on delivery
+];
+
+/// The documents that hold each task's facts, in the order of [`TASKS`] (by hand: a
+/// fact such as "30 days" appears on several pages, and only one of them answers).
+const GOLD_DOCUMENTS: [&[&str]; 44] = [
+    &["returns-policy"],
+    &["refunds"],
+    &["standard-delivery"],
+    &["express-delivery"],
+    &["international-delivery"],
+    &["warranty-claims"],
+    &["cancelling-an-order"],
+    &["payment-methods"],
+    &["gift-cards"],
+    &["price-match"],
+    &["damaged-on-arrival"],
+    &["lost-parcels"],
+    &["invoices"],
+    &["lumo-pro"],
+    &["returns-policy"],
+    &["lumo-dock"],
+    &["lumo-desk"],
+    &["lumo-mini"],
+    &["lumo-strip"],
+    &["lumo-pro"],
+    &["lumo-max"],
+    &["warranty-claims"],
+    &["lumo-desk"],
+    &["lumo-mini"],
+    &["order-numbers-and-tracking"],
+    &["order-numbers-and-tracking"],
+    &["order-numbers-and-tracking"],
+    &["order-numbers-and-tracking"],
+    &["order-numbers-and-tracking"],
+    &["order-numbers-and-tracking"],
+    &["returns-policy", "invoices"],
+    &["standard-delivery", "payment-methods"],
+    &["lumo-strip", "warranty-claims"],
+    &["cancelling-an-order", "refunds"],
+    &[
+        "order-numbers-and-tracking",
+        "changing-the-delivery-address",
+    ],
+    &["student-discount", "gift-cards"],
+    &["gift-wrapping"],
+    &["recycling-old-lamps"],
+    &["kelmarsh-flagship-store"],
+    &["loyalty-points"],
+    &["privacy-and-your-data"],
+    &["bulk-orders"],
+    &["contacting-us"],
+    &["payment-methods"],
+];
 
 struct T {
     opening: &'static str,
@@ -487,7 +589,12 @@ pub fn generate(options: GenOptions) -> Generated {
     }
 
     let mut tasks = Vec::new();
-    for (i, spec) in TASKS.iter().enumerate() {
+    for (i, ((spec, intents), docs)) in TASKS
+        .iter()
+        .zip(GOLD_INTENTS)
+        .zip(GOLD_DOCUMENTS)
+        .enumerate()
+    {
         let mut profile = Vec::new();
         let mut needs = None;
         let facts: Vec<String> = spec.facts.iter().map(|f| f.to_string()).collect();
@@ -505,6 +612,8 @@ pub fn generate(options: GenOptions) -> Generated {
             needs_detail: needs,
             tags: vec![],
             comment: spec.note.into(),
+            gold_intents: intents.iter().map(|s| s.to_string()).collect(),
+            gold_documents: docs.iter().map(|s| s.to_string()).collect(),
         });
     }
     g.finish(manifest(), &["help-001", "help-017", "help-025", "help-031", "help-037"], tasks, "# Generated by `ladder world generate` (crates/ladder-world/src/gen/helpdesk.rs); do not edit by hand.\n\

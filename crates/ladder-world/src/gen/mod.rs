@@ -126,6 +126,9 @@ pub(crate) struct TaskOut {
     pub needs_detail: Option<String>,
     pub tags: Vec<String>,
     pub comment: String,
+    /// Gold labels: the opening's intents and the documents backing the answer.
+    pub gold_intents: Vec<String>,
+    pub gold_documents: Vec<String>,
 }
 
 pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
@@ -173,6 +176,11 @@ pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
             if let Some(d) = &t.needs_detail {
                 s.push_str(&format!("needs_detail = {}\n", q(d)));
             }
+        }
+        if !t.gold_intents.is_empty() || !t.gold_documents.is_empty() {
+            s.push_str("[task.gold]\n");
+            s.push_str(&format!("intents = {}\n", q_list(&t.gold_intents)));
+            s.push_str(&format!("documents = {}\n", q_list(&t.gold_documents)));
         }
     }
     s

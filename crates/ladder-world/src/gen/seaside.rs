@@ -314,6 +314,7 @@ pub fn manifest() -> Manifest {
     };
     Manifest {
         name: "seaside".into(),
+        assistant_brief: "You are the travel assistant of a holiday company in Norland. You help travellers choose a seaside destination, in Norland or abroad, and plan their trip.".into(),
         description:
             "Plan a seaside trip for a traveller who lives in the fictional country of Norland. \
                       The traveller knows what they want but says little at first."
@@ -659,6 +660,7 @@ pub fn generate(options: GenOptions) -> Generated {
         };
         let mut names: Vec<String> = fits.iter().map(|d| d.name.clone()).collect();
         names.sort();
+        let gold_documents = names.iter().map(|n| slug(n)).collect();
         tasks.push(TaskOut {
             id: format!("sea-{:03}", n + 1),
             suite: "seaside".into(),
@@ -673,6 +675,8 @@ pub fn generate(options: GenOptions) -> Generated {
                 "specific".into()
             }],
             comment: String::new(),
+            gold_intents: vec!["plan_trip".into()],
+            gold_documents,
         });
     }
     g.finish(
