@@ -66,8 +66,39 @@ pub fn evaluate(
             .parse::<f64>()
             .map_err(|_| format!("{s:?} is not a number"))
     };
+    // A value that cannot be compared with the attribute's type is an error, not a quiet
+    // "no": "yes" against a boolean would otherwise fail every entity.
+    let typed = |v: &str| -> Result<(), String> {
+        match attr {
+            toml::Value::Boolean(_) if v.trim().parse::<bool>().is_err() => Err(format!(
+                "{v:?} cannot match the boolean attribute {path:?} (write true or false)"
+            )),
+            toml::Value::Integer(_) | toml::Value::Float(_) if number(v).is_err() => {
+                Err(format!("{v:?} cannot match the number attribute {path:?}"))
+            }
+            _ => Ok(()),
+        }
+    };
+    let scale_pos = |scale: &[String], s: &str| {
+        scale
+            .iter()
+            .position(|x| x.eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("{s:?} is not on the scale {scale:?}"))
+    };
     Ok(match check {
-        Check::Equals { .. } => as_text(attr).eq_ignore_ascii_case(value.trim()),
+        Check::Equals { .. } => {
+            typed(value)?;
+            as_text(attr).eq_ignore_ascii_case(value.trim())
+        }
+        Check::OneOf { .. } => {
+            let options: Vec<&str> = value.split('|').map(str::trim).collect();
+            for o in &options {
+                typed(o)?;
+            }
+            options
+                .iter()
+                .any(|o| as_text(attr).eq_ignore_ascii_case(o))
+        }
         Check::Contains { .. } => attr
             .as_array()
             .ok_or_else(|| format!("attribute {path:?} is not a list"))?
@@ -82,13 +113,10 @@ pub fn evaluate(
                 >= number(value)?
         }
         Check::ScaleAtMost { scale, .. } => {
-            let pos = |s: &str| {
-                scale
-                    .iter()
-                    .position(|x| x.eq_ignore_ascii_case(s.trim()))
-                    .ok_or_else(|| format!("{s:?} is not on the scale {scale:?}"))
-            };
-            pos(&as_text(attr))? <= pos(value)?
+            scale_pos(scale, &as_text(attr))? <= scale_pos(scale, value)?
+        }
+        Check::ScaleAtLeast { scale, .. } => {
+            scale_pos(scale, &as_text(attr))? >= scale_pos(scale, value)?
         }
     })
 }
@@ -148,6 +176,37 @@ hours_from = { Ostby = 4, Wenlow = 7 }
         };
         assert_eq!(evaluate(&scale, &a, "expensive", &[]), Ok(true));
         assert_eq!(evaluate(&scale, &a, "budget", &[]), Ok(false));
+    }
+
+    #[test]
+    fn one_of_at_least_on_a_scale_and_type_mismatches() {
+        let a = attrs();
+        let one = Check::OneOf {
+            attribute: "mood".into(),
+        };
+        assert_eq!(evaluate(&one, &a, "lively|Quiet", &[]), Ok(true));
+        assert_eq!(evaluate(&one, &a, "lively|buzzing", &[]), Ok(false));
+        let scale = Check::ScaleAtLeast {
+            attribute: "price".into(),
+            scale: vec!["budget".into(), "moderate".into(), "expensive".into()],
+        };
+        assert_eq!(evaluate(&scale, &a, "budget", &[]), Ok(true));
+        assert_eq!(evaluate(&scale, &a, "expensive", &[]), Ok(false));
+        let mut b = attrs();
+        b.insert("pets".into(), toml::Value::Boolean(true));
+        let pets = Check::Equals {
+            attribute: "pets".into(),
+        };
+        assert_eq!(evaluate(&pets, &b, "true", &[]), Ok(true));
+        assert!(evaluate(&pets, &b, "yes", &[])
+            .unwrap_err()
+            .contains("boolean"));
+        let days = Check::Equals {
+            attribute: "min_days".into(),
+        };
+        assert!(evaluate(&days, &a, "three", &[])
+            .unwrap_err()
+            .contains("number"));
     }
 
     #[test]

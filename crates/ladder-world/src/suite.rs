@@ -33,6 +33,14 @@ pub enum Check {
         attribute: String,
         scale: Vec<String>,
     },
+    /// The attribute is at least the value on an ordered scale.
+    ScaleAtLeast {
+        attribute: String,
+        scale: Vec<String>,
+    },
+    /// The attribute equals one of the values the profile lists, separated by `|`
+    /// ("Valmora|Esteria"; case-insensitive).
+    OneOf { attribute: String },
 }
 
 impl Check {
@@ -43,7 +51,9 @@ impl Check {
             | Check::Contains { attribute }
             | Check::AtMost { attribute }
             | Check::AtLeast { attribute }
-            | Check::ScaleAtMost { attribute, .. } => attribute,
+            | Check::OneOf { attribute }
+            | Check::ScaleAtMost { attribute, .. }
+            | Check::ScaleAtLeast { attribute, .. } => attribute,
         }
     }
 }
@@ -234,12 +244,14 @@ impl Suite {
     /// The values a checked attribute can take, in first-seen order.
     fn options(&self, check: Option<&Check>) -> Vec<String> {
         let attribute = match check {
-            Some(Check::ScaleAtMost { scale, .. }) => return scale.clone(),
-            Some(Check::Equals { attribute } | Check::Contains { attribute })
-                if !attribute.contains('{') =>
-            {
-                attribute
+            Some(Check::ScaleAtMost { scale, .. } | Check::ScaleAtLeast { scale, .. }) => {
+                return scale.clone()
             }
+            Some(
+                Check::Equals { attribute }
+                | Check::Contains { attribute }
+                | Check::OneOf { attribute },
+            ) if !attribute.contains('{') => attribute,
             _ => return Vec::new(),
         };
         let mut out: Vec<String> = Vec::new();

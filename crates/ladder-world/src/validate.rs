@@ -391,6 +391,113 @@ fn check_gold(
     }
 }
 
+/// A task's hard checks against the knowledge base: each profile value must be comparable
+/// with its attribute (a type mismatch fails every entity quietly at scoring), the same
+/// name may not be both recommended and forbidden, and `recommend_any` must be exactly the
+/// entities that meet every hard check.
+fn check_recommendations(
+    m: &Manifest,
+    t: &Task,
+    docs: &[Document],
+    path: &Path,
+    line: Option<usize>,
+    c: &mut Collector,
+) {
+    for name in &t.expect.recommend_any {
+        if t.expect
+            .must_not_recommend
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            c.add(
+                path,
+                line,
+                format!(
+                    "task {:?}: {name:?} is both in recommend_any and in must_not_recommend",
+                    t.id
+                ),
+            );
+        }
+    }
+    let checks: Vec<_> = t
+        .profile
+        .iter()
+        .filter(|f| f.hard)
+        .filter_map(|f| {
+            m.slot(&f.slot)
+                .and_then(|s| s.check.as_ref())
+                .map(|c| (f, c))
+        })
+        .collect();
+    if checks.is_empty() || docs.is_empty() {
+        return;
+    }
+    let mut meets_all: Vec<&str> = Vec::new();
+    let mut reported = BTreeSet::new();
+    for d in docs {
+        let mut all = true;
+        for (fact, check) in &checks {
+            match crate::check::evaluate(check, &d.meta.attributes, &fact.value, &t.profile) {
+                Ok(ok) => all &= ok,
+                Err(why) => {
+                    all = false;
+                    // One line per slot, not one per entity: no cascade.
+                    if !why.starts_with("has no attribute") && reported.insert(&fact.slot) {
+                        c.add(
+                            path,
+                            line,
+                            format!(
+                                "task {:?}: slot {:?} = {:?} cannot be checked: {why}",
+                                t.id, fact.slot, fact.value
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        if all {
+            meets_all.push(&d.meta.title);
+        }
+    }
+    if t.expect.recommend_any.is_empty() {
+        return;
+    }
+    let listed = |n: &str| {
+        t.expect
+            .recommend_any
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(n))
+    };
+    let breaking: Vec<&String> = t
+        .expect
+        .recommend_any
+        .iter()
+        .filter(|r| docs.iter().any(|d| d.meta.title.eq_ignore_ascii_case(r)))
+        .filter(|r| !meets_all.iter().any(|n| n.eq_ignore_ascii_case(r)))
+        .collect();
+    if !breaking.is_empty() {
+        c.add(
+            path,
+            line,
+            format!(
+                "task {:?}: recommend_any lists {breaking:?}, which break the task's own checks",
+                t.id
+            ),
+        );
+    }
+    let missing: Vec<&&str> = meets_all.iter().filter(|n| !listed(n)).collect();
+    if !missing.is_empty() {
+        c.add(
+            path,
+            line,
+            format!(
+                "task {:?}: recommend_any leaves out {missing:?}, which meet every check",
+                t.id
+            ),
+        );
+    }
+}
+
 /// Two texts with (nearly) the same words: a Jaccard similarity of their lowercase word
 /// sets of at least 0.8.
 pub fn nearly_equal(a: &str, b: &str) -> bool {
@@ -514,6 +621,7 @@ fn check_tasks(
             }
         }
         check_gold(m, t, docs, path, line, c);
+        check_recommendations(m, t, docs, path, line, c);
         for fact in &t.expect.must_mention {
             if !all_text.contains(&fact.to_lowercase())
                 && !t.profile.iter().any(|f| f.value.eq_ignore_ascii_case(fact))

@@ -316,3 +316,38 @@ fn gold_labels_must_name_real_intents_and_documents_that_back_the_answer() {
         "are not the documents of recommend_any",
     );
 }
+
+#[test]
+fn recommend_any_must_be_exactly_what_the_checks_select_and_values_must_fit_their_type() {
+    let (_tmp, dir) = copy("seaside");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen(
+            "recommend_any = [\"Bramholm Point\", \"Gullby Cove\", \"Heroncombe Sands\", \"Tidewick Point\"]",
+            "recommend_any = [\"Bramby Cove\", \"Gullby Cove\", \"Heroncombe Sands\"]\nmust_not_recommend = [\"Gullby Cove\"]",
+            1,
+        )
+        .replacen("value = \"5\", say = \"I have 5 days.\"", "value = \"five\", say = \"I have 5 days.\"", 1)
+    });
+    let p = problems(&dir);
+    assert_reported(
+        &p,
+        "tasks.toml",
+        "\"Gullby Cove\" is both in recommend_any and in must_not_recommend",
+    );
+    assert_reported(
+        &p,
+        "tasks.toml",
+        "slot \"days\" = \"five\" cannot be checked",
+    );
+    assert_reported(&p, "tasks.toml", "which break the task's own checks");
+    // With the type error no entity meets the checks, so none is "left out": fix it and
+    // the omission of two fitting places shows.
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("value = \"five\"", "value = \"5\"", 1)
+    });
+    assert_reported(
+        &problems(&dir),
+        "tasks.toml",
+        "leaves out [\"Bramholm Point\", ",
+    );
+}
