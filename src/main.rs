@@ -275,6 +275,13 @@ enum WorldCommand {
 }
 
 fn main() {
+    // `ladder ... | head` ends quietly, as other command-line tools do, instead of
+    // panicking on a closed pipe. (Traces are written as events happen, not at the end.)
+    // SAFETY: resetting a signal's disposition to its default at the start of main, before
+    // any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,26 +1,80 @@
 //! `direct`: the baseline. One model call answers the opening message; no questions, no
 //! look-ups. Every other strategy is measured against it.
+//!
+//! With `picks` on (the default) the call is constrained to a JSON object holding the
+//! answer and the entities it commits to, so that `direct` is judged on picks as the other
+//! strategies are: a paired comparison never uses two different judges.
 
 use async_trait::async_trait;
 
 use crate::message::Message;
-use crate::model::ChatRequest;
+use crate::model::{ChatRequest, Constraint};
 use crate::outcome::Outcome;
-use crate::run::{RunContext, Strategy};
+use crate::run::{Answer, RunContext, Strategy};
 use crate::task::TaskView;
 
 pub const DIRECT_SYSTEM_PROMPT: &str =
     "You are a helpful assistant. Answer the user's request directly and concisely.";
 
+/// What the model is told about the JSON it writes when picks are on.
+pub const DIRECT_PICKS_PROMPT: &str = "Reply with a JSON object: \"answer\" is your answer to \
+    the user, \"picks\" lists the names of the places, products or people your answer \
+    recommends (an empty list when it recommends none).";
+
 /// The single-call baseline strategy.
 #[derive(Debug, Clone)]
 pub struct Direct {
     pub max_tokens: u32,
+    /// Answer as JSON with the entities the answer commits to.
+    pub picks: bool,
 }
 
 impl Default for Direct {
     fn default() -> Self {
-        Direct { max_tokens: 256 }
+        Direct {
+            max_tokens: 256,
+            picks: true,
+        }
+    }
+}
+
+/// The JSON Schema of a reply with picks. Lengths are capped inside the grammar, so a small
+/// model cannot run on forever.
+pub fn picks_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string", "maxLength": 600},
+            "picks": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 60},
+                "maxItems": 3
+            }
+        },
+        "required": ["answer", "picks"],
+        "additionalProperties": false
+    })
+}
+
+/// Read a reply with picks; anything that is not such an object is the answer's text.
+pub fn read_picks(text: &str) -> Answer {
+    #[derive(serde::Deserialize)]
+    struct Reply {
+        answer: String,
+        #[serde(default)]
+        picks: Vec<String>,
+    }
+    match serde_json::from_str::<Reply>(text.trim()) {
+        Ok(r) => Answer {
+            text: r.answer.trim().to_string(),
+            picks: r
+                .picks
+                .into_iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+        },
+        Err(_) => Answer::from(text.trim()),
     }
 }
 
@@ -31,26 +85,63 @@ impl Strategy for Direct {
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({ "max_tokens": self.max_tokens, "system": DIRECT_SYSTEM_PROMPT })
+        serde_json::json!({
+            "max_tokens": self.max_tokens,
+            "system": DIRECT_SYSTEM_PROMPT,
+            "picks": self.picks,
+        })
+    }
+
+    fn constraints(&self) -> Vec<Constraint> {
+        if self.picks {
+            vec![Constraint::JsonSchema(picks_schema())]
+        } else {
+            vec![]
+        }
     }
 
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         let result = async {
             ctx.next_step()?;
-            let system = if task.brief.is_empty() {
-                DIRECT_SYSTEM_PROMPT.to_string()
-            } else {
-                format!("{}\n\n{DIRECT_SYSTEM_PROMPT}", task.brief)
-            };
+            let mut system = DIRECT_SYSTEM_PROMPT.to_string();
+            if !task.brief.is_empty() {
+                system = format!("{}\n\n{system}", task.brief);
+            }
+            if self.picks {
+                system = format!("{system} {DIRECT_PICKS_PROMPT}");
+            }
             let mut request = ChatRequest::new(vec![
                 Message::system(system),
                 Message::user(task.opening.clone()),
             ]);
             request.sampling.max_tokens = self.max_tokens;
+            if self.picks {
+                request.constraint = Some(Constraint::JsonSchema(picks_schema()));
+            }
             let response = ctx.call_model("answer", request).await?;
-            Ok(response.text.trim().to_string())
+            Ok(if self.picks {
+                read_picks(&response.text)
+            } else {
+                Answer::from(response.text.trim())
+            })
         }
         .await;
         ctx.finish(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_with_picks_is_read_and_anything_else_is_text() {
+        let a = read_picks(r#" {"answer": "Go to Gullby Cove.", "picks": ["Gullby Cove", " "]} "#);
+        assert_eq!(a.text, "Go to Gullby Cove.");
+        assert_eq!(a.picks, vec!["Gullby Cove".to_string()]);
+        let b = read_picks("Paris.");
+        assert_eq!((b.text.as_str(), b.picks.len()), ("Paris.", 0));
+        let c = read_picks(r#"{"answer": "cut off"#);
+        assert_eq!(c.text, r#"{"answer": "cut off"#);
     }
 }
