@@ -2,7 +2,7 @@
 //! cities and inventions. No task needs the user; asking is wasted time.
 
 use super::{attrs, capitalise, document, slug, GenOptions, Generated, TaskOut};
-use crate::suite::{Intent, Manifest};
+use crate::suite::Manifest;
 use ladder_core::rng::Rng;
 
 const FIRST: [&str; 12] = [
@@ -102,22 +102,7 @@ struct Work {
 }
 
 pub fn manifest() -> Manifest {
-    Manifest {
-        name: "facts".into(),
-        assistant_brief: "You are the assistant of an encyclopedia of people, cities and inventions. You answer readers' questions from the encyclopedia.".into(),
-        description: "One- and two-hop questions over a fictional encyclopedia of people, cities and inventions. Every answer is in the knowledge base; no task needs the user.".into(),
-        knowledge_base: "kb".into(),
-        tasks: "tasks.toml".into(),
-        smoke: vec![],
-        entity_patterns: vec![format!(r"\b(?:{}) [A-Z][a-z]+\b", FIRST.join("|"))],
-        interactive: false,
-        intents: vec![Intent {
-            name: "lookup".into(),
-            description: "A factual question about the encyclopedia.".into(),
-            examples: ["Who invented the steam whistle?", "Where was that famous painter born?", "Which river runs through the old capital?", "When was the harbour town founded?"].map(String::from).to_vec(),
-            slots: vec![],
-        }],
-    }
+    super::manifest_data(include_str!("facts.toml"), "facts")
 }
 
 pub fn generate(options: GenOptions) -> Generated {

@@ -3,7 +3,7 @@
 //! pages for larger knowledge bases.
 
 use super::{document, fact, slug, GenOptions, Generated, TaskOut};
-use crate::suite::{Intent, Manifest, Slot};
+use crate::suite::Manifest;
 use ladder_core::rng::Rng;
 
 /// (title, body) of each policy or FAQ page.
@@ -107,50 +107,7 @@ const DOCK: (&str, &str) = (
 );
 
 pub fn manifest() -> Manifest {
-    let slot = |name: &str, question: &str, keywords: &[&str]| Slot {
-        name: name.into(),
-        question: question.into(),
-        keywords: keywords.iter().map(|k| k.to_string()).collect(),
-        check: None,
-    };
-    let order = || {
-        slot(
-            "order_number",
-            "What is your order number?",
-            &["order", "number", "reference", "confirmation", "bw"],
-        )
-    };
-    let model_slot = || {
-        slot(
-            "model",
-            "Which Lumo model do you have?",
-            &["model", "lamp", "version", "type", "product", "lumo"],
-        )
-    };
-    let intent = |name: &str, description: &str, examples: &[&str], slots: Vec<Slot>| Intent {
-        name: name.into(),
-        description: description.into(),
-        examples: examples.iter().map(|e| e.to_string()).collect(),
-        slots,
-    };
-    Manifest {
-        name: "helpdesk".into(),
-        assistant_brief: "You are the customer support assistant of Brightwave, an online shop that sells Lumo smart lamps. You answer customers' questions about orders, delivery, returns, payments, warranty and the lamps themselves.".into(),
-        description: "Customer support for Brightwave, a fictional shop selling Lumo smart lamps. Some requests fall outside the intent labels, some carry two intents, and some cannot be answered until the customer gives a missing detail.".into(),
-        knowledge_base: "kb".into(),
-        tasks: "tasks.toml".into(),
-        smoke: vec![],
-        entity_patterns: vec![r"\bLumo [A-Z][a-z]+\b".into()],
-        interactive: true,
-        intents: vec![
-            intent("returns", "Returning an item or getting a refund.", &["I want to send my lamp back.", "How do I return an item?", "When do I get my refund?", "Can I return an opened box?"], vec![slot("opened", "Has the item been opened?", &["opened", "used", "unused", "box", "condition", "unopened"])]),
-            intent("shipping", "Delivery options, costs and times.", &["What does shipping cost?", "Can I get it tomorrow?", "Do you ship abroad?", "How long does delivery take?"], vec![slot("country", "Which country should we deliver to?", &["country", "deliver", "ship", "address", "abroad"])]),
-            intent("order_status", "Where an order is, changing or cancelling it.", &["Has my package shipped yet?", "Track my delivery, please.", "I want to cancel my order.", "Can I change my delivery address?"], vec![order()]),
-            intent("warranty", "Warranty length, claims and repairs.", &["How long is the warranty?", "My lamp broke after a year, is it covered?", "How much is a repair?", "How do I make a warranty claim?"], vec![model_slot(), order()]),
-            intent("troubleshooting", "Pairing, firmware and other problems with a lamp.", &["My lamp won't connect to my phone.", "How do I pair my lamp?", "Which firmware should my lamp have?", "The lamp keeps blinking."], vec![model_slot()]),
-            intent("billing", "Payment methods, invoices, gift cards and discounts.", &["How do I pay for my order?", "I need an invoice.", "How long is a gift card valid for?", "Do you match prices?"], vec![]),
-        ],
-    }
+    super::manifest_data(include_str!("helpdesk.toml"), "helpdesk")
 }
 
 /// The intent labels of each task's opening, in the order of [`TASKS`] (labelled by

@@ -22,6 +22,15 @@ pub struct Generated {
     pub files: BTreeMap<PathBuf, String>,
 }
 
+/// A suite's manifest from the generator's data file (`gen/<suite>.toml`, compiled in).
+/// The committed fixtures are checked against the generator's output by a test, so a data
+/// file that does not parse fails that test and `ladder world generate` at once.
+pub(crate) fn manifest_data(text: &str, suite: &str) -> crate::suite::Manifest {
+    toml::from_str(text).unwrap_or_else(|e| {
+        panic!("crates/ladder-world/src/gen/{suite}.toml is not a valid manifest: {e}")
+    })
+}
+
 impl Generated {
     fn new(name: &str) -> Self {
         Generated {
