@@ -351,3 +351,35 @@ fn recommend_any_must_be_exactly_what_the_checks_select_and_values_must_fit_thei
         "leaves out [\"Bramholm Point\", ",
     );
 }
+
+#[test]
+fn every_broken_task_is_reported_and_a_broken_document_does_not_cascade() {
+    let (_tmp, dir) = copy("facts");
+    // Two syntax errors in two different tasks: both are reported, with their lines.
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("id = \"facts-002\"", "id = \"facts-002", 1)
+            .replacen("id = \"facts-009\"", "id = facts-009\"", 1)
+    });
+    let p = problems(&dir);
+    let text = std::fs::read_to_string(dir.join("tasks.toml")).unwrap();
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    assert_reported(&p, &format!("tasks.toml:{}", line("id = \"facts-002")), "");
+    assert_reported(&p, &format!("tasks.toml:{}", line("id = facts-009")), "");
+
+    // One unreadable document: one problem for it and one note, not a line per task.
+    let (_tmp, dir) = copy("facts");
+    let doc = std::fs::read_dir(dir.join("kb"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    edit(&doc, |t| t.replacen("title = ", "title = = ", 1));
+    let p = problems(&dir);
+    assert_eq!(p.len(), 2, "{}", p.join("\n"));
+    assert_reported(
+        &p,
+        "tasks.toml",
+        "were not checked against the knowledge base",
+    );
+}
