@@ -47,6 +47,10 @@ struct ModelArgs {
     /// Append every model call to this cassette (replay it later with --model replay:FILE).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Evaluate every prompt from scratch instead of reusing the run's cached prompt prefix
+    /// (local model only).
+    #[arg(long)]
+    no_prefix_cache: bool,
 }
 
 impl ModelArgs {
@@ -56,6 +60,7 @@ impl ModelArgs {
             &OpenOptions {
                 threads: self.threads,
                 record: self.record.clone(),
+                no_prefix_cache: self.no_prefix_cache,
             },
         )
         .context("cannot open the model")

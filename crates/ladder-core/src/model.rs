@@ -317,6 +317,12 @@ pub trait LanguageModel: Send + Sync {
     /// The most tokens (prompt plus completion) one call can hold.
     fn context_window(&self) -> u64;
 
+    /// Settings that change what the model outputs beyond its identity (threads, cache
+    /// modes), for the trace header. Not part of a cassette's key.
+    fn settings(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+
     /// Check that a constraint can be applied, before any run starts: a grammar that does
     /// not parse is reported here (and, for llama.cpp, its parser's output is caught here,
     /// not printed over a UI later).

@@ -728,18 +728,19 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         next_call: 0,
         tokens_used: 0,
     };
-    ctx.trace.emit(EventKind::Header(RunHeader {
+    ctx.trace.emit(EventKind::Header(Box::new(RunHeader {
         task: task.id.clone(),
         suite: task.suite.clone(),
         strategy: strategy.name().to_string(),
         settings: strategy.settings(),
         model: ctx.model.info().to_string(),
+        model_settings: ctx.model.settings(),
         seed,
         budget,
         user: user_settings,
         task_hash: content_hash(task),
         suite_hash,
-    }));
+    })));
     let view = TaskView {
         brief,
         ..task.view()

@@ -66,6 +66,9 @@ pub struct RunHeader {
     pub settings: serde_json::Value,
     /// The model's identity, e.g. `local:SmolLM2-135M-Instruct.Q4_1.gguf`.
     pub model: String,
+    /// The backend's settings that change its output ([`crate::LanguageModel::settings`]).
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub model_settings: serde_json::Value,
     /// The run's seed; each model call's seed is derived from it and the call id.
     pub seed: u64,
     pub budget: Budget,
@@ -104,7 +107,7 @@ pub enum SlotSource {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// Always the first event.
-    Header(RunHeader),
+    Header(Box<RunHeader>),
     ModelCall {
         /// The call's id within the run, from 0, in the order calls were requested.
         call: u64,
@@ -414,13 +417,13 @@ mod tests {
 
     fn sample() -> Vec<Event> {
         let mut sink = TraceSink::new();
-        sink.emit(EventKind::Header(RunHeader {
+        sink.emit(EventKind::Header(Box::new(RunHeader {
             task: "t".into(),
             strategy: "direct".into(),
             model: "local:x".into(),
             seed: 7,
             ..Default::default()
-        }));
+        })));
         sink.emit(EventKind::ModelCall {
             call: 0,
             agent: Some("critic".into()),

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use ladder_core::{
-    ChatRequest, ChatResponse, Constraint, LanguageModel, Message, ModelError, ModelInfo,
+    ChatRequest, ChatResponse, Constraint, LanguageModel, Message, ModelError, ModelInfo, Session,
     TokenCount, TokenSink,
 };
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,9 @@ enum Line {
         backend: String,
         model: String,
         context_window: u64,
+        /// The recorded backend's settings ([`LanguageModel::settings`]).
+        #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+        settings: serde_json::Value,
     },
     Chat {
         key: String,
@@ -115,8 +118,23 @@ impl Recorder {
             backend: info.backend,
             model: info.model,
             context_window: recorder.inner.context_window(),
+            settings: recorder.inner.settings(),
         })?;
         Ok(recorder)
+    }
+
+    fn record(
+        &self,
+        request: &ChatRequest,
+        response: ChatResponse,
+    ) -> Result<ChatResponse, ModelError> {
+        let info = self.inner.info();
+        self.append(Line::Chat {
+            key: request_key(&info.backend, &info.model, request),
+            request: request.clone(),
+            response: response.clone(),
+        })?;
+        Ok(response)
     }
 
     fn append(&self, line: Line) -> Result<(), ModelError> {
@@ -151,13 +169,17 @@ impl LanguageModel for Recorder {
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
         let response = self.inner.chat(request, stream).await?;
-        let info = self.inner.info();
-        self.append(Line::Chat {
-            key: request_key(&info.backend, &info.model, request),
-            request: request.clone(),
-            response: response.clone(),
-        })?;
-        Ok(response)
+        self.record(request, response)
+    }
+
+    async fn chat_in(
+        &self,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let response = self.inner.chat_in(session, request, stream).await?;
+        self.record(request, response)
     }
 
     fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
@@ -175,6 +197,10 @@ impl LanguageModel for Recorder {
         self.inner.context_window()
     }
 
+    fn settings(&self) -> serde_json::Value {
+        self.inner.settings()
+    }
+
     fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
         self.inner.check_constraint(constraint)
     }
@@ -186,6 +212,7 @@ pub struct Replayer {
     backend: String,
     model: String,
     context_window: u64,
+    settings: serde_json::Value,
     chats: Vec<(String, ChatRequest, ChatResponse)>,
     /// Indexes into `chats` by key, in recorded order.
     by_key: HashMap<String, Vec<usize>>,
@@ -206,7 +233,7 @@ impl Replayer {
                 "cannot open it ({e}); record one with `--record {shown}`"
             ))
         })?;
-        let mut model: Option<(String, String, u64)> = None;
+        let mut model: Option<(String, String, u64, serde_json::Value)> = None;
         let mut chats = Vec::new();
         let mut counts = HashMap::new();
         for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -233,8 +260,9 @@ impl Replayer {
                     backend,
                     model: name,
                     context_window,
+                    settings,
                 } => {
-                    if let Some((b, m, _)) = &model {
+                    if let Some((b, m, _, _)) = &model {
                         if (b, m) != (&backend, &name) {
                             return Err(err(format!(
                                 "line {}: recorded from {backend}:{name}, but earlier lines are from {b}:{m}; one cassette holds one model",
@@ -242,7 +270,7 @@ impl Replayer {
                             )));
                         }
                     }
-                    model = Some((backend, name, context_window));
+                    model = Some((backend, name, context_window, settings));
                 }
                 Line::Chat {
                     key,
@@ -254,9 +282,9 @@ impl Replayer {
                 }
             }
         }
-        let (backend, model, context_window) = match model {
+        let (backend, model, context_window, settings) = match model {
             Some(m) => m,
-            None if chats.is_empty() => ("none".into(), "empty".into(), 0),
+            None if chats.is_empty() => ("none".into(), "empty".into(), 0, Default::default()),
             None => return Err(err("it has no `model` line saying what was recorded".into())),
         };
         let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
@@ -268,6 +296,7 @@ impl Replayer {
             backend,
             model,
             context_window,
+            settings,
             chats,
             by_key,
             counts,
@@ -408,6 +437,10 @@ impl LanguageModel for Replayer {
 
     fn context_window(&self) -> u64 {
         self.context_window
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        self.settings.clone()
     }
 }
 

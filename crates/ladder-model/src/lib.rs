@@ -96,6 +96,8 @@ pub struct OpenOptions {
     pub threads: u32,
     /// Append every call to this cassette.
     pub record: Option<PathBuf>,
+    /// Turn off the local model's prefix reuse between a run's calls.
+    pub no_prefix_cache: bool,
 }
 
 /// Open the backend a spec names.
@@ -106,6 +108,7 @@ pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageM
             if options.threads > 0 {
                 config.threads = options.threads;
             }
+            config.prefix_cache = !options.no_prefix_cache;
             Arc::new(LocalModel::load(&config)?)
         }
         ModelSpec::OpenAi { kind, model, url } => {

@@ -1,8 +1,19 @@
 //! `local`: the embedded default. A GGUF chat model run in-process by llama.cpp.
 //!
 //! Invariants:
-//! - Each call gets a fresh KV cache, so the same request and seed give byte-identical
-//!   output whatever ran before it (`cached_tokens` is therefore always 0 here).
+//! - Prefix reuse (on by default, `prefix_cache`): calls of one run ([`Session`]) share a
+//!   llama.cpp context; a call evaluates only the prompt tokens after the longest common
+//!   prefix with what the cache holds (the previous call's prompt and output) and reports
+//!   the rest as `cached_tokens`. A call outside a session ([`LanguageModel::chat`]) gets a
+//!   fresh context. Output stays deterministic for a given seed and call sequence, but it
+//!   is not always byte-identical to a fresh context's: evaluating a prompt in two parts
+//!   (the cached prefix, then the rest) changes the floating-point order of llama.cpp's
+//!   batched kernels, and near-ties can flip (measured in `tests/local.rs`: in a three-turn
+//!   conversation one reply of two ran 2 tokens longer). `--no-prefix-cache` gives the
+//!   fresh-context bytes; the trace header records which mode ran (`model_settings`);
+//!   cassettes replay either.
+//! - Prompts longer than one batch (512 tokens) are decoded in batches; sampling reads the
+//!   logits of the last token of the last batch.
 //! - Generation runs on a blocking thread with an explicit thread count; it never uses
 //!   more threads than configured.
 //! - Text is streamed only once it is valid UTF-8 and cannot be the start of a stop string.
@@ -21,7 +32,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use ladder_core::{
     ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, Message, ModelError,
-    ModelInfo, TokenCount, TokenSink, Usage,
+    ModelInfo, Session, TokenCount, TokenSink, Usage,
 };
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::context::LlamaContext;
@@ -47,6 +58,10 @@ pub struct LocalConfig {
     pub threads: u32,
     /// The largest context a call may use, in tokens.
     pub max_context: u32,
+    /// Keep each run's context between its calls and evaluate only the tokens after the
+    /// longest common prefix with what its cache holds (default on; see the module docs
+    /// for what it changes).
+    pub prefix_cache: bool,
 }
 
 impl LocalConfig {
@@ -55,6 +70,7 @@ impl LocalConfig {
             path: path.into(),
             threads: 1,
             max_context: 8192,
+            prefix_cache: true,
         }
     }
 }
@@ -71,6 +87,7 @@ struct Inner {
     name: String,
     threads: i32,
     max_context: u32,
+    prefix_cache: bool,
     /// GBNF of each constraint already parsed successfully, by the constraint's JSON.
     grammars: Mutex<HashMap<String, String>>,
 }
@@ -115,6 +132,7 @@ impl LocalModel {
                     .unwrap_or(shown),
                 threads: config.threads.max(1) as i32,
                 max_context: config.max_context.min(context_train).max(64),
+                prefix_cache: config.prefix_cache,
                 grammars: Mutex::new(HashMap::new()),
             }),
         })
@@ -193,29 +211,33 @@ pub(crate) fn new_context(
         .map_err(|e| ModelError::Generation(format!("cannot create a llama.cpp context: {e}")))
 }
 
-/// Decode `tokens` starting at position 0, in batches; logits only for the last token.
-/// Stops between batches once `stop` is set.
+/// Decode `tokens[from..]` at positions `from..`, in batches; logits only for the last
+/// token. Returns that token's index in the last batch (what sampling reads logits at), or
+/// `None` when `stop` was set before the end.
 pub(crate) fn decode_prompt(
     ctx: &mut LlamaContext<'_>,
     tokens: &[LlamaToken],
+    from: usize,
     stop: &AtomicBool,
-) -> Result<(), ModelError> {
+) -> Result<Option<i32>, ModelError> {
     let mut batch = LlamaBatch::new(BATCH, 1);
-    for (c, chunk) in tokens.chunks(BATCH).enumerate() {
+    let mut last = 0;
+    for (c, chunk) in tokens[from..].chunks(BATCH).enumerate() {
         if stop.load(Ordering::Relaxed) {
-            return Ok(());
+            return Ok(None);
         }
         batch.clear();
         for (i, &t) in chunk.iter().enumerate() {
-            let pos = c * BATCH + i;
+            let pos = from + c * BATCH + i;
             batch
                 .add(t, pos as i32, &[0], pos + 1 == tokens.len())
                 .map_err(|e| ModelError::Generation(e.to_string()))?;
+            last = i as i32;
         }
         ctx.decode(&mut batch)
             .map_err(|e| ModelError::Generation(format!("prompt decode failed: {e}")))?;
     }
-    Ok(())
+    Ok(Some(last))
 }
 
 /// Context size for a call: what it needs, rounded up to 256, within the limit.
@@ -297,50 +319,71 @@ impl Inner {
         Ok(sampler)
     }
 
+    /// One completion on a fresh context (no prefix reuse).
     fn generate(
         &self,
         request: &ChatRequest,
         stream: Option<&TokenSink>,
         stop: &AtomicBool,
     ) -> Result<ChatResponse, ModelError> {
-        let stopped = || ModelError::Generation("stopped: the call was abandoned".into());
         let started = Instant::now();
-        let prompt = self.render(&request.messages)?;
-        let tokens = self.tokenize(&prompt);
+        let tokens = self.prompt_tokens(request)?;
+        let n_ctx = context_size(tokens.len(), request.sampling.max_tokens, self.max_context)?;
+        let mut ctx = new_context(&self.model, n_ctx, self.threads)?;
+        self.complete(&mut ctx, &tokens, 0, request, stream, stop, started)
+            .map(|(response, _)| response)
+    }
+
+    /// The prompt's tokens; an empty prompt is an error.
+    fn prompt_tokens(&self, request: &ChatRequest) -> Result<Vec<LlamaToken>, ModelError> {
+        let tokens = self.tokenize(&self.render(&request.messages)?);
         if tokens.is_empty() {
             return Err(ModelError::Generation(
                 "the prompt is empty after tokenising".into(),
             ));
         }
-        let max_new = request.sampling.max_tokens;
-        let n_ctx = context_size(tokens.len(), max_new, self.max_context)?;
-        let mut sampler = self.sampler(request)?;
-        let mut ctx = new_context(&self.model, n_ctx, self.threads)?;
+        Ok(tokens)
+    }
 
-        decode_prompt(&mut ctx, &tokens, stop)?;
-        if stop.load(Ordering::Relaxed) {
+    /// Decode `tokens[cached..]` into `ctx` (whose cache already holds `tokens[..cached]`)
+    /// and generate. Returns the response and the generated tokens (which the cache now
+    /// holds after the prompt).
+    #[allow(clippy::too_many_arguments)]
+    fn complete(
+        &self,
+        ctx: &mut LlamaContext<'_>,
+        tokens: &[LlamaToken],
+        cached: usize,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+        stop: &AtomicBool,
+        started: Instant,
+    ) -> Result<(ChatResponse, Vec<LlamaToken>), ModelError> {
+        let stopped = || ModelError::Generation("stopped: the call was abandoned".into());
+        let max_new = request.sampling.max_tokens;
+        let mut sampler = self.sampler(request)?;
+        let Some(mut logits_at) = decode_prompt(ctx, tokens, cached, stop)? else {
             return Err(stopped());
-        }
+        };
         let prompt_ms = ms_since(started);
         let gen_started = Instant::now();
 
         let vocab = self.model.vocab();
         let mut out = TextOut::new(&request.stop, stream);
         let mut batch = LlamaBatch::new(1, 1);
-        let mut logits_at = (tokens.len() - 1) as i32;
         let mut pos = tokens.len() as i32;
-        let mut generated = 0u64;
+        let mut generated: Vec<LlamaToken> = Vec::new();
         let mut finish = FinishReason::Length;
-        while generated < u64::from(max_new) {
+        while generated.len() < max_new as usize {
             if stop.load(Ordering::Relaxed) {
                 return Err(stopped());
             }
-            let token = sampler.sample(&ctx, logits_at);
+            let token = sampler.sample(ctx, logits_at);
             if vocab.is_eog(token) {
                 finish = FinishReason::Stop;
                 break;
             }
-            generated += 1;
+            generated.push(token);
             let piece = vocab.token_to_piece(token, false, None);
             match out.push(&piece) {
                 Push::More => {}
@@ -364,18 +407,143 @@ impl Inner {
             logits_at = 0;
         }
         let text = out.finish();
-        Ok(ChatResponse {
-            text,
-            finish,
-            usage: Usage {
-                prompt_tokens: tokens.len() as u64,
-                cached_tokens: 0,
-                completion_tokens: generated,
-                estimated: false,
+        Ok((
+            ChatResponse {
+                text,
+                finish,
+                usage: Usage {
+                    prompt_tokens: tokens.len() as u64,
+                    cached_tokens: cached as u64,
+                    completion_tokens: generated.len() as u64,
+                    estimated: false,
+                },
+                prompt_ms,
+                generation_ms: ms_since(gen_started),
+                total_ms: ms_since(started),
             },
-            prompt_ms,
-            generation_ms: ms_since(gen_started),
-            total_ms: ms_since(started),
+            generated,
+        ))
+    }
+
+    /// One completion in a run's session: the session keeps a context whose KV cache holds
+    /// the previous call's prompt and output; only the tokens after the longest common
+    /// prefix with it are evaluated.
+    fn generate_cached(
+        self: &Arc<Self>,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+        stop: &AtomicBool,
+    ) -> Result<ChatResponse, ModelError> {
+        let started = Instant::now();
+        let tokens = self.prompt_tokens(request)?;
+        let need = context_size(tokens.len(), request.sampling.max_tokens, self.max_context)?;
+        session.with_state(
+            || None::<Cached>,
+            |slot| {
+                if slot.as_ref().is_some_and(|c| c.n_ctx < need) {
+                    *slot = None; // too small for this call: start over, larger
+                }
+                if slot.is_none() {
+                    let n_ctx = need.max(CACHED_CONTEXT.min(self.max_context));
+                    *slot = Some(Cached::new(Arc::clone(self), n_ctx)?);
+                }
+                let cached = slot.as_mut().expect("filled above");
+                // Keep the longest common prefix, but evaluate at least one token: its
+                // logits are where sampling starts.
+                let keep = cached
+                    .tokens
+                    .iter()
+                    .zip(&tokens)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(tokens.len() - 1);
+                if !cached
+                    .ctx
+                    .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+                    .unwrap_or(false)
+                {
+                    cached.ctx.clear_kv_cache();
+                    cached.tokens.clear();
+                    return self.finish_cached(cached, &tokens, 0, request, stream, stop, started);
+                }
+                cached.tokens.truncate(keep);
+                self.finish_cached(cached, &tokens, keep, request, stream, stop, started)
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_cached(
+        &self,
+        cached: &mut Cached,
+        tokens: &[LlamaToken],
+        keep: usize,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+        stop: &AtomicBool,
+        started: Instant,
+    ) -> Result<ChatResponse, ModelError> {
+        match self.complete(
+            &mut cached.ctx,
+            tokens,
+            keep,
+            request,
+            stream,
+            stop,
+            started,
+        ) {
+            Ok((response, generated)) => {
+                cached.tokens = tokens.to_vec();
+                // Every generated token was decoded into the cache, except the one that
+                // completed a stop string (generation ended before decoding it).
+                let decoded = match response.finish {
+                    FinishReason::StopString => generated.len().saturating_sub(1),
+                    _ => generated.len(),
+                };
+                cached.tokens.extend_from_slice(&generated[..decoded]);
+                Ok(response)
+            }
+            Err(e) => {
+                // What the cache holds after a failure is unknown: forget it.
+                cached.ctx.clear_kv_cache();
+                cached.tokens.clear();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Tokens a session's context holds at least (it grows when a call needs more).
+const CACHED_CONTEXT: u32 = 4096;
+
+/// A run's llama.cpp context and the tokens its KV cache holds, kept in the run's
+/// [`Session`] between calls.
+struct Cached {
+    // Declared before `_model`: fields drop in order, so the context goes first, while
+    // the model it borrows is still alive.
+    ctx: LlamaContext<'static>,
+    tokens: Vec<LlamaToken>,
+    n_ctx: u32,
+    _model: Arc<Inner>,
+}
+
+// SAFETY: a llama.cpp context may be used from any thread, one thread at a time; the
+// session's mutex guarantees the latter.
+unsafe impl Send for Cached {}
+
+impl Cached {
+    fn new(inner: Arc<Inner>, n_ctx: u32) -> Result<Cached, ModelError> {
+        let ctx = new_context(&inner.model, n_ctx, inner.threads)?;
+        // SAFETY: the context borrows `inner.model`, which lives in the `Arc` this struct
+        // holds (so it outlives the context, which is dropped first); the `Arc`'s contents
+        // never move.
+        let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
+        Ok(Cached {
+            ctx,
+            tokens: Vec::new(),
+            n_ctx,
+            _model: inner,
         })
     }
 }
@@ -560,6 +728,29 @@ impl LanguageModel for LocalModel {
         Ok(response)
     }
 
+    async fn chat_in(
+        &self,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        if !self.inner.prefix_cache {
+            return self.chat(request, stream).await;
+        }
+        let inner = Arc::clone(&self.inner);
+        let (request, session) = (request.clone(), session.clone());
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+        let mut response = tokio::task::spawn_blocking(move || {
+            inner.generate_cached(&session, &request, stream.as_ref(), &stop)
+        })
+        .await
+        .map_err(|e| ModelError::Generation(format!("the generation thread failed: {e}")))??;
+        response.total_ms = ms_since(started);
+        Ok(response)
+    }
+
     fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
         Ok(TokenCount {
             tokens: self.count_prompt_tokens(messages)? as u64,
@@ -569,6 +760,14 @@ impl LanguageModel for LocalModel {
 
     fn context_window(&self) -> u64 {
         u64::from(self.inner.max_context)
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "threads": self.inner.threads,
+            "max_context": self.inner.max_context,
+            "prefix_cache": self.inner.prefix_cache,
+        })
     }
 
     fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {

@@ -228,6 +228,76 @@ async fn counts_tokens_with_its_own_tokenizer_and_reports_its_window() {
     assert_eq!(m.context_window(), 8192);
 }
 
+/// A prompt of about 700 tokens: longer than one decode batch (512).
+fn long_prompt() -> String {
+    format!(
+        "Summarise this in one sentence. {}",
+        "The lighthouse keeper climbed the stairs every evening to light the lamp. ".repeat(50)
+    )
+}
+
+#[tokio::test]
+async fn a_prompt_longer_than_one_batch_is_answered() {
+    let m = model();
+    let r = ask(&long_prompt(), 8);
+    let out = m.chat(&r, None).await.unwrap();
+    assert!(out.usage.prompt_tokens > 512, "{}", out.usage.prompt_tokens);
+    let session = ladder_core::Session::new();
+    let cached = m.chat_in(&session, &r, None).await.unwrap();
+    assert_eq!(cached.text, out.text);
+}
+
+/// Three turns of one conversation, each prompt extending the last call's prompt and
+/// output, as a loop's history does.
+async fn conversation(
+    m: &LocalModel,
+    session: Option<&ladder_core::Session>,
+) -> Vec<(String, u64)> {
+    let mut messages = vec![
+        Message::system("You are a helpful travel assistant. Keep answers short."),
+        Message::user("I want a quiet beach holiday."),
+    ];
+    let mut out = Vec::new();
+    for next in ["Three days, from Ostby.", "What should I pack?"] {
+        let mut r = ChatRequest::new(messages.clone());
+        r.sampling.max_tokens = 24;
+        let reply = match session {
+            Some(s) => m.chat_in(s, &r, None).await.unwrap(),
+            None => m.chat(&r, None).await.unwrap(),
+        };
+        out.push((reply.text.clone(), reply.usage.cached_tokens));
+        messages.push(Message::assistant(reply.text));
+        messages.push(Message::user(next));
+    }
+    out
+}
+
+#[tokio::test]
+async fn prefix_reuse_evaluates_only_the_new_tokens_and_is_deterministic() {
+    let m = model();
+    let fresh = conversation(&m, None).await;
+    let reused = conversation(&m, Some(&ladder_core::Session::new())).await;
+    let again = conversation(&m, Some(&ladder_core::Session::new())).await;
+    // The same call sequence gives the same bytes, session after session.
+    assert_eq!(reused, again);
+    assert!(fresh.iter().all(|(_, c)| *c == 0));
+    assert_eq!(reused[0].1, 0, "the first call has nothing cached");
+    assert!(
+        reused[1].1 > 20,
+        "the second call reuses the first's prompt and output: {reused:?}"
+    );
+    // Not always the fresh context's bytes (see local.rs): say how far apart they are.
+    let differ = fresh
+        .iter()
+        .zip(&reused)
+        .filter(|(f, r)| f.0 != r.0)
+        .count();
+    eprintln!(
+        "prefix reuse vs fresh contexts: {differ} of {} replies differ",
+        fresh.len()
+    );
+}
+
 #[tokio::test]
 async fn prompt_larger_than_the_context_is_refused() {
     let mut config = LocalConfig::new(default_model_path());
