@@ -226,6 +226,10 @@ enum Command {
         /// Repetitions of a 20-word sentence in the prompt-processing test.
         #[arg(long, default_value_t = 24)]
         prompt_repeat: usize,
+        /// Calls in the prefix-reuse test (a conversation whose history grows each call);
+        /// 0 skips it.
+        #[arg(long, default_value_t = 6)]
+        prefix_turns: usize,
     },
 }
 
@@ -388,6 +392,7 @@ async fn dispatch(command: Command) -> Result<()> {
             rounds,
             gen_tokens,
             prompt_repeat,
+            prefix_turns,
         } => {
             let mut model = ladder_model::LocalConfig::new(
                 path.unwrap_or_else(ladder_model::default_model_path),
@@ -405,6 +410,15 @@ async fn dispatch(command: Command) -> Result<()> {
                     .await
                     .context("the benchmark failed")?;
             print!("{}", report.table());
+            if prefix_turns > 0 {
+                eprintln!("bench-model: prefix reuse, {prefix_turns} calls per conversation");
+                let report = ladder_model::bench::prefix(&config, prefix_turns, |r| {
+                    eprintln!("  round {r}/{rounds} done")
+                })
+                .await
+                .context("the prefix-reuse benchmark failed")?;
+                print!("{}", report.table());
+            }
             Ok(())
         }
     }

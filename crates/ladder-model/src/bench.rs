@@ -244,3 +244,116 @@ pub async fn run(
         },
     })
 }
+
+/// Prefix reuse: one run's conversation with and without the session's cached prefix.
+#[derive(Debug, Clone)]
+pub struct PrefixReport {
+    pub turns: usize,
+    pub rounds: usize,
+    /// Prompt tokens over the whole conversation (the same on both sides).
+    pub prompt_tokens: u64,
+    /// Of those, served from the cache with reuse.
+    pub cached_tokens: u64,
+    /// Median wall time of the conversation, fresh contexts and with reuse.
+    pub fresh_ms: f64,
+    pub reuse_ms: f64,
+}
+
+impl PrefixReport {
+    pub fn table(&self) -> String {
+        format!(
+            "prefix reuse: a {}-call conversation (a loop's growing history), {} rounds\n\
+             | side | wall (ms, median) | prompt tokens evaluated |\n\
+             |---|---|---|\n\
+             | fresh context per call | {:.0} | {} |\n\
+             | session prefix reuse | {:.0} | {} ({} cached) |\n\
+             speed-up (fresh / reuse): {:.2}x\n",
+            self.turns,
+            self.rounds,
+            self.fresh_ms,
+            self.prompt_tokens,
+            self.reuse_ms,
+            self.prompt_tokens - self.cached_tokens,
+            self.cached_tokens,
+            if self.reuse_ms > 0.0 {
+                self.fresh_ms / self.reuse_ms
+            } else {
+                0.0
+            }
+        )
+    }
+}
+
+/// The same `turns`-call conversation, alternately with fresh contexts and with one session
+/// that reuses the cached prefix. The history is scripted (a fixed assistant line and a
+/// fixed observation per turn), so both sides send identical prompts whatever the model
+/// writes; each call generates at most 8 tokens.
+pub async fn prefix(
+    config: &BenchConfig,
+    turns: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<PrefixReport, ModelError> {
+    let mut cfg = config.model.clone();
+    cfg.prefix_cache = true;
+    let model = LocalModel::load(&cfg)?;
+    let system = format!(
+        "You are an assistant that plans trips. At each step choose one action: ask the user, \
+         search the knowledge base, write a note, or answer. {}",
+        "Describe the action you choose and why, in one short sentence. ".repeat(12)
+    );
+    let requests: Vec<ChatRequest> = (0..turns.max(1))
+        .map(|t| {
+            let mut messages = vec![
+                Message::system(system.clone()),
+                Message::user("I'd like to go to the seaside next week, sort it out for me."),
+            ];
+            for i in 0..t {
+                messages.push(Message::assistant(format!("Step {i}: I search for quiet beaches near the user.")));
+                messages.push(Message::user(format!(
+                    "Observation {i}: Gullby Cove is a quiet cove three hours from Ostby, good for diving and kayaking."
+                )));
+            }
+            let mut r = ChatRequest::new(messages);
+            r.sampling.max_tokens = 8;
+            r
+        })
+        .collect();
+    let (mut fresh, mut reuse) = (vec![], vec![]);
+    let (mut prompt_tokens, mut cached_tokens) = (0, 0);
+    let session = ladder_core::Session::new();
+    model.chat_in(&session, &requests[0], None).await?; // warm up
+    for round in 0..config.rounds {
+        for side in 0..2 {
+            let reuse_turn = (round + side) % 2 == 0;
+            let started = Instant::now();
+            let session = ladder_core::Session::new();
+            let (mut p, mut c) = (0, 0);
+            for r in &requests {
+                let out = if reuse_turn {
+                    model.chat_in(&session, r, None).await?
+                } else {
+                    model.chat(r, None).await?
+                };
+                p += out.usage.prompt_tokens;
+                c += out.usage.cached_tokens;
+            }
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if reuse_turn {
+                reuse.push(ms);
+                cached_tokens = c;
+            } else {
+                fresh.push(ms);
+            }
+            prompt_tokens = p;
+        }
+        progress(round + 1);
+    }
+    Ok(PrefixReport {
+        turns: requests.len(),
+        rounds: config.rounds,
+        prompt_tokens,
+        cached_tokens,
+        fresh_ms: median(fresh),
+        reuse_ms: median(reuse),
+    })
+}
