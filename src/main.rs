@@ -104,7 +104,7 @@ enum Command {
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
     Run {
-        /// The strategy to run (registered: direct).
+        /// The strategy to run (registered: direct, bootstrap).
         #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
         strategy: String,
         /// A task file (TOML or JSON with [[task]] entries).

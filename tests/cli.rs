@@ -695,3 +695,61 @@ fn score_and_user_let_a_suite_author_try_a_suite_without_a_strategy() {
         "{stderr}"
     );
 }
+
+#[test]
+fn bootstrap_runs_on_a_smoke_task_with_every_action_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let out = ladder(&[
+        "run",
+        "--strategy",
+        "bootstrap",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-001",
+        "--max-steps",
+        "3",
+        "--out",
+        &dir.path().display().to_string(),
+        "--data",
+        &data,
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.contains("strategy  bootstrap"), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("score     "),
+        "a score is printed: {stdout}"
+    );
+    let events = read_jsonl(&only_trace(dir.path())).unwrap();
+    let EventKind::Header(h) = &events[0].kind else {
+        panic!()
+    };
+    assert_eq!(h.settings["mode"], "constrained");
+    assert_eq!(h.settings["prompt_hash"].as_str().map(str::len), Some(64));
+    let actions: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Action { parse_error, .. } => Some(parse_error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!actions.is_empty() && actions.len() <= 3, "{actions:?}");
+    assert!(
+        actions.iter().all(Option::is_none),
+        "constrained actions always parse: {actions:?}"
+    );
+    let EventKind::RunFinished { outcome } = &events.last().unwrap().kind else {
+        panic!("the run ends with run_finished")
+    };
+    assert!(
+        matches!(
+            outcome.stop,
+            StopReason::Answered
+                | StopReason::Repeating { .. }
+                | StopReason::BudgetExhausted { .. }
+        ),
+        "{:?}",
+        outcome.stop
+    );
+}

@@ -14,11 +14,18 @@ pub struct Registered {
 
 /// Every registered strategy, in the order front ends list them.
 pub fn strategies() -> &'static [Registered] {
-    static ALL: &[Registered] = &[Registered {
-        name: "direct",
-        about: "one model call answers the opening message (the baseline)",
-        build: || Box::new(Direct::default()),
-    }];
+    static ALL: &[Registered] = &[
+        Registered {
+            name: "direct",
+            about: "one model call answers the opening message (the baseline)",
+            build: || Box::new(Direct::default()),
+        },
+        Registered {
+            name: "bootstrap",
+            about: "one model in a plain loop that asks, searches, condenses and answers",
+            build: || Box::new(ladder_bootstrap::Bootstrap::default()),
+        },
+    ];
     ALL
 }
 

@@ -1,0 +1,262 @@
+//! The loop's mechanics with test doubles: a model that plays back a script of actions, a
+//! user and a knowledge base that answer anything. (The real model runs in the CLI tests.)
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use ladder_bootstrap::Bootstrap;
+use ladder_core::trace::EventKind;
+use ladder_core::{
+    run_task, Budget, ChatRequest, ChatResponse, Filter, FinishReason, Hit, LanguageModel, Message,
+    ModelError, ModelInfo, RetrievalError, Retriever, RunSetup, StopReason, Task, TokenCount,
+    TokenSink, Usage, UserChannel, UserError, UserReply,
+};
+
+/// Plays back `script` (the last entry repeats); records the requests. Test code only.
+struct Script {
+    script: Vec<&'static str>,
+    next: AtomicUsize,
+    requests: Mutex<Vec<ChatRequest>>,
+}
+
+#[async_trait]
+impl LanguageModel for Script {
+    fn info(&self) -> ModelInfo {
+        ModelInfo::new("scripted", "actions")
+    }
+    fn context_window(&self) -> u64 {
+        4096
+    }
+    fn count_tokens(&self, m: &[Message]) -> Result<TokenCount, ModelError> {
+        Ok(TokenCount::estimate(m))
+    }
+    async fn chat(
+        &self,
+        r: &ChatRequest,
+        _: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        self.requests.lock().unwrap().push(r.clone());
+        let i = self
+            .next
+            .fetch_add(1, Ordering::SeqCst)
+            .min(self.script.len() - 1);
+        Ok(ChatResponse {
+            text: self.script[i].to_string(),
+            finish: FinishReason::Stop,
+            usage: Usage {
+                prompt_tokens: TokenCount::estimate(&r.messages).tokens,
+                completion_tokens: 20,
+                ..Usage::default()
+            },
+            prompt_ms: 0.0,
+            generation_ms: 0.0,
+            total_ms: 1.0,
+        })
+    }
+}
+
+struct Echo;
+
+#[async_trait]
+impl UserChannel for Echo {
+    async fn ask(&mut self, q: &str) -> Result<UserReply, UserError> {
+        Ok(UserReply::Answer(format!(
+            "You asked: {q} I live in Ostby."
+        )))
+    }
+}
+
+struct Kb;
+
+#[async_trait]
+impl Retriever for Kb {
+    async fn search(
+        &self,
+        q: &str,
+        k: usize,
+        _: Option<&Filter>,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        Ok((0..k)
+            .map(|i| Hit {
+                id: format!("doc-{i}#0"),
+                score: 0.9,
+                document: format!("doc-{i}"),
+                title: format!("Place {i}"),
+                heading: String::new(),
+                text: format!("Place {i} matches {q}. ").repeat(20),
+            })
+            .collect())
+    }
+}
+
+fn task() -> Task {
+    Task {
+        id: "t".into(),
+        suite: "s".into(),
+        opening: "Find me a beach.".into(),
+        profile: vec![],
+        expect: Default::default(),
+        gold: Default::default(),
+        budget: Budget::default(),
+        tags: vec![],
+    }
+}
+
+fn model(script: Vec<&'static str>) -> Arc<Script> {
+    Arc::new(Script {
+        script,
+        next: AtomicUsize::new(0),
+        requests: Mutex::new(vec![]),
+    })
+}
+
+fn setup(m: Arc<Script>) -> RunSetup {
+    let mut s = RunSetup::new(m, Budget::default()).with_user(Box::new(Echo));
+    s.retriever = Some(Arc::new(Kb));
+    s.brief = "You help people choose a beach.".into();
+    s
+}
+
+const ASK: &str = r#"{"action": "ask", "text": "Where from? How many days?", "picks": []}"#;
+const SEARCH: &str = r#"{"action": "search", "text": "quiet beach", "picks": []}"#;
+const NOTE: &str =
+    r#"{"action": "note", "text": "User lives in Ostby; wants a quiet beach.", "picks": []}"#;
+const ANSWER: &str = r#"{"action": "answer", "text": "Go to Place 0.", "picks": ["Place 0"]}"#;
+
+fn kinds(events: &[ladder_core::Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Action { action, .. } => Some(format!("action:{action}")),
+            EventKind::UserTurn { .. } => Some("user".into()),
+            EventKind::Retrieval { .. } => Some("search".into()),
+            EventKind::ContextCompression { forced, .. } => Some(format!("note(forced={forced})")),
+            EventKind::Answer { .. } => Some("answer".into()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn asks_searches_notes_and_answers_in_order_with_a_growing_prompt() {
+    let m = model(vec![ASK, SEARCH, NOTE, ANSWER]);
+    let run = run_task(&Bootstrap::default(), &task(), setup(m.clone())).await;
+    assert_eq!(run.outcome.stop, StopReason::Answered);
+    assert_eq!(run.outcome.picks, vec!["Place 0".to_string()]);
+    assert_eq!(
+        kinds(run.events()),
+        [
+            "action:ask",
+            "user",
+            "action:search",
+            "search",
+            "action:note",
+            "note(forced=false)",
+            "action:answer",
+            "answer"
+        ]
+    );
+    let requests = m.requests.lock().unwrap();
+    // Each call's messages extend the previous call's (until the note rewrites them).
+    assert!(requests[1].messages.starts_with(&requests[0].messages));
+    assert!(requests[2].messages.starts_with(&requests[1].messages));
+    assert!(requests[3].messages.len() < requests[2].messages.len());
+    // The brief is the only domain text; the opening is the user's.
+    assert!(requests[0].messages[0]
+        .content
+        .starts_with("You help people choose a beach."));
+    assert_eq!(requests[0].messages[1].content, "Find me a beach.");
+    // Every call is constrained to an action.
+    assert!(requests.iter().all(|r| r.constraint.is_some()));
+}
+
+#[tokio::test]
+async fn the_same_action_three_times_ends_the_run_as_repeating() {
+    let m = model(vec![SEARCH]);
+    let run = run_task(&Bootstrap::default(), &task(), setup(m)).await;
+    assert!(
+        matches!(run.outcome.stop, StopReason::Repeating { .. }),
+        "{:?}",
+        run.outcome
+    );
+    assert_eq!(
+        kinds(run.events())
+            .iter()
+            .filter(|k| *k == "search")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_small_context_forces_a_note_before_it_overflows() {
+    let m = model(vec![SEARCH, NOTE, ANSWER]);
+    let b = Bootstrap {
+        context_limit: Some(900),
+        ..Bootstrap::default()
+    };
+    let run = run_task(&b, &task(), setup(m.clone())).await;
+    assert_eq!(
+        run.outcome.stop,
+        StopReason::Answered,
+        "{:?}",
+        kinds(run.events())
+    );
+    let k = kinds(run.events());
+    assert!(k.contains(&"note(forced=true)".to_string()), "{k:?}");
+    let requests = m.requests.lock().unwrap();
+    let forced = requests
+        .iter()
+        .find(|r| {
+            r.messages
+                .last()
+                .is_some_and(|m| m.content.contains("nearly full"))
+        })
+        .expect("a forced note call");
+    assert!(forced
+        .constraint
+        .as_ref()
+        .is_some_and(|c| format!("{c:?}").contains("note")));
+}
+
+#[tokio::test]
+async fn a_malformed_action_is_shown_to_the_model_and_the_loop_goes_on() {
+    let m = model(vec!["I think we should search", ANSWER]);
+    let run = run_task(&Bootstrap::default(), &task(), setup(m.clone())).await;
+    assert_eq!(run.outcome.stop, StopReason::Answered);
+    let errors: Vec<_> = run
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Action { parse_error, .. } => parse_error.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1);
+    let second = &m.requests.lock().unwrap()[1];
+    assert!(second
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .contains("not a valid action"));
+}
+
+#[tokio::test]
+async fn budgets_end_every_run() {
+    let m = model(vec![ASK, SEARCH]);
+    let budget = Budget {
+        max_steps: 3,
+        ..Budget::default()
+    };
+    let mut s = setup(m);
+    s.budget = budget;
+    let run = run_task(&Bootstrap::default(), &task(), s).await;
+    assert_eq!(
+        run.outcome.stop,
+        StopReason::BudgetExhausted {
+            limit: "3 steps".into()
+        }
+    );
+}
