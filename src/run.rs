@@ -63,25 +63,7 @@ fn print(out: &RunOutput) {
     }
     println!("trace     {}", out.trace_path.display());
     if let Some(score) = &out.score {
-        println!(
-            "score     {} | partial {:.2} | recommended [{}] | rejected [{}] | hallucinated [{}] | {} user turns ({} irrelevant, {} repeated)",
-            if score.success { "success" } else { "failure" },
-            score.partial,
-            score.recommended.join(", "),
-            score.rejected.join(", "),
-            score.hallucinations.join(", "),
-            score.user_turns,
-            score.irrelevant_questions,
-            score.repeated_questions
-        );
-        for v in &score.verdicts {
-            println!(
-                "          {} {}: {}",
-                if v.ok { "ok  " } else { "FAIL" },
-                v.what,
-                v.detail
-            );
-        }
+        crate::world::print_score(score, "score     ", "          ");
     }
     if let Some(p) = &out.score_path {
         println!("score at  {}", p.display());

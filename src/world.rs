@@ -152,24 +152,32 @@ pub fn score(args: &ScoreArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&sc)?);
         return Ok(());
     }
+    print_score(&sc, "", "  ");
+    Ok(())
+}
+
+/// A score as people read it: one line, then a line per verdict.
+pub fn print_score(sc: &ladder_world::Score, prefix: &str, indent: &str) {
     println!(
-        "{} | partial {:.2} | recommended [{}] | rejected [{}] | invented [{}] (judge {})",
+        "{prefix}{} | partial {:.2} | recommended [{}] | rejected [{}] | invented [{}] | {} user turns ({} irrelevant, {} repeated) | judge {}",
         if sc.success { "success" } else { "failure" },
         sc.partial,
         sc.recommended.join(", "),
         sc.rejected.join(", "),
         sc.hallucinations.join(", "),
+        sc.user_turns,
+        sc.irrelevant_questions,
+        sc.repeated_questions,
         sc.judge
     );
     for v in &sc.verdicts {
         println!(
-            "  {} {}: {}",
+            "{indent}{} {}: {}",
             if v.ok { "ok  " } else { "FAIL" },
             v.what,
             v.detail
         );
     }
-    Ok(())
 }
 
 /// `ladder user`: what a suite task's simulated user replies.
