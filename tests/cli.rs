@@ -753,3 +753,39 @@ fn bootstrap_runs_on_a_smoke_task_with_every_action_parsed() {
         outcome.stop
     );
 }
+
+#[test]
+fn bootstrap_in_free_mode_ends_within_its_budget_on_a_smoke_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let out = ladder(&[
+        "run",
+        "--strategy",
+        "bootstrap-free",
+        "--suite",
+        "facts",
+        "--id",
+        "facts-001",
+        "--max-steps",
+        "3",
+        "--out",
+        &dir.path().display().to_string(),
+        "--data",
+        &data,
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("strategy  bootstrap-free"),
+        "{stdout}\n{stderr}"
+    );
+    let events = read_jsonl(&only_trace(dir.path())).unwrap();
+    let actions = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Action { .. }))
+        .count();
+    assert!((1..=3).contains(&actions), "{actions}");
+    assert!(matches!(
+        &events.last().unwrap().kind,
+        EventKind::RunFinished { .. }
+    ));
+}

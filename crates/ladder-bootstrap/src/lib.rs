@@ -43,9 +43,25 @@ const NOTE_ROOM: u64 = 200;
 /// Characters of text per generated token, conservatively, for sizing the grammar's caps.
 const CHARS_PER_TOKEN: u32 = 2;
 
+/// How actions are generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Under a grammar (a JSON Schema): every action parses.
+    Constrained,
+    /// Plain text, read by a tolerant parser ([`parse_free`]); what cannot be read is shown
+    /// to the model as an observation and the loop goes on.
+    Free,
+}
+
+/// How free mode asks for an action.
+pub const FREE_FORMAT: &str = "Write your action as one JSON object as above, or as one line \
+    `ACTION: argument` (for example `ASK: Where are you travelling from?`); for an answer, add \
+    a line `PICKS: name, name`.";
+
 /// The bootstrapped loop.
 #[derive(Debug, Clone)]
 pub struct Bootstrap {
+    pub mode: Mode,
     pub system_prompt: String,
     pub actions_prompt: String,
     /// Passages per search.
@@ -57,6 +73,7 @@ pub struct Bootstrap {
 impl Default for Bootstrap {
     fn default() -> Self {
         Bootstrap {
+            mode: Mode::Constrained,
             system_prompt: SYSTEM_PROMPT.to_string(),
             actions_prompt: ACTIONS_PROMPT.to_string(),
             k: 3,
@@ -106,13 +123,82 @@ pub fn parse_action(text: &str) -> Result<Action, String> {
 
 const ALL: [&str; 4] = ["ask", "search", "note", "answer"];
 
+/// Read an action from free text: a fenced block's content if there is one, then a JSON
+/// object, then an `ACTION: argument` line (the argument runs to the end of the text, up to
+/// a `PICKS:` line). Never panics; the error says what to write instead.
+pub fn parse_free(text: &str) -> Result<Action, String> {
+    let mut body = text;
+    if let Some(start) = text.find("```") {
+        let after = &text[start + 3..];
+        // Skip a language tag on the fence's line.
+        let after = after.split_once('\n').map_or(after, |(_, rest)| rest);
+        body = after.find("```").map_or(after, |end| &after[..end]);
+    }
+    if let (Some(open), Some(close)) = (body.find('{'), body.rfind('}')) {
+        if open < close {
+            if let Ok(a) = parse_action(&body[open..=close]) {
+                return Ok(a);
+            }
+        }
+    }
+    let lines: Vec<&str> = body.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim().trim_start_matches(['*', '-', '#', ' ']);
+        let Some((head, rest)) = trimmed.split_once([':', '-']) else {
+            continue;
+        };
+        let kind = head
+            .trim()
+            .trim_matches(['*', '_', '#', '`', ' '])
+            .to_ascii_lowercase();
+        if !ALL.contains(&kind.as_str()) {
+            continue;
+        }
+        let mut text = rest
+            .trim()
+            .trim_start_matches(['*', '_'])
+            .trim()
+            .to_string();
+        let mut picks = Vec::new();
+        for more in &lines[i + 1..] {
+            let m = more.trim();
+            if let Some(p) = m
+                .strip_prefix("PICKS:")
+                .or_else(|| m.strip_prefix("Picks:"))
+                .or_else(|| m.strip_prefix("picks:"))
+            {
+                picks = p
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect();
+                break;
+            }
+            if !m.is_empty() {
+                text.push('\n');
+                text.push_str(m);
+            }
+        }
+        return Ok(Action {
+            action: kind,
+            text: text.trim().to_string(),
+            picks,
+        });
+    }
+    Err("no action found: write one JSON object, or one line `ACTION: argument` with ACTION one of ASK, SEARCH, NOTE, ANSWER".into())
+}
+
 impl Bootstrap {
     fn system(&self, task: &TaskView) -> String {
         let mut s = self.system_prompt.trim().to_string();
         if !task.brief.is_empty() {
             s = format!("{}\n\n{s}", task.brief);
         }
-        format!("{s}\n\n{}", self.actions_prompt.trim())
+        let mut s = format!("{s}\n\n{}", self.actions_prompt.trim());
+        if self.mode == Mode::Free {
+            s = format!("{s}\n{FREE_FORMAT}");
+        }
+        s
     }
 
     /// The request for the next action: `max_tokens` and the grammar's caps sized together.
@@ -128,7 +214,9 @@ impl Bootstrap {
         let text_chars = max_tokens.saturating_sub(90).max(8) * CHARS_PER_TOKEN;
         let mut r = ChatRequest::new(messages.to_vec());
         r.sampling.max_tokens = max_tokens;
-        r.constraint = Some(Constraint::JsonSchema(action_schema(allowed, text_chars)));
+        if self.mode == Mode::Constrained {
+            r.constraint = Some(Constraint::JsonSchema(action_schema(allowed, text_chars)));
+        }
         r
     }
 
@@ -156,7 +244,10 @@ impl Bootstrap {
         let response = ctx
             .call_model(if forced { "note (forced)" } else { "action" }, request)
             .await?;
-        let parsed = parse_action(&response.text);
+        let parsed = match self.mode {
+            Mode::Constrained => parse_action(&response.text),
+            Mode::Free => parse_free(&response.text),
+        };
         ctx.record(EventKind::Action {
             step,
             action: parsed
@@ -271,12 +362,15 @@ impl Bootstrap {
 #[async_trait]
 impl Strategy for Bootstrap {
     fn name(&self) -> &str {
-        "bootstrap"
+        match self.mode {
+            Mode::Constrained => "bootstrap",
+            Mode::Free => "bootstrap-free",
+        }
     }
 
     fn settings(&self) -> serde_json::Value {
         serde_json::json!({
-            "mode": "constrained",
+            "mode": match self.mode { Mode::Constrained => "constrained", Mode::Free => "free" },
             "prompt_hash": content_hash(&(&self.system_prompt, &self.actions_prompt)),
             "k": self.k,
             "action_tokens": ACTION_TOKENS,
@@ -285,6 +379,9 @@ impl Strategy for Bootstrap {
     }
 
     fn constraints(&self) -> Vec<Constraint> {
+        if self.mode == Mode::Free {
+            return vec![];
+        }
         vec![
             Constraint::JsonSchema(action_schema(&ALL, 220)),
             Constraint::JsonSchema(action_schema(&["note"], 220)),

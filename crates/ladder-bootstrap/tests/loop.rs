@@ -260,3 +260,40 @@ async fn budgets_end_every_run() {
         }
     );
 }
+
+#[tokio::test]
+async fn free_mode_reads_plain_text_actions_and_shows_what_it_cannot_read() {
+    let m = model(vec![
+        "ASK: Where from? How many days?",
+        "Let me think about beaches.",
+        "```\nANSWER: Go to Place 0.\nPICKS: Place 0\n```",
+    ]);
+    let b = Bootstrap {
+        mode: ladder_bootstrap::Mode::Free,
+        ..Bootstrap::default()
+    };
+    let run = run_task(&b, &task(), setup(m.clone())).await;
+    assert_eq!(run.outcome.stop, StopReason::Answered);
+    assert_eq!(run.outcome.picks, vec!["Place 0".to_string()]);
+    assert_eq!(
+        kinds(run.events()),
+        [
+            "action:ask",
+            "user",
+            "action:invalid",
+            "action:answer",
+            "answer"
+        ]
+    );
+    let requests = m.requests.lock().unwrap();
+    assert!(
+        requests.iter().all(|r| r.constraint.is_none()),
+        "free mode is unconstrained"
+    );
+    assert!(requests[2]
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .contains("no action found"));
+}

@@ -25,6 +25,16 @@ pub fn strategies() -> &'static [Registered] {
             about: "one model in a plain loop that asks, searches, condenses and answers",
             build: || Box::new(ladder_bootstrap::Bootstrap::default()),
         },
+        Registered {
+            name: "bootstrap-free",
+            about: "the same loop with actions in plain text, read by a tolerant parser",
+            build: || {
+                Box::new(ladder_bootstrap::Bootstrap {
+                    mode: ladder_bootstrap::Mode::Free,
+                    ..Default::default()
+                })
+            },
+        },
     ];
     ALL
 }
