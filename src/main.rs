@@ -104,9 +104,13 @@ enum Command {
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
     Run {
-        /// The strategy to run (registered: direct, bootstrap).
+        /// The strategy to run (registered: direct, bootstrap, bootstrap-free).
         #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
         strategy: String,
+        /// Replace the strategy's system prompt with this file's text (bootstrap: its
+        /// prompts/system.txt), to try another prompt without a rebuild.
+        #[arg(long, value_name = "FILE")]
+        prompt: Option<PathBuf>,
         /// A task file (TOML or JSON with [[task]] entries).
         #[arg(
             long,
@@ -318,6 +322,7 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Run {
             strategy,
+            prompt,
             task,
             suite,
             id,
@@ -335,6 +340,12 @@ async fn dispatch(command: Command) -> Result<()> {
             // A bad task file or id is reported before the model is opened.
             ladder_harness::load_task(&source, id.as_deref())?;
             let mut spec = RunSpec::new(source, &strategy, model.open()?);
+            if let Some(path) = &prompt {
+                spec.options.prompt =
+                    Some(std::fs::read_to_string(path).with_context(|| {
+                        format!("cannot read the prompt file {}", path.display())
+                    })?);
+            }
             spec.id = id;
             spec.user = match user {
                 UserKind::Simulated => ladder_harness::UserKind::Simulated,

@@ -789,3 +789,82 @@ fn bootstrap_in_free_mode_ends_within_its_budget_on_a_smoke_task() {
         EventKind::RunFinished { .. }
     ));
 }
+
+#[test]
+fn a_bootstrap_run_with_another_prompt_replays_to_an_identical_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let prompt = dir.path().join("prompt.txt");
+    std::fs::write(
+        &prompt,
+        "You are a careful assistant. Ask before you answer.",
+    )
+    .unwrap();
+    let cassette = dir.path().join("boot.jsonl").display().to_string();
+    let run = |model: &str, out: &str| {
+        let out_dir = dir.path().join(out);
+        let o = ladder(&[
+            "run",
+            "--strategy",
+            "bootstrap",
+            "--suite",
+            "helpdesk",
+            "--id",
+            "help-017",
+            "--max-steps",
+            "2",
+            "--prompt",
+            &prompt.display().to_string(),
+            "--model",
+            model,
+            "--out",
+            &out_dir.display().to_string(),
+            "--data",
+            &data,
+        ]);
+        assert!(text(&o).0.contains("strategy  bootstrap"), "{:?}", text(&o));
+        without_timing(&read_jsonl(&only_trace(&out_dir)).unwrap())
+    };
+    let _ = std::fs::remove_file(&cassette);
+    let live = {
+        let out_dir = dir.path().join("live");
+        let o = ladder(&[
+            "run",
+            "--strategy",
+            "bootstrap",
+            "--suite",
+            "helpdesk",
+            "--id",
+            "help-017",
+            "--max-steps",
+            "2",
+            "--prompt",
+            &prompt.display().to_string(),
+            "--record",
+            &cassette,
+            "--out",
+            &out_dir.display().to_string(),
+            "--data",
+            &data,
+        ]);
+        assert!(text(&o).0.contains("strategy  bootstrap"), "{:?}", text(&o));
+        without_timing(&read_jsonl(&only_trace(&out_dir)).unwrap())
+    };
+    let first_call = live
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ModelCall { messages, .. } => Some(messages[0].content.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        first_call.contains("Ask before you answer."),
+        "{first_call}"
+    );
+    let mut replayed = run(&format!("replay:{cassette}"), "replayed");
+    let EventKind::Header(h) = &mut replayed[0].kind else {
+        panic!()
+    };
+    h.model = h.model.trim_start_matches("replay:").to_string();
+    assert_eq!(live, replayed);
+}

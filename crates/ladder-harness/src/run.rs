@@ -65,6 +65,8 @@ pub struct RunSpec {
     pub id: Option<String>,
     /// A registered strategy's name ([`crate::registry`]).
     pub strategy: String,
+    /// Settings passed to the strategy (`--prompt`).
+    pub options: crate::registry::StrategyOptions,
     pub model: Arc<dyn LanguageModel>,
     pub user: UserKind,
     pub overrides: Overrides,
@@ -85,6 +87,7 @@ impl RunSpec {
             source,
             id: None,
             strategy: strategy.to_string(),
+            options: Default::default(),
             model,
             user: UserKind::Simulated,
             overrides: Overrides::default(),
@@ -188,7 +191,7 @@ pub fn load_task(
 
 /// Set up, run, score and save one run of the registered strategy `spec.strategy`.
 pub async fn run(spec: RunSpec) -> Result<RunOutput, HarnessError> {
-    let strategy = crate::registry::build(&spec.strategy)?;
+    let strategy = crate::registry::build(&spec.strategy, &spec.options)?;
     run_with(spec, strategy.as_ref()).await
 }
 
