@@ -1,6 +1,7 @@
 //! The `ladder` command line: the top of the dependency graph. It parses arguments, opens
 //! models and task files, runs strategies, and prints; the work itself lives in the crates.
 
+mod bench;
 mod chat;
 mod models;
 mod retrieval;
@@ -37,7 +38,7 @@ struct Cli {
 }
 
 #[derive(clap::Args, Clone)]
-struct ModelArgs {
+pub(crate) struct ModelArgs {
     /// Which model to use.
     #[arg(long, short, default_value = "local", value_name = "SPEC", help = format!("Which model to use: {SPEC_HELP}"))]
     model: ModelSpec,
@@ -54,7 +55,7 @@ struct ModelArgs {
 }
 
 impl ModelArgs {
-    fn open(&self) -> Result<Arc<dyn ladder_core::LanguageModel>> {
+    pub(crate) fn open(&self) -> Result<Arc<dyn ladder_core::LanguageModel>> {
         ladder_model::open(
             &self.model,
             &OpenOptions {
@@ -68,7 +69,7 @@ impl ModelArgs {
 }
 
 /// A registered strategy's name (see `ladder_harness::registry`).
-fn strategy_name(s: &str) -> Result<String, String> {
+pub(crate) fn strategy_name(s: &str) -> Result<String, String> {
     let known = ladder_harness::registry::names();
     if known.iter().any(|k| k == s) {
         Ok(s.to_string())
@@ -181,6 +182,10 @@ enum Command {
         /// Suite names or folders (default: every suite under fixtures/suites).
         suites: Vec<String>,
     },
+    /// Run strategies over suites (every task x strategy x trial), each run saved as it
+    /// finishes (results.jsonl, traces/), resumable, then print success with intervals and
+    /// paired comparisons against direct.
+    Bench(bench::BenchArgs),
     /// Score an answer to a suite task without running a strategy: prints every verdict
     /// (for suite authors trying a suite, and for checking the judge).
     Score(world::ScoreArgs),
@@ -359,6 +364,7 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Validate { suites } => world::validate(&suites),
         Command::Score(args) => world::score(&args),
+        Command::Bench(args) => bench::run(args).await,
         Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,

@@ -1,5 +1,6 @@
 //! The `ladder` binary end to end, on the real local model.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -867,4 +868,101 @@ fn a_bootstrap_run_with_another_prompt_replays_to_an_identical_trace() {
     };
     h.model = h.model.trim_start_matches("replay:").to_string();
     assert_eq!(live, replayed);
+}
+
+#[test]
+fn an_interrupted_bench_resumes_without_repeating_or_losing_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let data = dir.path().join("data").display().to_string();
+    let args = |resume: bool| {
+        let mut a: Vec<String> = [
+            "bench",
+            "--strategies",
+            "direct",
+            "--suites",
+            "facts",
+            "--tasks",
+            "facts-001,facts-002,facts-003",
+            "--seed",
+            "4",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend([
+            "--out".into(),
+            out.display().to_string(),
+            "--data".into(),
+            data.clone(),
+        ]);
+        if resume {
+            a.push("--resume".into());
+        }
+        a
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        .args(args(false))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let results = out.join("results.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::fs::read_to_string(&results).map_or(0, |t| t.lines().count()) < 1 {
+        assert!(std::time::Instant::now() < deadline, "no run finished");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    // A torn last line, as a kill in the middle of a write leaves it.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&results)
+        .unwrap()
+        .write_all(b"{\"suite\":\"facts\",\"task\":\"facts-0")
+        .unwrap();
+
+    // Other settings are refused, with the difference.
+    let mut other = args(true);
+    other[8] = "5".into(); // --seed 5
+    let o = ladder(&other.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        !o.status.success() && text(&o).1.contains("seed"),
+        "{:?}",
+        text(&o)
+    );
+
+    let o = ladder(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{:?}", text(&o));
+    let lines: Vec<String> = std::fs::read_to_string(&results)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(lines[0], first, "a finished run is kept, not redone");
+    let mut tasks: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["task"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    tasks.sort();
+    assert_eq!(tasks, ["facts-001", "facts-002", "facts-003"]);
+    assert!(
+        text(&o).0.contains("| facts | direct | 3 |"),
+        "{}",
+        text(&o).0
+    );
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`registry`]: the strategies ladder knows, by name (one place for every front end).
 //! - [`kb`]: a suite's knowledge base, ingested on first use into the embedded store.
+//! - [`bench`]: every task x strategy x trial of some suites, resumable, summarised with
+//!   [`stats`] (Wilson intervals, pass^k, paired McNemar comparisons).
 //! - [`run`]: one run from a task file or a suite task to a saved trace and score:
 //!   model, simulated user, knowledge base and form spec attached, the trace written
 //!   event by event as it happens.
@@ -14,9 +16,11 @@
 //! - The trace file exists from the run's first event; a run that dies part-way leaves
 //!   every event it emitted on disk.
 
+pub mod bench;
 pub mod kb;
 pub mod registry;
 pub mod run;
+pub mod stats;
 
 pub use run::{
     load_suite, load_task, run, run_with, Overrides, RunOutput, RunSpec, TaskSource, UserKind,

@@ -1,0 +1,498 @@
+//! `ladder bench`: every task x strategy x trial of some suites, each run saved the moment
+//! it finishes, resumable, and summarised with intervals and paired comparisons.
+//!
+//! Invariants:
+//! - `results.jsonl` gets one record per finished run, appended and flushed before the
+//!   next run starts (its trace is already on disk); a run that errors is recorded as an
+//!   error and the bench goes on.
+//! - `--resume` skips the runs already recorded (a torn last line, from a kill mid-write, is
+//!   ignored and its run redone) and refuses a folder made with other settings.
+//! - Trial `t` of every strategy runs with the same seed (the bench seed plus `t`), so
+//!   strategies are compared on the same tasks and seeds: paired.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ladder_core::{Embedder, LanguageModel, Metrics, Outcome};
+use ladder_world::Score;
+use serde::{Deserialize, Serialize};
+
+use crate::registry::StrategyOptions;
+use crate::run::{load_suite, run_with, Overrides, RunSpec, TaskSource};
+use crate::stats;
+use crate::HarnessError;
+
+/// Which tasks of each suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tasks {
+    All,
+    Smoke,
+    Ids(Vec<String>),
+}
+
+impl std::str::FromStr for Tasks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "all" => Tasks::All,
+            "smoke" => Tasks::Smoke,
+            ids => Tasks::Ids(ids.split(',').map(|x| x.trim().to_string()).collect()),
+        })
+    }
+}
+
+/// What a bench runs. The settings that must match for `--resume` are in [`Plan`].
+pub struct BenchSpec {
+    pub plan: Plan,
+    pub model: Arc<dyn LanguageModel>,
+    pub out: PathBuf,
+    pub resume: bool,
+    pub data_dir: PathBuf,
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub options: StrategyOptions,
+}
+
+/// The settings of a bench, written to `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub suites: Vec<String>,
+    pub strategies: Vec<String>,
+    pub tasks: Tasks,
+    pub trials: u32,
+    pub seed: u64,
+    pub model: String,
+    #[serde(default)]
+    pub model_settings: serde_json::Value,
+    #[serde(default)]
+    pub strategy_settings: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub suite_hashes: BTreeMap<String, String>,
+    pub max_steps: Option<u32>,
+    pub max_model_calls: Option<u32>,
+    pub max_tokens: Option<u64>,
+    pub max_wall_ms: Option<u64>,
+}
+
+/// `manifest.json`: the plan and where and from what it ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub plan: Plan,
+    pub git_revision: String,
+    pub git_dirty: bool,
+    pub machine: serde_json::Value,
+}
+
+/// One line of `results.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub suite: String,
+    pub task: String,
+    pub strategy: String,
+    pub trial: u32,
+    pub seed: u64,
+    pub outcome: Option<Outcome>,
+    pub score: Option<Score>,
+    pub metrics: Option<Metrics>,
+    /// Set when the run could not be set up.
+    pub error: Option<String>,
+    pub trace: String,
+}
+
+impl Record {
+    fn key(&self) -> (String, String, String, u32) {
+        (
+            self.suite.clone(),
+            self.task.clone(),
+            self.strategy.clone(),
+            self.trial,
+        )
+    }
+
+    fn success(&self) -> bool {
+        self.score.as_ref().is_some_and(|s| s.success)
+    }
+}
+
+/// One run to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub suite: String,
+    pub task: String,
+    pub strategy: String,
+    pub trial: u32,
+}
+
+/// Read `results.jsonl`: every whole record (a torn last line is skipped).
+pub fn read_results(path: &Path) -> Result<Vec<Record>, HarnessError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(source) => {
+            return Err(HarnessError::Io {
+                what: "cannot read the results".into(),
+                path: path.display().to_string(),
+                source,
+            })
+        }
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Record>(l).ok())
+        .collect())
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn machine() -> serde_json::Value {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    })
+}
+
+/// Fill the plan's hashes and settings, and list its jobs.
+pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
+    let mut jobs = Vec::new();
+    for name in &spec.plan.strategies {
+        let s = crate::registry::build(name, &spec.options)?;
+        spec.plan
+            .strategy_settings
+            .insert(name.clone(), s.settings());
+    }
+    spec.plan.model = spec.model.info().to_string();
+    spec.plan.model_settings = spec.model.settings();
+    for suite_name in &spec.plan.suites {
+        let suite = load_suite(suite_name)?;
+        spec.plan
+            .suite_hashes
+            .insert(suite_name.clone(), suite.content_hash());
+        let ids: Vec<String> = match &spec.plan.tasks {
+            Tasks::All => suite.tasks.iter().map(|t| t.id.clone()).collect(),
+            Tasks::Smoke => suite.manifest.smoke.clone(),
+            Tasks::Ids(ids) => ids
+                .iter()
+                .filter(|id| suite.task(id).is_some())
+                .cloned()
+                .collect(),
+        };
+        for task in ids {
+            for strategy in &spec.plan.strategies {
+                for trial in 0..spec.plan.trials.max(1) {
+                    jobs.push(Job {
+                        suite: suite_name.clone(),
+                        task: task.clone(),
+                        strategy: strategy.clone(),
+                        trial,
+                    });
+                }
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Err(HarnessError::Choose(
+            "the bench has no runs: no task of those suites matches --tasks".into(),
+        ));
+    }
+    Ok(jobs)
+}
+
+/// Run the bench. `progress(done, total, record)` is told after each run.
+pub async fn run(
+    mut spec: BenchSpec,
+    mut progress: impl FnMut(usize, usize, &Record),
+) -> Result<Vec<Record>, HarnessError> {
+    let jobs = prepare(&mut spec)?;
+    let io = |what: &str, path: &Path| {
+        let (what, path) = (what.to_string(), path.display().to_string());
+        move |source| HarnessError::Io { what, path, source }
+    };
+    std::fs::create_dir_all(spec.out.join("traces"))
+        .map_err(io("cannot create the bench folder", &spec.out))?;
+    let manifest_path = spec.out.join("manifest.json");
+    let results_path = spec.out.join("results.jsonl");
+    let mut done = Vec::new();
+    if spec.resume {
+        if let Ok(text) = std::fs::read_to_string(&manifest_path) {
+            let old: Manifest = serde_json::from_str(&text).map_err(|e| {
+                HarnessError::Choose(format!(
+                    "{} is not a bench manifest: {e}",
+                    manifest_path.display()
+                ))
+            })?;
+            if old.plan != spec.plan {
+                let a = serde_json::to_value(&old.plan).unwrap_or_default();
+                let b = serde_json::to_value(&spec.plan).unwrap_or_default();
+                let diff: Vec<String> = a
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}: {v} then, {} now",
+                            b.get(k.as_str()).cloned().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                return Err(HarnessError::Choose(format!(
+                    "{} was made with other settings; resume it with the same ones or use another --out:\n  {}",
+                    spec.out.display(),
+                    diff.join("\n  ")
+                )));
+            }
+        }
+        done = read_results(&results_path)?;
+        // Rewrite the file without a torn last line, so appends start on a fresh line.
+        let text: String = done
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap_or_default() + "\n")
+            .collect();
+        std::fs::write(&results_path, text).map_err(io("cannot rewrite", &results_path))?;
+    } else if results_path.exists() {
+        return Err(HarnessError::Choose(format!(
+            "{} already holds a bench: add --resume to carry it on, or choose another --out",
+            spec.out.display()
+        )));
+    }
+    let manifest = Manifest {
+        plan: spec.plan.clone(),
+        git_revision: git(&["rev-parse", "HEAD"]).unwrap_or_default(),
+        git_dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
+        machine: machine(),
+    };
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n",
+    )
+    .map_err(io("cannot write", &manifest_path))?;
+
+    let finished: BTreeSet<_> = done.iter().map(Record::key).collect();
+    let todo: Vec<&Job> = jobs
+        .iter()
+        .filter(|j| {
+            !finished.contains(&(j.suite.clone(), j.task.clone(), j.strategy.clone(), j.trial))
+        })
+        .collect();
+    let total = jobs.len();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&results_path)
+        .map_err(io("cannot open", &results_path))?;
+    let embedder = match (&spec.embedder, spec.plan.suites.is_empty()) {
+        (Some(e), _) => Some(Arc::clone(e)),
+        (None, false) => {
+            Some(Arc::new(
+                ladder_retrieval::FastEmbedder::load_default().map_err(|source| {
+                    HarnessError::Embed {
+                        what: "a bench needs the embedding model".into(),
+                        source,
+                    }
+                })?,
+            ) as Arc<dyn Embedder>)
+        }
+        (None, true) => None,
+    };
+    let mut records = done;
+    for job in todo {
+        let seed = spec.plan.seed + u64::from(job.trial);
+        let mut run_spec = RunSpec::new(
+            TaskSource::Suite(job.suite.clone()),
+            &job.strategy,
+            Arc::clone(&spec.model),
+        );
+        run_spec.id = Some(job.task.clone());
+        run_spec.out = spec.out.join("traces");
+        run_spec.data_dir = spec.data_dir.clone();
+        run_spec.embedder = embedder.clone();
+        run_spec.options = spec.options.clone();
+        run_spec.overrides = Overrides {
+            seed: Some(seed),
+            max_steps: spec.plan.max_steps,
+            max_model_calls: spec.plan.max_model_calls,
+            max_tokens: spec.plan.max_tokens,
+            max_wall_ms: spec.plan.max_wall_ms,
+        };
+        let strategy = crate::registry::build(&job.strategy, &spec.options)?;
+        let record = match run_with(run_spec, strategy.as_ref()).await {
+            Ok(out) => Record {
+                suite: job.suite.clone(),
+                task: job.task.clone(),
+                strategy: job.strategy.clone(),
+                trial: job.trial,
+                seed,
+                outcome: Some(out.outcome),
+                score: out.score,
+                metrics: Some(out.metrics),
+                error: out.trace_error,
+                trace: out
+                    .trace_path
+                    .strip_prefix(&spec.out)
+                    .unwrap_or(&out.trace_path)
+                    .display()
+                    .to_string(),
+            },
+            Err(e) => Record {
+                suite: job.suite.clone(),
+                task: job.task.clone(),
+                strategy: job.strategy.clone(),
+                trial: job.trial,
+                seed,
+                outcome: None,
+                score: None,
+                metrics: None,
+                error: Some(e.to_string()),
+                trace: String::new(),
+            },
+        };
+        let line = serde_json::to_string(&record).unwrap_or_default() + "\n";
+        file.write_all(line.as_bytes())
+            .and_then(|_| file.flush())
+            .and_then(|_| file.sync_data())
+            .map_err(io("cannot append to", &results_path))?;
+        records.push(record);
+        progress(records.len(), total, records.last().expect("just pushed"));
+    }
+    Ok(records)
+}
+
+/// One row of the summary: a strategy on a suite (or `all`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub suite: String,
+    pub strategy: String,
+    pub runs: u64,
+    pub successes: u64,
+    pub rate: f64,
+    pub low: f64,
+    pub high: f64,
+    pub partial: f64,
+    pub user_turns: f64,
+    pub model_calls: f64,
+    pub tokens: f64,
+    pub wall_p50_s: f64,
+    pub errors: u64,
+}
+
+/// Per suite and strategy, and over all suites.
+pub fn summarise(records: &[Record]) -> Vec<Row> {
+    let mut groups: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
+    for r in records {
+        groups
+            .entry((r.suite.clone(), r.strategy.clone()))
+            .or_default()
+            .push(r);
+        groups
+            .entry(("all".into(), r.strategy.clone()))
+            .or_default()
+            .push(r);
+    }
+    groups
+        .into_iter()
+        .map(|((suite, strategy), rs)| {
+            let n = rs.len() as u64;
+            let successes = rs.iter().filter(|r| r.success()).count() as u64;
+            let (low, high) = stats::wilson(successes, n);
+            let mean = |f: &dyn Fn(&Record) -> f64| rs.iter().map(|r| f(r)).sum::<f64>() / n as f64;
+            let walls: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.metrics.as_ref().map(|m| m.wall_ms / 1000.0))
+                .collect();
+            Row {
+                suite,
+                strategy,
+                runs: n,
+                successes,
+                rate: successes as f64 / n as f64,
+                low,
+                high,
+                partial: mean(&|r| r.score.as_ref().map_or(0.0, |s| s.partial)),
+                user_turns: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.user_turns as f64)),
+                model_calls: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.model_calls as f64)),
+                tokens: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.total_tokens as f64)),
+                wall_p50_s: stats::quantile(&walls, 0.5),
+                errors: rs.iter().filter(|r| r.outcome.is_none()).count() as u64,
+            }
+        })
+        .collect()
+}
+
+/// Each strategy against `baseline` on the runs both made (same suite, task and trial).
+pub fn compare(records: &[Record], baseline: &str) -> Vec<(String, stats::Paired)> {
+    let by_key: BTreeMap<(String, String, u32), &Record> = records
+        .iter()
+        .filter(|r| r.strategy == baseline)
+        .map(|r| ((r.suite.clone(), r.task.clone(), r.trial), r))
+        .collect();
+    let strategies: BTreeSet<&str> = records
+        .iter()
+        .map(|r| r.strategy.as_str())
+        .filter(|s| *s != baseline)
+        .collect();
+    strategies
+        .into_iter()
+        .map(|s| {
+            let pairs: Vec<(bool, bool)> = records
+                .iter()
+                .filter(|r| r.strategy == s)
+                .filter_map(|r| {
+                    by_key
+                        .get(&(r.suite.clone(), r.task.clone(), r.trial))
+                        .map(|b| (r.success(), b.success()))
+                })
+                .collect();
+            (s.to_string(), stats::paired(&pairs))
+        })
+        .collect()
+}
+
+/// The summary as a markdown table, with the paired comparisons against `direct`.
+pub fn table(records: &[Record]) -> String {
+    let mut s = String::from(
+        "| suite | strategy | runs | success | 95% CI (Wilson) | partial | user turns | model calls | tokens | wall p50 s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in summarise(records) {
+        s.push_str(&format!(
+            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} |\n",
+            r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high, r.partial,
+            r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, r.errors
+        ));
+    }
+    let cmp = compare(records, "direct");
+    if !cmp.is_empty() {
+        s.push_str("\nPaired against direct (same tasks, trials and seeds):\n\n| strategy | pairs | only it | only direct | difference | McNemar p |\n|---|---|---|---|---|---|\n");
+        for (name, p) in cmp {
+            s.push_str(&format!(
+                "| {name} | {} | {} | {} | {:+.2} | {:.3}{} |\n",
+                p.pairs,
+                p.only_first,
+                p.only_second,
+                p.difference,
+                p.p_value,
+                if p.p_value >= 0.05 {
+                    " (within noise)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    s
+}

@@ -1,0 +1,120 @@
+//! `ladder bench`: strategies over suites, with a progress bar, saved run by run.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use ladder_harness::bench::{BenchSpec, Plan, Tasks};
+
+use crate::ModelArgs;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Suites, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "seaside,helpdesk,facts")]
+    suites: Vec<String>,
+    /// Registered strategies, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "direct,bootstrap", value_parser = crate::strategy_name)]
+    strategies: Vec<String>,
+    /// `smoke`, `all`, or task ids (comma-separated).
+    #[arg(long, default_value = "smoke")]
+    tasks: String,
+    /// Trials per task and strategy (trial t runs with seed + t for every strategy).
+    #[arg(long, default_value_t = 1)]
+    trials: u32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Most strategy steps per run.
+    #[arg(long, value_name = "N")]
+    max_steps: Option<u32>,
+    #[arg(long, value_name = "N")]
+    max_calls: Option<u32>,
+    #[arg(long, value_name = "N")]
+    max_tokens: Option<u64>,
+    #[arg(long, value_name = "MS")]
+    max_wall_ms: Option<u64>,
+    /// The bench folder: manifest.json, results.jsonl and traces/.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Carry on a bench in --out without repeating or losing a run.
+    #[arg(long)]
+    resume: bool,
+    /// Print the plan and stop.
+    #[arg(long)]
+    dry_run: bool,
+    /// Data folder of the embedded store (suite knowledge bases).
+    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    data: PathBuf,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let tasks: Tasks = args.tasks.parse().map_err(anyhow::Error::msg)?;
+    let model = args.model.open()?;
+    let mut spec = BenchSpec {
+        plan: Plan {
+            suites: args.suites.clone(),
+            strategies: args.strategies.clone(),
+            tasks,
+            trials: args.trials.max(1),
+            seed: args.seed,
+            model: String::new(),
+            model_settings: Default::default(),
+            strategy_settings: Default::default(),
+            suite_hashes: Default::default(),
+            max_steps: args.max_steps,
+            max_model_calls: args.max_calls,
+            max_tokens: args.max_tokens,
+            max_wall_ms: args.max_wall_ms,
+        },
+        model,
+        out: args.out.clone(),
+        resume: args.resume,
+        data_dir: args.data.join("qdrant"),
+        embedder: None,
+        options: Default::default(),
+    };
+    if args.dry_run {
+        let jobs = ladder_harness::bench::prepare(&mut spec)?;
+        println!(
+            "{} runs: suites {} x strategies {} x {} trial(s), model {}",
+            jobs.len(),
+            spec.plan.suites.join(","),
+            spec.plan.strategies.join(","),
+            spec.plan.trials,
+            spec.plan.model
+        );
+        return Ok(());
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} runs, {elapsed} elapsed, {eta} left  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let records = ladder_harness::bench::run(spec, |done, total, r| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        let w = wins.entry(r.strategy.clone()).or_default();
+        w.0 += u32::from(r.score.as_ref().is_some_and(|s| s.success));
+        w.1 += 1;
+        bar.set_message(
+            wins.iter()
+                .map(|(s, (ok, n))| format!("{s} {ok}/{n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    })
+    .await
+    .context("the bench stopped")?;
+    bar.finish_and_clear();
+    print!("{}", ladder_harness::bench::table(&records));
+    println!(
+        "results in {} (manifest.json, results.jsonl, traces/)",
+        args.out.display()
+    );
+    Ok(())
+}
