@@ -21,17 +21,9 @@ pub struct BenchArgs {
     /// Trials per task and strategy (trial t runs with seed + t for every strategy).
     #[arg(long, default_value_t = 1)]
     trials: u32,
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Most strategy steps per run.
-    #[arg(long, value_name = "N")]
-    max_steps: Option<u32>,
-    #[arg(long, value_name = "N")]
-    max_calls: Option<u32>,
-    #[arg(long, value_name = "N")]
-    max_tokens: Option<u64>,
-    #[arg(long, value_name = "MS")]
-    max_wall_ms: Option<u64>,
+    /// The bench's seed and each run's budget.
+    #[command(flatten)]
+    budget: crate::BudgetArgs,
     /// The bench folder: manifest.json, results.jsonl and traces/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -57,15 +49,15 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             strategies: args.strategies.clone(),
             tasks,
             trials: args.trials.max(1),
-            seed: args.seed,
+            seed: args.budget.seed,
             model: String::new(),
             model_settings: Default::default(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
-            max_steps: args.max_steps,
-            max_model_calls: args.max_calls,
-            max_tokens: args.max_tokens,
-            max_wall_ms: args.max_wall_ms,
+            max_steps: args.budget.max_steps,
+            max_model_calls: args.budget.max_calls,
+            max_tokens: args.budget.max_tokens,
+            max_wall_ms: args.budget.max_wall_ms,
         },
         model,
         out: args.out.clone(),

@@ -244,22 +244,22 @@ enum Command {
 
 /// The run's seed and budget; each limit overrides the task's own (0 = no limit).
 #[derive(clap::Args, Clone)]
-struct BudgetArgs {
+pub(crate) struct BudgetArgs {
     /// The run's seed: each model call's seed is derived from it and the call's number.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Most strategy steps.
     #[arg(long, value_name = "N")]
-    max_steps: Option<u32>,
+    pub max_steps: Option<u32>,
     /// Most model calls.
     #[arg(long, value_name = "N")]
-    max_calls: Option<u32>,
+    pub max_calls: Option<u32>,
     /// Most tokens, prompt plus completion, over all calls (reserved before each call).
     #[arg(long, value_name = "N")]
-    max_tokens: Option<u64>,
+    pub max_tokens: Option<u64>,
     /// Most wall time in milliseconds; a model call in flight is stopped when it runs out.
     #[arg(long, value_name = "MS")]
-    max_wall_ms: Option<u64>,
+    pub max_wall_ms: Option<u64>,
 }
 
 impl BudgetArgs {

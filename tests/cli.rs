@@ -802,9 +802,12 @@ fn a_bootstrap_run_with_another_prompt_replays_to_an_identical_trace() {
     )
     .unwrap();
     let cassette = dir.path().join("boot.jsonl").display().to_string();
-    let run = |model: &str, out: &str| {
+    // The same run, live (recording) or replayed.
+    let run = |model: &[&str], out: &str| {
         let out_dir = dir.path().join(out);
-        let o = ladder(&[
+        let prompt = prompt.display().to_string();
+        let out_arg = out_dir.display().to_string();
+        let mut args = vec![
             "run",
             "--strategy",
             "bootstrap",
@@ -815,42 +818,18 @@ fn a_bootstrap_run_with_another_prompt_replays_to_an_identical_trace() {
             "--max-steps",
             "2",
             "--prompt",
-            &prompt.display().to_string(),
-            "--model",
-            model,
+            &prompt,
             "--out",
-            &out_dir.display().to_string(),
+            &out_arg,
             "--data",
             &data,
-        ]);
+        ];
+        args.extend_from_slice(model);
+        let o = ladder(&args);
         assert!(text(&o).0.contains("strategy  bootstrap"), "{:?}", text(&o));
         without_timing(&read_jsonl(&only_trace(&out_dir)).unwrap())
     };
-    let _ = std::fs::remove_file(&cassette);
-    let live = {
-        let out_dir = dir.path().join("live");
-        let o = ladder(&[
-            "run",
-            "--strategy",
-            "bootstrap",
-            "--suite",
-            "helpdesk",
-            "--id",
-            "help-017",
-            "--max-steps",
-            "2",
-            "--prompt",
-            &prompt.display().to_string(),
-            "--record",
-            &cassette,
-            "--out",
-            &out_dir.display().to_string(),
-            "--data",
-            &data,
-        ]);
-        assert!(text(&o).0.contains("strategy  bootstrap"), "{:?}", text(&o));
-        without_timing(&read_jsonl(&only_trace(&out_dir)).unwrap())
-    };
+    let live = run(&["--record", &cassette], "live");
     let first_call = live
         .iter()
         .find_map(|e| match &e.kind {
@@ -862,7 +841,8 @@ fn a_bootstrap_run_with_another_prompt_replays_to_an_identical_trace() {
         first_call.contains("Ask before you answer."),
         "{first_call}"
     );
-    let mut replayed = run(&format!("replay:{cassette}"), "replayed");
+    let replay = format!("replay:{cassette}");
+    let mut replayed = run(&["--model", &replay], "replayed");
     let EventKind::Header(h) = &mut replayed[0].kind else {
         panic!()
     };
