@@ -463,6 +463,46 @@ pub fn compare(records: &[Record], baseline: &str) -> Vec<(String, stats::Paired
         .collect()
 }
 
+/// The chance level of a suite whose tasks ask for a pick: the success rate of picking one
+/// knowledge-base entity at random, exactly: the mean over its pick tasks of the share of
+/// entities that meet the task. `None` for a suite without pick tasks.
+pub fn chance_level(suite: &ladder_world::Suite, tasks: &[String]) -> Option<f64> {
+    let picks: Vec<&ladder_core::Task> = suite
+        .tasks
+        .iter()
+        .filter(|t| tasks.contains(&t.id) && !t.expect.recommend_any.is_empty())
+        .collect();
+    if picks.is_empty() || suite.documents.is_empty() {
+        return None;
+    }
+    let n = suite.documents.len() as f64;
+    Some(
+        picks
+            .iter()
+            .map(|t| t.expect.recommend_any.len() as f64 / n)
+            .sum::<f64>()
+            / picks.len() as f64,
+    )
+}
+
+/// The chance level of each suite in `records` (for the tasks they ran).
+pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
+    let mut tasks: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in records {
+        tasks
+            .entry(r.suite.clone())
+            .or_default()
+            .push(r.task.clone());
+    }
+    tasks
+        .into_iter()
+        .filter_map(|(name, ids)| {
+            let suite = load_suite(&name).ok()?;
+            chance_level(&suite, &ids).map(|c| (name, c))
+        })
+        .collect()
+}
+
 /// The summary as a markdown table, with the paired comparisons against `direct`.
 pub fn table(records: &[Record]) -> String {
     let mut s = String::from(
@@ -473,6 +513,11 @@ pub fn table(records: &[Record]) -> String {
             "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} |\n",
             r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high, r.partial,
             r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, r.errors
+        ));
+    }
+    for (suite, c) in chance_levels(records) {
+        s.push_str(&format!(
+            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | |\n"
         ));
     }
     let cmp = compare(records, "direct");

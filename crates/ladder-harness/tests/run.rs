@@ -189,3 +189,24 @@ async fn an_unknown_strategy_names_the_known_ones() {
     let e = ladder_harness::run(spec).await.unwrap_err().to_string();
     assert!(e.contains("\"nope\"") && e.contains("direct"), "{e}");
 }
+
+#[test]
+fn the_chance_level_of_a_pick_suite_is_exact_and_a_suite_without_picks_has_none() {
+    let seaside = ladder_harness::load_suite("seaside").unwrap();
+    let ids: Vec<String> = seaside.tasks.iter().map(|t| t.id.clone()).collect();
+    let n = seaside.documents.len() as f64;
+    let expected = seaside
+        .tasks
+        .iter()
+        .map(|t| t.expect.recommend_any.len() as f64 / n)
+        .sum::<f64>()
+        / seaside.tasks.len() as f64;
+    let got = ladder_harness::bench::chance_level(&seaside, &ids).unwrap();
+    assert!(
+        (got - expected).abs() < 1e-12 && got > 0.0 && got < 0.2,
+        "{got}"
+    );
+    let facts = ladder_harness::load_suite("facts").unwrap();
+    let ids: Vec<String> = facts.tasks.iter().map(|t| t.id.clone()).collect();
+    assert_eq!(ladder_harness::bench::chance_level(&facts, &ids), None);
+}
