@@ -389,6 +389,9 @@ pub struct Row {
     pub tokens: f64,
     pub wall_p50_s: f64,
     pub errors: u64,
+    /// pass^k with k the fewest trials any task had (tau-bench's: all k trials of a task
+    /// succeed); `None` with one trial.
+    pub pass_k: Option<(u64, f64)>,
 }
 
 /// Per suite and strategy, and over all suites.
@@ -415,9 +418,21 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
                 .iter()
                 .filter_map(|r| r.metrics.as_ref().map(|m| m.wall_ms / 1000.0))
                 .collect();
+            let mut per_task: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+            for r in &rs {
+                let e = per_task.entry((&r.suite, &r.task)).or_default();
+                e.0 += u64::from(r.success());
+                e.1 += 1;
+            }
+            let k = per_task.values().map(|(_, t)| *t).min().unwrap_or(0);
+            let counts: Vec<(u64, u64)> = per_task.values().copied().collect();
+            let pass_k = (k >= 2)
+                .then(|| stats::pass_hat_k(&counts, k).map(|p| (k, p)))
+                .flatten();
             Row {
                 suite,
                 strategy,
+                pass_k,
                 runs: n,
                 successes,
                 rate: successes as f64 / n as f64,
@@ -506,18 +521,22 @@ pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
 /// The summary as a markdown table, with the paired comparisons against `direct`.
 pub fn table(records: &[Record]) -> String {
     let mut s = String::from(
-        "| suite | strategy | runs | success | 95% CI (Wilson) | partial | user turns | model calls | tokens | wall p50 s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| suite | strategy | runs | success | 95% CI (Wilson) | pass^k | partial | user turns | model calls | tokens | wall p50 s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in summarise(records) {
+        let pass_k = r
+            .pass_k
+            .map(|(k, p)| format!("pass^{k} {p:.2}"))
+            .unwrap_or_else(|| "-".into());
         s.push_str(&format!(
-            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} |\n",
+            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {pass_k} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} |\n",
             r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high, r.partial,
             r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, r.errors
         ));
     }
     for (suite, c) in chance_levels(records) {
         s.push_str(&format!(
-            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | |\n"
+            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | |\n"
         ));
     }
     let cmp = compare(records, "direct");

@@ -210,3 +210,31 @@ fn the_chance_level_of_a_pick_suite_is_exact_and_a_suite_without_picks_has_none(
     let ids: Vec<String> = facts.tasks.iter().map(|t| t.id.clone()).collect();
     assert_eq!(ladder_harness::bench::chance_level(&facts, &ids), None);
 }
+
+#[test]
+fn the_summary_gives_pass_k_from_repeated_trials() {
+    use ladder_harness::bench::{summarise, Record};
+    let record = |task: &str, trial: u32, ok: bool| -> Record {
+        serde_json::from_value(serde_json::json!({
+            "suite": "s", "task": task, "strategy": "x", "trial": trial, "seed": trial,
+            "outcome": null, "metrics": null, "error": null, "trace": "",
+            "score": {"task": task, "judge": 2, "success": ok, "partial": 0.0, "verdicts": [],
+                      "recommended": [], "rejected": [], "hallucinations": [], "user_turns": 0,
+                      "irrelevant_questions": 0, "repeated_questions": 0},
+        }))
+        .unwrap()
+    };
+    // Task a: 2 of 2; task b: 1 of 2. pass^2 = (1 + 0) / 2.
+    let records = vec![
+        record("a", 0, true),
+        record("a", 1, true),
+        record("b", 0, true),
+        record("b", 1, false),
+    ];
+    let rows = summarise(&records);
+    let row = rows.iter().find(|r| r.suite == "s").unwrap();
+    assert_eq!((row.successes, row.runs), (3, 4));
+    assert_eq!(row.pass_k, Some((2, 0.5)));
+    let table = ladder_harness::bench::table(&records);
+    assert!(table.contains("pass^2 0.50"), "{table}");
+}
