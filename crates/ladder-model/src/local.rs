@@ -702,6 +702,25 @@ impl<'a> TextOut<'a> {
     }
 }
 
+impl LocalModel {
+    /// Run a generation on a blocking thread. Dropping the returned future stops it at its
+    /// next token; `total_ms` is the wall time as the caller saw it.
+    async fn off_thread(
+        &self,
+        work: impl FnOnce(&Arc<Inner>, &AtomicBool) -> Result<ChatResponse, ModelError> + Send + 'static,
+    ) -> Result<ChatResponse, ModelError> {
+        let inner = Arc::clone(&self.inner);
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+        let mut response = tokio::task::spawn_blocking(move || work(&inner, &stop))
+            .await
+            .map_err(|e| ModelError::Generation(format!("the generation thread failed: {e}")))??;
+        response.total_ms = ms_since(started);
+        Ok(response)
+    }
+}
+
 #[async_trait]
 impl LanguageModel for LocalModel {
     fn info(&self) -> ModelInfo {
@@ -713,19 +732,9 @@ impl LanguageModel for LocalModel {
         request: &ChatRequest,
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
-        let inner = Arc::clone(&self.inner);
         let request = request.clone();
-        let started = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
-        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
-        let mut response =
-            tokio::task::spawn_blocking(move || inner.generate(&request, stream.as_ref(), &stop))
-                .await
-                .map_err(|e| {
-                    ModelError::Generation(format!("the generation thread failed: {e}"))
-                })??;
-        response.total_ms = ms_since(started);
-        Ok(response)
+        self.off_thread(move |inner, stop| inner.generate(&request, stream.as_ref(), stop))
+            .await
     }
 
     async fn chat_in(
@@ -737,18 +746,11 @@ impl LanguageModel for LocalModel {
         if !self.inner.prefix_cache {
             return self.chat(request, stream).await;
         }
-        let inner = Arc::clone(&self.inner);
         let (request, session) = (request.clone(), session.clone());
-        let started = Instant::now();
-        let stop = Arc::new(AtomicBool::new(false));
-        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
-        let mut response = tokio::task::spawn_blocking(move || {
-            inner.generate_cached(&session, &request, stream.as_ref(), &stop)
+        self.off_thread(move |inner, stop| {
+            inner.generate_cached(&session, &request, stream.as_ref(), stop)
         })
         .await
-        .map_err(|e| ModelError::Generation(format!("the generation thread failed: {e}")))??;
-        response.total_ms = ms_since(started);
-        Ok(response)
     }
 
     fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
