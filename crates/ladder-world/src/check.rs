@@ -6,7 +6,25 @@ use std::collections::BTreeMap;
 
 use ladder_core::ProfileFact;
 
-use crate::suite::Check;
+use crate::suite::{Check, Manifest};
+
+/// The hard facts of a profile whose slot has a check, each with its check: what a
+/// recommendation must meet. The generator, `validate` and scoring all judge with this.
+pub fn hard_checks<'a>(
+    manifest: &'a Manifest,
+    profile: &'a [ProfileFact],
+) -> Vec<(&'a ProfileFact, &'a Check)> {
+    profile
+        .iter()
+        .filter(|f| f.hard)
+        .filter_map(|f| {
+            manifest
+                .slot(&f.slot)
+                .and_then(|s| s.check.as_ref())
+                .map(|c| (f, c))
+        })
+        .collect()
+}
 
 /// Fill `{slot}` placeholders of an attribute path from the profile.
 fn resolve(path: &str, profile: &[ProfileFact]) -> Result<String, String> {

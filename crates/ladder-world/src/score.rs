@@ -20,7 +20,7 @@ use ladder_core::trace::{Event, EventKind};
 use ladder_core::{Outcome, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::check::evaluate;
+use crate::check::{evaluate, hard_checks};
 use crate::suite::Suite;
 use crate::user::{replay, Relevance};
 
@@ -175,18 +175,7 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
     let mut verdicts = Vec::new();
     let mut partial_items: Vec<bool> = Vec::new();
 
-    let checks: Vec<_> = task
-        .profile
-        .iter()
-        .filter(|f| f.hard)
-        .filter_map(|f| {
-            suite
-                .manifest
-                .slot(&f.slot)
-                .and_then(|s| s.check.as_ref())
-                .map(|c| (f, c))
-        })
-        .collect();
+    let checks = hard_checks(&suite.manifest, &task.profile);
     if !checks.is_empty() {
         let known: Vec<&String> = recommended
             .iter()

@@ -456,16 +456,7 @@ fn check_recommendations(
             );
         }
     }
-    let checks: Vec<_> = t
-        .profile
-        .iter()
-        .filter(|f| f.hard)
-        .filter_map(|f| {
-            m.slot(&f.slot)
-                .and_then(|s| s.check.as_ref())
-                .map(|c| (f, c))
-        })
-        .collect();
+    let checks = crate::check::hard_checks(m, &t.profile);
     if checks.is_empty() || docs.is_empty() {
         return;
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use ladder_core::ProfileFact;
 
 use super::{capitalise, document, fact, slug, GenOptions, Generated, TaskOut};
-use crate::check::evaluate;
+use crate::check::{evaluate, hard_checks};
 use crate::suite::Manifest;
 use ladder_core::rng::Rng;
 
@@ -375,15 +375,13 @@ fn satisfying<'a>(
     profile: &[ProfileFact],
     m: &Manifest,
 ) -> Vec<&'a Destination> {
+    let checks = hard_checks(m, profile);
     all.iter()
         .filter(|d| {
             let attrs = d.attributes();
-            profile.iter().filter(|f| f.hard).all(|f| {
-                match m.slot(&f.slot).and_then(|s| s.check.as_ref()) {
-                    Some(check) => evaluate(check, &attrs, &f.value, profile).unwrap_or(false),
-                    None => true,
-                }
-            })
+            checks
+                .iter()
+                .all(|(f, check)| evaluate(check, &attrs, &f.value, profile).unwrap_or(false))
         })
         .collect()
 }
