@@ -119,11 +119,16 @@ pub struct ScoreArgs {
     json: bool,
 }
 
+/// A suite and one of its tasks, or an error that names the suite's tasks.
+fn suite_task(suite: &str, id: &str) -> Result<(ladder_world::Suite, ladder_core::Task)> {
+    let source = ladder_harness::TaskSource::Suite(suite.to_string());
+    let (task, suite) = ladder_harness::load_task(&source, Some(id))?;
+    Ok((suite.context("a suite task comes with its suite")?, task))
+}
+
 pub fn score(args: &ScoreArgs) -> Result<()> {
-    let suite = ladder_harness::load_suite(&args.suite)?;
-    let task = suite
-        .task(&args.id)
-        .with_context(|| format!("suite {} has no task {:?}", args.suite, args.id))?;
+    let (suite, task) = suite_task(&args.suite, &args.id)?;
+    let task = &task;
     let (outcome, events) = match &args.trace {
         Some(path) => {
             let events = ladder_core::trace::read_jsonl(path)?;
@@ -199,10 +204,8 @@ pub struct UserArgs {
 
 pub async fn user(args: &UserArgs) -> Result<()> {
     use ladder_core::UserChannel;
-    let suite = ladder_harness::load_suite(&args.suite)?;
-    let task = suite
-        .task(&args.id)
-        .with_context(|| format!("suite {} has no task {:?}", args.suite, args.id))?;
+    let (suite, task) = suite_task(&args.suite, &args.id)?;
+    let task = &task;
     let mut user = ladder_world::SimulatedUser::new(
         std::sync::Arc::new(suite.manifest.clone()),
         task.clone(),
