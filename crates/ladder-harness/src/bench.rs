@@ -20,7 +20,7 @@ use ladder_world::Score;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::StrategyOptions;
-use crate::run::{load_suite, run_with, Overrides, RunSpec, TaskSource};
+use crate::run::{io, load_suite, run_with, Overrides, RunSpec, TaskSource};
 use crate::stats;
 use crate::HarnessError;
 
@@ -219,10 +219,6 @@ pub async fn run(
     mut progress: impl FnMut(usize, usize, &Record),
 ) -> Result<Vec<Record>, HarnessError> {
     let jobs = prepare(&mut spec)?;
-    let io = |what: &str, path: &Path| {
-        let (what, path) = (what.to_string(), path.display().to_string());
-        move |source| HarnessError::Io { what, path, source }
-    };
     std::fs::create_dir_all(spec.out.join("traces"))
         .map_err(io("cannot create the bench folder", &spec.out))?;
     let manifest_path = spec.out.join("manifest.json");
@@ -331,37 +327,33 @@ pub async fn run(
             max_wall_ms: spec.plan.max_wall_ms,
         };
         let strategy = crate::registry::build(&job.strategy, &spec.options)?;
-        let record = match run_with(run_spec, strategy.as_ref()).await {
-            Ok(out) => Record {
-                suite: job.suite.clone(),
-                task: job.task.clone(),
-                strategy: job.strategy.clone(),
-                trial: job.trial,
-                seed,
-                outcome: Some(out.outcome),
-                score: out.score,
-                metrics: Some(out.metrics),
-                error: out.trace_error,
-                trace: out
+        let mut record = Record {
+            suite: job.suite.clone(),
+            task: job.task.clone(),
+            strategy: job.strategy.clone(),
+            trial: job.trial,
+            seed,
+            outcome: None,
+            score: None,
+            metrics: None,
+            error: None,
+            trace: String::new(),
+        };
+        match run_with(run_spec, strategy.as_ref()).await {
+            Ok(out) => {
+                record.trace = out
                     .trace_path
                     .strip_prefix(&spec.out)
                     .unwrap_or(&out.trace_path)
                     .display()
-                    .to_string(),
-            },
-            Err(e) => Record {
-                suite: job.suite.clone(),
-                task: job.task.clone(),
-                strategy: job.strategy.clone(),
-                trial: job.trial,
-                seed,
-                outcome: None,
-                score: None,
-                metrics: None,
-                error: Some(e.to_string()),
-                trace: String::new(),
-            },
-        };
+                    .to_string();
+                record.outcome = Some(out.outcome);
+                record.score = out.score;
+                record.metrics = Some(out.metrics);
+                record.error = out.trace_error;
+            }
+            Err(e) => record.error = Some(e.to_string()),
+        }
         let line = serde_json::to_string(&record).unwrap_or_default() + "\n";
         file.write_all(line.as_bytes())
             .and_then(|_| file.flush())

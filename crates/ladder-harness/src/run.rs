@@ -158,7 +158,8 @@ fn file_name(parts: &[&str], ext: &str) -> String {
     format!("{clean}.{ext}")
 }
 
-fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError {
+/// An I/O error naming what was being done and the path.
+pub(crate) fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError {
     let (what, path) = (what.to_string(), path.display().to_string());
     move |source| HarnessError::Io { what, path, source }
 }
