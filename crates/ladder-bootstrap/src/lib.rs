@@ -225,13 +225,16 @@ impl Bootstrap {
         self.context_limit.map_or(w, |l| l.min(w))
     }
 
+    /// Ask the model for one action (only a note, when `forced`) and record it. `None` when
+    /// its reply could not be read; the reason is then appended to `history` as an
+    /// observation for the next step.
     async fn step(
         &self,
         ctx: &mut RunContext,
         history: &mut Vec<Message>,
         step: u32,
         forced: bool,
-    ) -> Result<Action, RunError> {
+    ) -> Result<Option<Action>, RunError> {
         let allowed: &[&str] = if forced { &["note"] } else { &ALL };
         let mut messages = history.clone();
         if forced {
@@ -261,17 +264,13 @@ impl Bootstrap {
             parse_error: parsed.as_ref().err().cloned(),
         })?;
         match parsed {
-            Ok(a) => Ok(a),
+            Ok(a) => Ok(Some(a)),
             Err(why) => {
                 history.push(Message::assistant(response.text));
                 history.push(Message::user(format!(
                     "Observation: {why}. Reply with one JSON action."
                 )));
-                Ok(Action {
-                    action: "invalid".into(),
-                    text: String::new(),
-                    picks: vec![],
-                })
+                Ok(None)
             }
         }
     }
@@ -314,10 +313,10 @@ impl Bootstrap {
             let prompt = ctx.count_tokens(&history)?;
             let forced = history.len() > 2
                 && prompt + u64::from(ACTION_TOKENS) + NOTE_ROOM > self.window(ctx);
-            let action = self.step(ctx, &mut history, step, forced).await?;
-            if action.action == "invalid" {
+            // An action the loop could not read is already shown to the model.
+            let Some(action) = self.step(ctx, &mut history, step, forced).await? else {
                 continue;
-            }
+            };
             let json = serde_json::json!({"action": action.action, "text": action.text, "picks": action.picks}).to_string();
             last.push((action.action.clone(), action.text.clone()));
             if last.len() >= 3
