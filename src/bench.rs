@@ -38,10 +38,13 @@ pub struct BenchArgs {
     data: PathBuf,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    strategy: crate::StrategyArgs,
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let tasks: Tasks = args.tasks.parse().map_err(anyhow::Error::msg)?;
+    let options = args.strategy.options()?;
     let model = args.model.open()?;
     let mut spec = BenchSpec {
         plan: Plan {
@@ -64,7 +67,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         resume: args.resume,
         data_dir: args.data.join("qdrant"),
         embedder: None,
-        options: Default::default(),
+        options,
     };
     if args.dry_run {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;

@@ -6,6 +6,7 @@ mod chat;
 mod models;
 mod retrieval;
 mod run;
+mod scaffold;
 mod world;
 
 use retrieval::StoreArgs;
@@ -69,6 +70,44 @@ impl ModelArgs {
 }
 
 /// A registered strategy's name (see `ladder_harness::registry`).
+/// Settings passed through to the strategies.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub(crate) struct StrategyArgs {
+    /// Replace the bootstrapped loop's system prompt with this file's text (its
+    /// prompts/system.txt), to try another prompt without a rebuild.
+    #[arg(long, value_name = "FILE")]
+    prompt: Option<PathBuf>,
+    /// The scaffold's pipeline file instead of fixtures/pipelines/default.toml (and the
+    /// suites' overrides); `ladder scaffold show` prints one.
+    #[arg(long, value_name = "FILE")]
+    pipeline: Option<PathBuf>,
+    /// Scaffold components to switch off, by id or kind, comma-separated (e.g.
+    /// `--without debate,compress`); their neighbours are joined up.
+    #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
+    without: Vec<String>,
+}
+
+impl StrategyArgs {
+    pub(crate) fn options(&self) -> Result<ladder_harness::registry::StrategyOptions> {
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the {what} file {}", path.display()))
+        };
+        Ok(ladder_harness::registry::StrategyOptions {
+            prompt: self
+                .prompt
+                .as_ref()
+                .map(|p| read(p, "prompt"))
+                .transpose()?,
+            pipeline: match &self.pipeline {
+                Some(p) => Some((p.display().to_string(), read(p, "pipeline")?)),
+                None => None,
+            },
+            without: self.without.clone(),
+        })
+    }
+}
+
 pub(crate) fn strategy_name(s: &str) -> Result<String, String> {
     let known = ladder_harness::registry::names();
     if known.iter().any(|k| k == s) {
@@ -105,13 +144,11 @@ enum Command {
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
     Run {
-        /// The strategy to run (registered: direct, bootstrap, bootstrap-free).
+        /// The strategy to run (registered: direct, scaffold, bootstrap, bootstrap-free).
         #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
         strategy: String,
-        /// Replace the strategy's system prompt with this file's text (bootstrap: its
-        /// prompts/system.txt), to try another prompt without a rebuild.
-        #[arg(long, value_name = "FILE")]
-        prompt: Option<PathBuf>,
+        #[command(flatten)]
+        strategy_args: StrategyArgs,
         /// A task file (TOML or JSON with [[task]] entries).
         #[arg(
             long,
@@ -196,6 +233,11 @@ enum Command {
     World {
         #[command(subcommand)]
         command: WorldCommand,
+    },
+    /// The scaffold's pipeline graph.
+    Scaffold {
+        #[command(subcommand)]
+        command: scaffold::ScaffoldCommand,
     },
     /// Write the JSON Schemas of the fixture files (suite.toml, tasks.toml, document front matter).
     Schema {
@@ -327,7 +369,7 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Run {
             strategy,
-            prompt,
+            strategy_args,
             task,
             suite,
             id,
@@ -344,13 +386,11 @@ async fn dispatch(command: Command) -> Result<()> {
             };
             // A bad task file or id is reported before the model is opened.
             ladder_harness::load_task(&source, id.as_deref())?;
+            let options = strategy_args.options()?;
+            // A bad pipeline or option is reported before the model is opened.
+            ladder_harness::registry::build(&strategy, &options)?;
             let mut spec = RunSpec::new(source, &strategy, model.open()?);
-            if let Some(path) = &prompt {
-                spec.options.prompt =
-                    Some(std::fs::read_to_string(path).with_context(|| {
-                        format!("cannot read the prompt file {}", path.display())
-                    })?);
-            }
+            spec.options = options;
             spec.id = id;
             spec.user = match user {
                 UserKind::Simulated => ladder_harness::UserKind::Simulated,
@@ -363,6 +403,7 @@ async fn dispatch(command: Command) -> Result<()> {
             run::run(spec).await
         }
         Command::Validate { suites } => world::validate(&suites),
+        Command::Scaffold { command } => scaffold::run(command),
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
         Command::User(args) => world::user(&args).await,

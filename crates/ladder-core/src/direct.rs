@@ -78,6 +78,44 @@ pub fn read_picks(text: &str) -> Answer {
     }
 }
 
+impl Direct {
+    /// The system prompt: the suite's brief, the instruction, and (with picks) the JSON
+    /// the reply must be.
+    pub fn system_prompt(&self, brief: &str) -> String {
+        let mut system = DIRECT_SYSTEM_PROMPT.to_string();
+        if !brief.is_empty() {
+            system = format!("{brief}\n\n{system}");
+        }
+        if self.picks {
+            system = format!("{system} {DIRECT_PICKS_PROMPT}");
+        }
+        system
+    }
+
+    /// The one call `direct` makes for `task`. Other strategies build their final call
+    /// from it, so that with nothing to add they make exactly this call.
+    pub fn request(&self, task: &TaskView) -> ChatRequest {
+        let mut request = ChatRequest::new(vec![
+            Message::system(self.system_prompt(&task.brief)),
+            Message::user(task.opening.clone()),
+        ]);
+        request.sampling.max_tokens = self.max_tokens;
+        if self.picks {
+            request.constraint = Some(Constraint::JsonSchema(picks_schema()));
+        }
+        request
+    }
+
+    /// Read the reply to [`Direct::request`].
+    pub fn read(&self, text: &str) -> Answer {
+        if self.picks {
+            read_picks(text)
+        } else {
+            Answer::from(text.trim())
+        }
+    }
+}
+
 #[async_trait]
 impl Strategy for Direct {
     fn name(&self) -> &str {
@@ -103,27 +141,8 @@ impl Strategy for Direct {
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         let result = async {
             ctx.next_step()?;
-            let mut system = DIRECT_SYSTEM_PROMPT.to_string();
-            if !task.brief.is_empty() {
-                system = format!("{}\n\n{system}", task.brief);
-            }
-            if self.picks {
-                system = format!("{system} {DIRECT_PICKS_PROMPT}");
-            }
-            let mut request = ChatRequest::new(vec![
-                Message::system(system),
-                Message::user(task.opening.clone()),
-            ]);
-            request.sampling.max_tokens = self.max_tokens;
-            if self.picks {
-                request.constraint = Some(Constraint::JsonSchema(picks_schema()));
-            }
-            let response = ctx.call_model("answer", request).await?;
-            Ok(if self.picks {
-                read_picks(&response.text)
-            } else {
-                Answer::from(response.text.trim())
-            })
+            let response = ctx.call_model("answer", self.request(task)).await?;
+            Ok(self.read(&response.text))
         }
         .await;
         ctx.finish(result)

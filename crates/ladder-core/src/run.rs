@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::embed::Embedder;
 use crate::form::FormSpec;
 use crate::model::{ChatRequest, ChatResponse, LanguageModel, ModelError, Session, TokenSink};
 use crate::outcome::{Outcome, StopReason};
@@ -111,6 +112,8 @@ pub enum RunError {
     User(#[from] UserError),
     #[error(transparent)]
     Retrieval(#[from] RetrievalError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
 }
 
 impl RunError {
@@ -198,6 +201,9 @@ pub struct RunSetup {
     /// Who plays the user and their settings, for the trace header.
     pub user_settings: serde_json::Value,
     pub retriever: Option<Arc<dyn Retriever>>,
+    /// The embedding model, for strategies that compare texts (a classifier, a form's
+    /// slot extractor, sentence selection).
+    pub embedder: Option<Arc<dyn Embedder>>,
     /// The suite's form spec; handed to the strategy only when it asks for it.
     pub form: Option<FormSpec>,
     /// Where events go (and, with [`TraceSink::to_file`], the file they are written to).
@@ -220,6 +226,7 @@ impl RunSetup {
             user: None,
             user_settings: serde_json::Value::Null,
             retriever: None,
+            embedder: None,
             form: None,
             trace: TraceSink::new(),
             cancel: Cancel::default(),
@@ -286,6 +293,7 @@ pub struct RunContext {
     session: Session,
     user: Option<Box<dyn UserChannel>>,
     retriever: Option<Arc<dyn Retriever>>,
+    embedder: Option<Arc<dyn Embedder>>,
     form: Option<FormSpec>,
     trace: TraceSink,
     budget: Budget,
@@ -651,6 +659,30 @@ impl RunContext {
         Ok(hits)
     }
 
+    /// Embed `texts` with the run's embedding model (one L2-normalised vector per text, in
+    /// order). Not a model call: it costs no tokens and leaves no event, but it is bounded
+    /// by the run's time and cancellation like everything else.
+    pub async fn embed(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, RunError> {
+        self.check()?;
+        let embedder = self.embedder.clone().ok_or_else(|| {
+            crate::embed::EmbedError::Load("no embedding model is attached to this run".into())
+        })?;
+        let texts = texts.to_vec();
+        let work = tokio::task::spawn_blocking(move || embedder.embed(&texts));
+        let joined = Self::bounded(&self.cancel, self.wall_left(), work)
+            .await
+            .map_err(|why| self.interrupted(why))?;
+        let vectors = joined.map_err(|e| {
+            crate::embed::EmbedError::Failed(format!("the embedding task failed: {e}"))
+        })??;
+        Ok(vectors)
+    }
+
+    /// Whether the run has an embedding model ([`RunContext::embed`]).
+    pub fn has_embedder(&self) -> bool {
+        self.embedder.is_some()
+    }
+
     /// Record one of the strategy's own events (a component starting, an intent decision,
     /// a slot filled, a debate message, a vote, an action, a compression, an error).
     /// Events the context writes itself (model calls, user turns, retrievals, the answer,
@@ -704,6 +736,7 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         user,
         user_settings,
         retriever,
+        embedder,
         form,
         trace,
         cancel,
@@ -716,6 +749,7 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         model,
         user,
         retriever,
+        embedder,
         form: form.filter(|_| strategy.wants_form()),
         trace,
         budget,

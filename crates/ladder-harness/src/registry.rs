@@ -3,6 +3,7 @@
 
 use ladder_bootstrap::{Bootstrap, Mode};
 use ladder_core::{Direct, Strategy};
+use ladder_scaffold::{PipelineSource, Scaffold};
 
 use crate::HarnessError;
 
@@ -13,6 +14,22 @@ pub struct StrategyOptions {
     /// Another system prompt (the text of `--prompt FILE`), for strategies that have one
     /// in a file.
     pub prompt: Option<String>,
+    /// Another pipeline file for the scaffold (`--pipeline FILE`): its path and text.
+    pub pipeline: Option<(String, String)>,
+    /// Scaffold components to switch off, by id or kind (`--without debate,compress`).
+    pub without: Vec<String>,
+}
+
+impl StrategyOptions {
+    /// Refuse the scaffold's options for a strategy that has no pipeline.
+    fn no_pipeline(&self, strategy: &str) -> Result<(), String> {
+        if self.pipeline.is_some() || !self.without.is_empty() {
+            return Err(format!(
+                "{strategy} has no pipeline (--pipeline and --without are the scaffold's)"
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// One registered strategy.
@@ -22,7 +39,8 @@ pub struct Registered {
     build: fn(&StrategyOptions) -> Result<Box<dyn Strategy>, String>,
 }
 
-fn bootstrap(mode: Mode, o: &StrategyOptions) -> Box<dyn Strategy> {
+fn bootstrap(mode: Mode, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
+    o.no_pipeline("bootstrap")?;
     let mut b = Bootstrap {
         mode,
         ..Bootstrap::default()
@@ -30,7 +48,25 @@ fn bootstrap(mode: Mode, o: &StrategyOptions) -> Box<dyn Strategy> {
     if let Some(p) = &o.prompt {
         b.system_prompt = p.clone();
     }
-    Box::new(b)
+    Ok(Box::new(b))
+}
+
+fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
+    if o.prompt.is_some() {
+        return Err(
+            "the scaffold's prompts are per component; change them in crates/ladder-scaffold/prompts (--prompt is the bootstrapped loop's)".into(),
+        );
+    }
+    let source = match &o.pipeline {
+        Some((path, text)) => PipelineSource::File {
+            path: path.clone(),
+            text: text.clone(),
+        },
+        None => PipelineSource::Default,
+    };
+    Ok(Box::new(
+        Scaffold::new(source, o.without.clone()).map_err(|e| e.to_string())?,
+    ))
 }
 
 /// Every registered strategy, in the order front ends list them.
@@ -41,18 +77,25 @@ pub fn strategies() -> &'static [Registered] {
             about: "one model call answers the opening message (the baseline)",
             build: |o| match o.prompt {
                 Some(_) => Err("direct has no prompt file to replace (--prompt)".into()),
-                None => Ok(Box::new(Direct::default())),
+                None => o
+                    .no_pipeline("direct")
+                    .map(|_| Box::new(Direct::default()) as _),
             },
+        },
+        Registered {
+            name: "scaffold",
+            about: "classifier, slot form, retrieval, compression and debate, as a pipeline graph",
+            build: scaffold,
         },
         Registered {
             name: "bootstrap",
             about: "one model in a plain loop that asks, searches, condenses and answers",
-            build: |o| Ok(bootstrap(Mode::Constrained, o)),
+            build: |o| bootstrap(Mode::Constrained, o),
         },
         Registered {
             name: "bootstrap-free",
             about: "the same loop with actions in plain text, read by a tolerant parser",
-            build: |o| Ok(bootstrap(Mode::Free, o)),
+            build: |o| bootstrap(Mode::Free, o),
         },
     ];
     ALL

@@ -220,6 +220,7 @@ pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutpu
         let embedder = embedder(&spec)?;
         setup.retriever =
             Some(crate::kb::attach(suite, Arc::clone(&embedder), &spec.data_dir).await?);
+        setup.embedder = Some(Arc::clone(&embedder));
         setup.form = Some(suite.form_spec());
         setup.suite_hash = suite.content_hash();
         setup.brief = suite.manifest.assistant_brief.clone();

@@ -1,0 +1,740 @@
+//! The pipeline file: which components run, with what settings, and what flows where.
+//!
+//! A pipeline is a petgraph `DiGraph` of components read from TOML (`[[node]]` entries with
+//! an `id`, a `kind` and that kind's settings; `[[edge]]` entries `from` -> `to`). A suite
+//! may have an override file that changes named nodes' settings.
+//!
+//! Invariants:
+//! - A pipeline that [`Pipeline::plan`] accepts has known kinds and settings, no cycle, no
+//!   edge to a missing node, exactly one `synthesis`, and every component's required input
+//!   provided by a component upstream of it. Every refusal names the node or edge and
+//!   what was expected.
+//! - The plan's order is topological with ties broken by the file's order, so a run's
+//!   component events always come in the same order.
+//! - A switched-off component is removed with its edges bridged (its predecessors feed its
+//!   successors), so switching one off never disconnects the rest.
+
+use std::collections::BTreeSet;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+
+/// Why a pipeline file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("pipeline {origin}: {message}")]
+pub struct PipelineError {
+    /// The file (or "the built-in default").
+    pub origin: String,
+    pub message: String,
+}
+
+/// What a component produces or needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Flow {
+    Intent,
+    Slots,
+    Documents,
+    Context,
+    Drafts,
+    Answer,
+}
+
+impl Flow {
+    fn name(self) -> &'static str {
+        match self {
+            Flow::Intent => "an intent (from a classifier)",
+            Flow::Slots => "filled slots (from a form)",
+            Flow::Documents => "documents (from retrieve)",
+            Flow::Context => "a context (from compress)",
+            Flow::Drafts => "drafts (from debate)",
+            Flow::Answer => "an answer",
+        }
+    }
+}
+
+/// How the classifier decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierMethod {
+    /// Nearest labelled examples by embedding similarity.
+    Embedding,
+    /// The model picks a label under a grammar (known labels and `unknown`).
+    Llm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassifierSettings {
+    pub method: ClassifierMethod,
+    /// Below this score (mean similarity to an intent's nearest examples) a request goes
+    /// to the `unknown` route.
+    #[serde(default = "defaults::threshold")]
+    pub threshold: f32,
+    /// How many nearest examples of an intent its score averages.
+    #[serde(default = "defaults::neighbours")]
+    pub neighbours: usize,
+    /// At most this many intents per request (a request may ask two things).
+    #[serde(default = "defaults::max_intents")]
+    pub max_intents: usize,
+}
+
+/// How the form reads what the opening already says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtractorMethod {
+    /// A slot is stated when the opening names one of its options, or when a clause of the
+    /// opening is similar enough to the slot's question. Deterministic.
+    Embedding,
+    /// The model fills a JSON object of the slots under a schema.
+    Llm,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormSettings {
+    pub extractor: ExtractorMethod,
+    /// Similarity of a clause to a slot's question above which the slot counts as stated.
+    #[serde(default = "defaults::slot_threshold")]
+    pub threshold: f32,
+}
+
+/// A slot value turned into a filter on a document attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotFilter {
+    pub slot: String,
+    pub attribute: String,
+    pub rule: FilterRule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterRule {
+    /// The attribute equals the slot's value (only when the value is one of its options).
+    Equals,
+    /// The attribute is at most the number in the slot's value.
+    AtMost,
+    /// The attribute is at least the number in the slot's value.
+    AtLeast,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrieveSettings {
+    pub k: usize,
+    #[serde(default)]
+    pub filters: Vec<SlotFilter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompressMethod {
+    /// Drop the lowest-scoring chunks until the rest fit.
+    DropChunks,
+    /// Keep the sentences most similar to the query (in their original order).
+    Sentences,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressSettings {
+    pub method: CompressMethod,
+    /// The context's size after compression, in the model's tokens.
+    pub budget_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebateSettings {
+    pub agents: Vec<Agent>,
+    /// Revision rounds after the first drafts.
+    pub rounds: u32,
+    /// Tokens per draft.
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoteSettings {
+    /// Independent samples (each with its own seed); the majority's pick wins.
+    pub samples: u32,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SynthesisSettings {
+    pub max_tokens: u32,
+}
+
+mod defaults {
+    pub fn threshold() -> f32 {
+        0.5
+    }
+    pub fn neighbours() -> usize {
+        2
+    }
+    pub fn max_intents() -> usize {
+        2
+    }
+    pub fn slot_threshold() -> f32 {
+        0.6
+    }
+}
+
+/// A component and its settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Component {
+    Classifier(ClassifierSettings),
+    Form(FormSettings),
+    Retrieve(RetrieveSettings),
+    Compress(CompressSettings),
+    Debate(DebateSettings),
+    Vote(VoteSettings),
+    Synthesis(SynthesisSettings),
+}
+
+/// Every component kind, as the file names them.
+pub const KINDS: [&str; 7] = [
+    "classifier",
+    "form",
+    "retrieve",
+    "compress",
+    "debate",
+    "vote",
+    "synthesis",
+];
+
+impl Component {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Component::Classifier(_) => "classifier",
+            Component::Form(_) => "form",
+            Component::Retrieve(_) => "retrieve",
+            Component::Compress(_) => "compress",
+            Component::Debate(_) => "debate",
+            Component::Vote(_) => "vote",
+            Component::Synthesis(_) => "synthesis",
+        }
+    }
+
+    /// What the component cannot work without.
+    pub fn requires(&self) -> &'static [Flow] {
+        match self {
+            Component::Form(_) => &[Flow::Intent],
+            Component::Compress(_) => &[Flow::Documents],
+            _ => &[],
+        }
+    }
+
+    pub fn provides(&self) -> Flow {
+        match self {
+            Component::Classifier(_) => Flow::Intent,
+            Component::Form(_) => Flow::Slots,
+            Component::Retrieve(_) => Flow::Documents,
+            Component::Compress(_) => Flow::Context,
+            Component::Debate(_) => Flow::Drafts,
+            Component::Vote(_) | Component::Synthesis(_) => Flow::Answer,
+        }
+    }
+
+    /// The model calls it makes at most (for plans and equal-cost comparisons).
+    pub fn max_calls(&self) -> u32 {
+        match self {
+            Component::Classifier(s) => u32::from(s.method == ClassifierMethod::Llm),
+            Component::Form(s) => u32::from(s.extractor == ExtractorMethod::Llm),
+            Component::Retrieve(_) | Component::Compress(_) => 0,
+            Component::Debate(s) => s.agents.len() as u32 * (s.rounds + 1),
+            Component::Vote(s) => s.samples,
+            Component::Synthesis(_) => 1,
+        }
+    }
+
+    /// A one-line summary of its settings.
+    pub fn summary(&self) -> String {
+        match self {
+            Component::Classifier(s) => format!(
+                "{:?}, threshold {}, {} neighbours, up to {} intents",
+                s.method, s.threshold, s.neighbours, s.max_intents
+            )
+            .to_lowercase(),
+            Component::Form(s) => {
+                format!("extractor {:?}, threshold {}", s.extractor, s.threshold).to_lowercase()
+            }
+            Component::Retrieve(s) => {
+                let filters: Vec<String> = s
+                    .filters
+                    .iter()
+                    .map(|f| format!("{} {:?} {}", f.attribute, f.rule, f.slot).to_lowercase())
+                    .collect();
+                if filters.is_empty() {
+                    format!("k {}", s.k)
+                } else {
+                    format!("k {}, filters: {}", s.k, filters.join("; "))
+                }
+            }
+            Component::Compress(s) => {
+                format!("{:?} to {} tokens", s.method, s.budget_tokens).to_lowercase()
+            }
+            Component::Debate(s) => format!(
+                "{} agents ({}) x {} rounds, {} tokens a draft",
+                s.agents.len(),
+                s.agents
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.rounds,
+                s.max_tokens
+            ),
+            Component::Vote(s) => format!("{} samples, {} tokens each", s.samples, s.max_tokens),
+            Component::Synthesis(s) => format!("{} tokens", s.max_tokens),
+        }
+    }
+}
+
+/// One node of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub id: String,
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub component: Component,
+}
+
+/// An edge: `from`'s output flows to `to`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    pub from: String,
+    pub to: String,
+}
+
+/// A parsed pipeline file (not yet checked as a graph: see [`Pipeline::plan`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// Where it was read from, for messages.
+    #[serde(skip)]
+    pub origin: String,
+    pub nodes: Vec<Node>,
+    pub edges: Vec<Edge>,
+}
+
+/// The checked graph: the enabled components in the order they run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub order: Vec<Node>,
+    /// The enabled graph's edges (after bridging switched-off nodes), by node id.
+    pub edges: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    node: Vec<toml::Table>,
+    #[serde(default)]
+    edge: Vec<Edge>,
+}
+
+impl Pipeline {
+    fn error(&self, message: impl Into<String>) -> PipelineError {
+        PipelineError {
+            origin: self.origin.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Read a pipeline file's text. `origin` names it in messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Pipeline, PipelineError> {
+        let mut p = Pipeline {
+            origin: origin.to_string(),
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| p.error(e.to_string()))?;
+        for (i, table) in raw.node.into_iter().enumerate() {
+            let node = parse_node(table, i).map_err(|m| p.error(m))?;
+            if p.nodes.iter().any(|n| n.id == node.id) {
+                return Err(p.error(format!("node `{}` is defined twice", node.id)));
+            }
+            p.nodes.push(node);
+        }
+        p.edges = raw.edge;
+        Ok(p)
+    }
+
+    /// Apply an override file: each of its `[[node]]` entries names an existing node by
+    /// `id` and replaces the settings it gives; its `[[edge]]` entries are added.
+    pub fn with_override(mut self, text: &str, origin: &str) -> Result<Pipeline, PipelineError> {
+        let err = |m: String| PipelineError {
+            origin: origin.to_string(),
+            message: m,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        for (i, table) in raw.node.into_iter().enumerate() {
+            let id = table
+                .get("id")
+                .and_then(|v| v.as_str())
+                .ok_or_else(|| err(format!("node #{} has no `id` (a string)", i + 1)))?
+                .to_string();
+            let Some(pos) = self.nodes.iter().position(|n| n.id == id) else {
+                return Err(err(format!(
+                    "node `{id}` overrides no node of {}; its nodes are {}",
+                    self.origin,
+                    self.node_ids().join(", ")
+                )));
+            };
+            let mut merged = toml::Table::try_from(&self.nodes[pos])
+                .map_err(|e| err(format!("node `{id}`: {e}")))?;
+            for (k, v) in table {
+                merged.insert(k, v);
+            }
+            self.nodes[pos] = parse_node(merged, pos).map_err(err)?;
+        }
+        self.edges.extend(raw.edge);
+        self.origin = format!("{} + {origin}", self.origin);
+        Ok(self)
+    }
+
+    fn node_ids(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.id.clone()).collect()
+    }
+
+    /// Switch off the components named (by id or by kind). Synthesis cannot be switched
+    /// off: it is what answers the user.
+    pub fn without(mut self, names: &[String]) -> Result<Pipeline, PipelineError> {
+        for name in names {
+            let mut found = false;
+            for node in &mut self.nodes {
+                if node.id == *name || node.component.kind() == name {
+                    if matches!(node.component, Component::Synthesis(_)) {
+                        return Err(self_error(
+                            &self.origin,
+                            format!("`{name}` cannot be switched off: the synthesis component is what answers the user"),
+                        ));
+                    }
+                    node.enabled = false;
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(self_error(
+                    &self.origin,
+                    format!(
+                        "--without {name}: no node has that id or kind; the nodes are {}",
+                        self.nodes
+                            .iter()
+                            .map(|n| format!("{} ({})", n.id, n.component.kind()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The whole graph as petgraph sees it (every node, switched off or not).
+    pub fn graph(&self) -> Result<DiGraph<String, ()>, PipelineError> {
+        let mut g = DiGraph::new();
+        let idx: Vec<NodeIndex> = self
+            .nodes
+            .iter()
+            .map(|n| g.add_node(n.id.clone()))
+            .collect();
+        for e in &self.edges {
+            let find = |id: &str| self.nodes.iter().position(|n| n.id == id);
+            let (Some(a), Some(b)) = (find(&e.from), find(&e.to)) else {
+                let missing = if find(&e.from).is_none() {
+                    &e.from
+                } else {
+                    &e.to
+                };
+                return Err(self.error(format!(
+                    "edge {} -> {}: there is no node `{missing}`; the nodes are {}",
+                    e.from,
+                    e.to,
+                    self.node_ids().join(", ")
+                )));
+            };
+            if a == b {
+                return Err(self.error(format!(
+                    "edge {} -> {}: a node cannot feed itself (a cycle)",
+                    e.from, e.to
+                )));
+            }
+            g.update_edge(idx[a], idx[b], ());
+        }
+        if let Err(cycle) = petgraph::algo::toposort(&g, None) {
+            return Err(self.error(format!(
+                "the edges make a cycle through node `{}`; a pipeline must flow one way",
+                g[cycle.node_id()]
+            )));
+        }
+        Ok(g)
+    }
+
+    /// Check the pipeline and order its enabled components.
+    pub fn plan(&self) -> Result<Plan, PipelineError> {
+        let g = self.graph()?;
+        let n = self.nodes.len();
+        // Reachability over every node, then edges between enabled nodes whose path runs
+        // only through switched-off ones (bridging).
+        let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
+        for a in 0..n {
+            if !self.nodes[a].enabled {
+                continue;
+            }
+            let mut stack: Vec<usize> = g.neighbors(NodeIndex::new(a)).map(|x| x.index()).collect();
+            let mut seen = BTreeSet::new();
+            while let Some(b) = stack.pop() {
+                if !seen.insert(b) {
+                    continue;
+                }
+                if self.nodes[b].enabled {
+                    edges.insert((a, b));
+                } else {
+                    stack.extend(g.neighbors(NodeIndex::new(b)).map(|x| x.index()));
+                }
+            }
+        }
+        let enabled: Vec<usize> = (0..n).filter(|&i| self.nodes[i].enabled).collect();
+        let synths: Vec<&Node> = enabled
+            .iter()
+            .map(|&i| &self.nodes[i])
+            .filter(|x| matches!(x.component, Component::Synthesis(_)))
+            .collect();
+        if synths.len() != 1 {
+            return Err(self.error(format!(
+                "a pipeline needs exactly one enabled `synthesis` node (it answers the user); found {}",
+                if synths.is_empty() {
+                    "none".to_string()
+                } else {
+                    synths.iter().map(|x| x.id.as_str()).collect::<Vec<_>>().join(", ")
+                }
+            )));
+        }
+        // Kahn's algorithm, ties broken by file order.
+        let mut indegree = vec![0usize; n];
+        for &(_, b) in &edges {
+            indegree[b] += 1;
+        }
+        let mut ready: BTreeSet<usize> = enabled
+            .iter()
+            .copied()
+            .filter(|&i| indegree[i] == 0)
+            .collect();
+        let mut order = Vec::new();
+        while let Some(&i) = ready.iter().next() {
+            ready.remove(&i);
+            order.push(i);
+            for &(a, b) in &edges {
+                if a == i {
+                    indegree[b] -= 1;
+                    if indegree[b] == 0 {
+                        ready.insert(b);
+                    }
+                }
+            }
+        }
+        // Every required input must come from an upstream component.
+        for &i in &order {
+            let node = &self.nodes[i];
+            for need in node.component.requires() {
+                let upstream = ancestors(i, &edges);
+                if !upstream
+                    .iter()
+                    .any(|&u| self.nodes[u].component.provides() == *need)
+                {
+                    return Err(self.error(format!(
+                        "node `{}` ({}) needs {}, and no enabled component upstream of it provides that; add an edge from one, or switch `{}` off too",
+                        node.id,
+                        node.component.kind(),
+                        need.name(),
+                        node.id
+                    )));
+                }
+            }
+        }
+        Ok(Plan {
+            order: order.iter().map(|&i| self.nodes[i].clone()).collect(),
+            edges: edges
+                .iter()
+                .map(|&(a, b)| (self.nodes[a].id.clone(), self.nodes[b].id.clone()))
+                .collect(),
+        })
+    }
+
+    /// The graph as text: each enabled component in order, with its settings and inputs;
+    /// switched-off ones listed after.
+    pub fn to_text(&self) -> Result<String, PipelineError> {
+        let plan = self.plan()?;
+        let mut out = format!("pipeline {}\n", self.origin);
+        for (i, node) in plan.order.iter().enumerate() {
+            let inputs: Vec<&str> = plan
+                .edges
+                .iter()
+                .filter(|(_, b)| *b == node.id)
+                .map(|(a, _)| a.as_str())
+                .collect();
+            out.push_str(&format!(
+                "{:>2}. {} [{}] {}{}\n",
+                i + 1,
+                node.id,
+                node.component.kind(),
+                node.component.summary(),
+                if inputs.is_empty() {
+                    String::new()
+                } else {
+                    format!("  <- {}", inputs.join(", "))
+                }
+            ));
+        }
+        let off: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|n| !n.enabled)
+            .map(|n| format!("{} [{}]", n.id, n.component.kind()))
+            .collect();
+        if !off.is_empty() {
+            out.push_str(&format!("switched off: {}\n", off.join(", ")));
+        }
+        let calls: u32 = plan.order.iter().map(|n| n.component.max_calls()).sum();
+        out.push_str(&format!(
+            "model calls at most: {calls} (plus none for the form's questions, which go to the user)\n"
+        ));
+        Ok(out)
+    }
+
+    /// The graph in Graphviz DOT; switched-off components are dashed.
+    pub fn to_dot(&self) -> Result<String, PipelineError> {
+        let plan = self.plan()?;
+        let mut out = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box];\n");
+        let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        for n in &self.nodes {
+            out.push_str(&format!(
+                "  \"{}\" [label=\"{}\\n{}\\n{}\"{}];\n",
+                quote(&n.id),
+                quote(&n.id),
+                n.component.kind(),
+                quote(&n.component.summary()),
+                if n.enabled { "" } else { ", style=dashed" }
+            ));
+        }
+        for e in &self.edges {
+            out.push_str(&format!(
+                "  \"{}\" -> \"{}\";\n",
+                quote(&e.from),
+                quote(&e.to)
+            ));
+        }
+        for (a, b) in &plan.edges {
+            if !self.edges.iter().any(|e| e.from == *a && e.to == *b) {
+                out.push_str(&format!(
+                    "  \"{}\" -> \"{}\" [style=dotted, label=\"bridged\"];\n",
+                    quote(a),
+                    quote(b)
+                ));
+            }
+        }
+        out.push_str("}\n");
+        Ok(out)
+    }
+}
+
+fn self_error(origin: &str, message: String) -> PipelineError {
+    PipelineError {
+        origin: origin.to_string(),
+        message,
+    }
+}
+
+fn ancestors(i: usize, edges: &BTreeSet<(usize, usize)>) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![i];
+    while let Some(x) = stack.pop() {
+        for &(a, b) in edges {
+            if b == x && out.insert(a) {
+                stack.push(a);
+            }
+        }
+    }
+    out
+}
+
+fn parse_node(mut table: toml::Table, index: usize) -> Result<Node, String> {
+    let id = match table.remove("id") {
+        Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
+        Some(_) => {
+            return Err(format!(
+                "node #{}: `id` must be a non-empty string",
+                index + 1
+            ))
+        }
+        None => return Err(format!("node #{} has no `id`", index + 1)),
+    };
+    let enabled = match table.remove("enabled") {
+        None => true,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(_) => return Err(format!("node `{id}`: `enabled` must be true or false")),
+    };
+    let kind = match table.get("kind") {
+        Some(toml::Value::String(k)) => k.clone(),
+        _ => {
+            return Err(format!(
+                "node `{id}` has no `kind`; the kinds are {}",
+                KINDS.join(", ")
+            ))
+        }
+    };
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(format!(
+            "node `{id}`: unknown component kind `{kind}`; the kinds are {}",
+            KINDS.join(", ")
+        ));
+    }
+    // Re-read the node as its own small document, so an error's span points at the
+    // offending setting and the message can quote it.
+    table.remove("kind");
+    let text = toml::to_string(&table).map_err(|e| format!("node `{id}` ({kind}): {e}"))?;
+    fn read<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, toml::de::Error> {
+        toml::from_str(text)
+    }
+    let component = match kind.as_str() {
+        "classifier" => read(&text).map(Component::Classifier),
+        "form" => read(&text).map(Component::Form),
+        "retrieve" => read(&text).map(Component::Retrieve),
+        "compress" => read(&text).map(Component::Compress),
+        "debate" => read(&text).map(Component::Debate),
+        "vote" => read(&text).map(Component::Vote),
+        _ => read(&text).map(Component::Synthesis),
+    }
+    .map_err(|e: toml::de::Error| {
+        let at = e
+            .span()
+            .and_then(|span| {
+                let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[span.start..]
+                    .find('\n')
+                    .map_or(text.len(), |i| span.start + i);
+                let line = text[start..end].trim();
+                (!line.is_empty()).then(|| format!(" (at `{line}`)"))
+            })
+            .unwrap_or_default();
+        format!("node `{id}` ({kind}): {}{at}", e.message().trim())
+    })?;
+    Ok(Node {
+        id,
+        enabled,
+        component,
+    })
+}

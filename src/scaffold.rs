@@ -1,0 +1,51 @@
+//! `ladder scaffold show`: the scaffold's pipeline graph, as text or Graphviz DOT.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use ladder_scaffold::{PipelineSource, Scaffold};
+
+#[derive(clap::Subcommand)]
+pub enum ScaffoldCommand {
+    /// Print the pipeline: its components in the order they run, their settings and
+    /// inputs, and what is switched off. Checks the file as a run would.
+    Show {
+        /// A pipeline file (default: fixtures/pipelines/default.toml with the suite's
+        /// override).
+        #[arg(long, value_name = "FILE")]
+        pipeline: Option<PathBuf>,
+        /// The suite whose override applies to the default pipeline.
+        #[arg(long, default_value = "")]
+        suite: String,
+        /// Components to switch off, by id or kind, comma-separated.
+        #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
+        without: Vec<String>,
+        /// Graphviz DOT instead of text (`| dot -Tsvg > pipeline.svg`).
+        #[arg(long)]
+        dot: bool,
+    },
+}
+
+pub fn run(command: ScaffoldCommand) -> Result<()> {
+    match command {
+        ScaffoldCommand::Show {
+            pipeline,
+            suite,
+            without,
+            dot,
+        } => {
+            let source = match &pipeline {
+                Some(path) => PipelineSource::File {
+                    path: path.display().to_string(),
+                    text: std::fs::read_to_string(path).with_context(|| {
+                        format!("cannot read the pipeline file {}", path.display())
+                    })?,
+                },
+                None => PipelineSource::Default,
+            };
+            let p = Scaffold::pipeline(&source, &suite, &without)?;
+            print!("{}", if dot { p.to_dot()? } else { p.to_text()? });
+            Ok(())
+        }
+    }
+}
