@@ -41,10 +41,20 @@ pub mod prompts {
 
 /// The default pipeline, and the suites' overrides of it.
 pub const DEFAULT_PIPELINE: &str = include_str!("../../../fixtures/pipelines/default.toml");
-pub const SUITE_OVERRIDES: &[(&str, &str)] = &[(
-    "seaside",
-    include_str!("../../../fixtures/pipelines/seaside.toml"),
-)];
+pub const SUITE_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "seaside",
+        include_str!("../../../fixtures/pipelines/seaside.toml"),
+    ),
+    (
+        "helpdesk",
+        include_str!("../../../fixtures/pipelines/helpdesk.toml"),
+    ),
+    (
+        "facts",
+        include_str!("../../../fixtures/pipelines/facts.toml"),
+    ),
+];
 
 /// Where the pipeline comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -93,9 +93,22 @@ pub enum ExtractorMethod {
 #[serde(deny_unknown_fields)]
 pub struct FormSettings {
     pub extractor: ExtractorMethod,
-    /// Similarity of a clause to a slot's question above which the slot counts as stated.
+    /// Similarity of a clause to a slot's question above which the slot counts as stated
+    /// (when that slot is the clause's most similar one).
     #[serde(default = "defaults::slot_threshold")]
     pub threshold: f32,
+    /// Regular expressions that read a slot's value (a team's entity extractor): the
+    /// first capture group, or the whole match.
+    #[serde(default)]
+    pub patterns: Vec<SlotPattern>,
+}
+
+/// A regular expression that reads one slot's value from the user's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotPattern {
+    pub slot: String,
+    pub regex: String,
 }
 
 /// A slot value turned into a filter on a document attribute.
@@ -542,6 +555,18 @@ impl Pipeline {
                     indegree[b] -= 1;
                     if indegree[b] == 0 {
                         ready.insert(b);
+                    }
+                }
+            }
+        }
+        for &i in &order {
+            if let Component::Form(f) = &self.nodes[i].component {
+                for p in &f.patterns {
+                    if let Err(e) = regex::Regex::new(&p.regex) {
+                        return Err(self.error(format!(
+                            "node `{}` (form): the pattern for slot `{}` is not a valid regular expression: {e}",
+                            self.nodes[i].id, p.slot
+                        )));
                     }
                 }
             }

@@ -16,7 +16,10 @@ use crate::pipeline::{
     SynthesisSettings, VoteSettings,
 };
 use crate::prompts;
-use crate::text::{clauses, first_number, named_option, negated, no_preference, sentences};
+use crate::text::{
+    clauses, first_number, named_option, negated, no_preference, number_with_unit, question_unit,
+    sentences,
+};
 
 /// Embeddings of a form's fixed texts, computed once per form.
 pub(crate) struct FormVectors {
@@ -183,26 +186,35 @@ async fn classify(
             }
             let embedded = ctx.embed(&segments).await?;
             let whole = intent_scores(&vectors, &embedded[0], s.neighbours);
-            let mut chosen: Vec<String> = Vec::new();
-            let mut how = Vec::new();
-            if let Some((top, score)) = best(&whole) {
-                if *score >= s.threshold {
-                    chosen.push(top.clone());
-                    how.push(format!("{top} ({score:.2}) from the whole message"));
+            // Each segment (the whole message, then each clause) proposes its best intent
+            // when it clears the threshold; a request that asks two things ("I want to
+            // return my lamp, and I need an invoice") gets a label from each clause. The
+            // strongest proposals win, up to `max_intents`.
+            let mut proposals: Vec<(String, f32, String)> = Vec::new();
+            for (i, (seg, x)) in segments.iter().zip(&embedded).enumerate() {
+                let scores = if i == 0 {
+                    whole.clone()
+                } else {
+                    intent_scores(&vectors, x, s.neighbours)
+                };
+                if let Some((top, score)) = best(&scores) {
+                    if *score >= s.threshold {
+                        let from = if i == 0 {
+                            "the whole message".to_string()
+                        } else {
+                            format!("the clause {seg:?}")
+                        };
+                        proposals.push((top.clone(), *score, from));
+                    }
                 }
             }
-            // A clause whose own best intent differs and clears the threshold adds a
-            // second label: "I want to return my lamp, and I need an invoice".
-            for (seg, x) in segments.iter().zip(&embedded).skip(1) {
-                if chosen.len() >= s.max_intents || chosen.is_empty() {
-                    break;
-                }
-                let scores = intent_scores(&vectors, x, s.neighbours);
-                if let Some((top, score)) = best(&scores) {
-                    if *score >= s.threshold && !chosen.contains(top) {
-                        chosen.push(top.clone());
-                        how.push(format!("{top} ({score:.2}) from the clause {seg:?}"));
-                    }
+            proposals.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let mut chosen: Vec<String> = Vec::new();
+            let mut how = Vec::new();
+            for (intent, score, from) in proposals {
+                if chosen.len() < s.max_intents.max(1) && !chosen.contains(&intent) {
+                    how.push(format!("{intent} ({score:.2}) from {from}"));
+                    chosen.push(intent);
                 }
             }
             (whole, chosen, how.join("; "))
@@ -335,6 +347,15 @@ async fn form(
     if slots.is_empty() {
         return Ok(format!("{} has no slots to fill", intents.join(" and ")));
     }
+    let patterns: Vec<(String, regex::Regex)> = s
+        .patterns
+        .iter()
+        .filter_map(|p| {
+            regex::Regex::new(&p.regex)
+                .ok()
+                .map(|r| (p.slot.clone(), r))
+        })
+        .collect();
     // What the opening already says.
     let mut from_opening: Vec<(String, String)> = Vec::new();
     match s.extractor {
@@ -345,26 +366,55 @@ async fn form(
                 parts.push(task.opening.clone());
             }
             let embedded = ctx.embed(&parts).await?;
-            for slot in &slots {
-                if let Some(o) = option_in(&task.opening, &slot.options) {
-                    from_opening.push((slot.name.clone(), o));
-                    continue;
-                }
-                let Some(q) = vectors.questions.get(&slot.name) else {
-                    continue;
-                };
-                let best = parts
+            // Each clause's most similar slot question, when similar enough.
+            let mut by_similarity: Vec<(String, String)> = Vec::new();
+            for (p, v) in parts.iter().zip(&embedded) {
+                let best = slots
                     .iter()
-                    .zip(&embedded)
-                    .map(|(p, v)| (p, cosine(q, v)))
-                    .fold(None, |acc: Option<(&String, f32)>, x| match acc {
+                    .filter_map(|slot| {
+                        vectors
+                            .questions
+                            .get(&slot.name)
+                            .map(|q| (slot, cosine(q, v)))
+                    })
+                    .fold(None, |acc: Option<(&FormSlot, f32)>, x| match acc {
                         Some(a) if a.1 >= x.1 => Some(a),
                         _ => Some(x),
                     });
-                if let Some((clause, sim)) = best {
+                if let Some((slot, sim)) = best {
                     if sim >= s.threshold {
-                        from_opening.push((slot.name.clone(), clause.clone()));
+                        by_similarity.push((slot.name.clone(), p.clone()));
                     }
+                }
+            }
+            for slot in &slots {
+                // In order of trust: an option named (a gazetteer), the team's patterns,
+                // a number in the unit the question asks for, then similarity.
+                let value = option_in(&task.opening, &slot.options)
+                    .or_else(|| {
+                        patterns
+                            .iter()
+                            .filter(|(name, _)| *name == slot.name)
+                            .find_map(|(_, re)| {
+                                re.captures(&task.opening).and_then(|c| {
+                                    c.get(1)
+                                        .or_else(|| c.get(0))
+                                        .map(|m| m.as_str().to_string())
+                                })
+                            })
+                    })
+                    .or_else(|| {
+                        let unit = question_unit(&slot.question)?;
+                        number_with_unit(&task.opening, &unit).map(|n| format!("{n} {unit}"))
+                    })
+                    .or_else(|| {
+                        by_similarity
+                            .iter()
+                            .find(|(name, _)| *name == slot.name)
+                            .map(|(_, clause)| clause.clone())
+                    });
+                if let Some(v) = value {
+                    from_opening.push((slot.name.clone(), v));
                 }
             }
         }

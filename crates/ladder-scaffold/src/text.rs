@@ -95,6 +95,37 @@ pub fn negated(text: &str) -> bool {
         })
 }
 
+/// The unit a "How many <unit> ..." question asks for ("How many days will you be
+/// away?" -> "days").
+pub fn question_unit(question: &str) -> Option<String> {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(3)
+        .find(|w| w[0] == "how" && matches!(w[1], "many" | "much"))
+        .map(|w| w[2].to_string())
+}
+
+/// The number a text gives in `unit` ("I won't travel more than 8 hours", unit "hours"
+/// -> 8): a number directly followed by the unit (singular or plural).
+pub fn number_with_unit(text: &str, unit: &str) -> Option<f64> {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '.')
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let singular = unit.strip_suffix('s').unwrap_or(unit);
+    words.windows(2).find_map(|w| {
+        (w[1] == unit || w[1] == singular)
+            .then(|| first_number(w[0]))
+            .flatten()
+    })
+}
+
 /// Whether a reply says the user does not mind ("No preference.", "I don't mind",
 /// "anything is fine"): a form records it but it is no information for a search.
 pub fn no_preference(text: &str) -> bool {
@@ -194,6 +225,26 @@ mod tests {
         assert!(negated("Not abroad"));
         assert!(!negated("Somewhere lively, nothing fancy"[..18].as_ref()));
         assert!(!negated("Notable places"));
+    }
+
+    #[test]
+    fn a_number_counts_only_with_the_unit_asked_for() {
+        assert_eq!(
+            question_unit("How many days will you be away?").as_deref(),
+            Some("days")
+        );
+        assert_eq!(question_unit("Where are you from?"), None);
+        assert_eq!(number_with_unit("I have 7 days.", "days"), Some(7.0));
+        assert_eq!(
+            number_with_unit("I won't travel more than 8 hours", "hours"),
+            Some(8.0)
+        );
+        assert_eq!(number_with_unit("one day only", "days"), Some(1.0));
+        assert_eq!(
+            number_with_unit("I won't travel more than 8 hours", "days"),
+            None
+        );
+        assert_eq!(number_with_unit("7 people", "days"), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub mod text;
 pub mod user;
 pub mod validate;
 
-pub use score::{score, Score, Verdict};
+pub use score::{intent_check, retrieval_recall, score, IntentCheck, Score, Verdict};
 pub use suite::{Manifest, Problem, Suite, SuiteError};
 pub use user::{ModelUser, Patience, SimulatedUser};
 

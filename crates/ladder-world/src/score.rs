@@ -56,6 +56,67 @@ pub struct Score {
     /// Question parts by how the user took them, as the user recorded them in the trace.
     #[serde(default)]
     pub parts: PartCounts,
+    /// How the strategy's intent classifier did against the task's gold intents (only
+    /// when the trace has an intent decision). Diagnostic: not part of success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<IntentCheck>,
+    /// The share of the task's gold documents found by any of the run's searches (only
+    /// when it searched and the task names gold documents). Diagnostic: not part of
+    /// success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrieval_recall: Option<f64>,
+}
+
+/// A classifier's labels against the gold ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentCheck {
+    pub chosen: Vec<String>,
+    pub gold: Vec<String>,
+    /// The same set of labels (empty for both: the request is outside every label).
+    pub exact: bool,
+}
+
+/// The first intent decision of a trace, checked against the gold intents.
+pub fn intent_check(task: &Task, events: &[Event]) -> Option<IntentCheck> {
+    let chosen = events.iter().find_map(|e| match &e.kind {
+        EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
+        _ => None,
+    })?;
+    let mut a = chosen.clone();
+    let mut b = task.gold.intents.clone();
+    a.sort();
+    a.dedup();
+    b.sort();
+    b.dedup();
+    Some(IntentCheck {
+        exact: a == b,
+        chosen,
+        gold: task.gold.intents.clone(),
+    })
+}
+
+/// The share of the gold documents that any search of the run returned.
+pub fn retrieval_recall(task: &Task, events: &[Event]) -> Option<f64> {
+    if task.gold.documents.is_empty() {
+        return None;
+    }
+    let mut found: Vec<&str> = Vec::new();
+    let mut searched = false;
+    for e in events {
+        if let EventKind::Retrieval { hits, .. } = &e.kind {
+            searched = true;
+            found.extend(hits.iter().map(|h| h.document.as_str()));
+        }
+    }
+    searched.then(|| {
+        let got = task
+            .gold
+            .documents
+            .iter()
+            .filter(|d| found.contains(&d.as_str()))
+            .count();
+        got as f64 / task.gold.documents.len() as f64
+    })
 }
 
 /// Question parts by kind ([`ladder_core::PartKind`]).
@@ -329,5 +390,7 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
             .filter(|r| matches!(r, Relevance::Repeated(_)))
             .count() as u32,
         parts,
+        intent: intent_check(task, events),
+        retrieval_recall: retrieval_recall(task, events),
     }
 }

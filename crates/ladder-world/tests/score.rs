@@ -263,3 +263,97 @@ fn asking_in_the_facts_suite_is_wasted_time() {
     assert!(!invented.success);
     assert_eq!(invented.hallucinations, vec!["Kaldor Smith".to_string()]);
 }
+
+fn ev(kind: EventKind) -> Event {
+    Event {
+        v: TRACE_VERSION,
+        seq: 0,
+        at_ms: 0.0,
+        kind,
+    }
+}
+
+fn decision(chosen: &[&str]) -> Event {
+    ev(EventKind::IntentDecision {
+        scores: vec![],
+        chosen: chosen.iter().map(|s| s.to_string()).collect(),
+    })
+}
+
+#[test]
+fn intent_accuracy_needs_the_exact_set_of_gold_labels() {
+    let s = suite("helpdesk");
+    let two = task(&s, "help-031"); // returns and billing
+    let check = |t: &Task, chosen: &[&str]| ladder_world::intent_check(t, &[decision(chosen)]);
+    assert!(
+        check(two, &["billing", "returns"]).unwrap().exact,
+        "order does not matter"
+    );
+    assert!(
+        !check(two, &["returns"]).unwrap().exact,
+        "one of two is not exact"
+    );
+    assert!(
+        !check(two, &["returns", "billing", "shipping"])
+            .unwrap()
+            .exact,
+        "a superset is not exact"
+    );
+    assert!(
+        !check(two, &[]).unwrap().exact,
+        "unknown for an in-label request"
+    );
+    let outside = task(&s, "help-037");
+    assert!(
+        check(outside, &[]).unwrap().exact,
+        "unknown for an out-of-label request"
+    );
+    assert!(!check(outside, &["shipping"]).unwrap().exact);
+    assert_eq!(
+        ladder_world::intent_check(two, &[]),
+        None,
+        "no classifier, no figure"
+    );
+}
+
+#[test]
+fn retrieval_recall_counts_gold_documents_found_by_any_search() {
+    let s = suite("facts");
+    let t = task(&s, "facts-003"); // three gold documents
+    let search = |docs: &[&str]| {
+        ev(EventKind::Retrieval {
+            query: "q".into(),
+            filter: None,
+            k: 3,
+            hits: docs
+                .iter()
+                .map(|d| ladder_core::trace::TraceHit {
+                    id: format!("{d}#0"),
+                    score: 0.5,
+                    document: d.to_string(),
+                    title: String::new(),
+                    heading: String::new(),
+                })
+                .collect(),
+        })
+    };
+    let gold = &t.gold.documents;
+    assert_eq!(gold.len(), 3);
+    let r = ladder_world::retrieval_recall(
+        t,
+        &[
+            search(&[&gold[0], "saltreach-x"]),
+            search(&[&gold[1], &gold[0]]),
+        ],
+    );
+    assert!(
+        (r.unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{r:?}: a document found twice counts once"
+    );
+    assert_eq!(ladder_world::retrieval_recall(t, &[search(&[])]), Some(0.0));
+    assert_eq!(
+        ladder_world::retrieval_recall(t, &[]),
+        None,
+        "no search, no figure"
+    );
+}

@@ -1,0 +1,352 @@
+//! The scaffold through the harness on real components: the embedding model, the embedded
+//! store, the simulated user and the judge; the local model for the smoke runs, and a
+//! scripted answer (a test double, here only) where a test is about the form and the
+//! classifier, which make no model call.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use async_trait::async_trait;
+use ladder_core::model::{ChatResponse, FinishReason, ModelInfo, TokenSink, Usage};
+use ladder_core::trace::{read_jsonl, without_timing, EventKind, SlotSource};
+use ladder_core::{
+    ChatRequest, Embedder, Event, LanguageModel, Message, ModelError, StopReason, TokenCount,
+};
+use ladder_harness::registry::StrategyOptions;
+use ladder_harness::{RunSpec, TaskSource};
+
+fn embedder() -> Arc<dyn Embedder> {
+    static E: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
+    Arc::clone(E.get_or_init(|| {
+        Arc::new(ladder_retrieval::FastEmbedder::load_default().expect("`just setup` installs it"))
+    }))
+}
+
+fn local() -> Arc<dyn LanguageModel> {
+    ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default())
+        .expect("`just setup` installs the local model")
+}
+
+/// Answers every call with one fixed reply with picks, and keeps the requests.
+#[derive(Default)]
+struct Fixed {
+    requests: Mutex<Vec<ChatRequest>>,
+}
+
+#[async_trait]
+impl LanguageModel for Fixed {
+    fn info(&self) -> ModelInfo {
+        ModelInfo::new("scripted", "fixed")
+    }
+    fn context_window(&self) -> u64 {
+        8192
+    }
+    fn count_tokens(&self, m: &[Message]) -> Result<TokenCount, ModelError> {
+        Ok(TokenCount::estimate(m))
+    }
+    async fn chat(
+        &self,
+        r: &ChatRequest,
+        _: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        self.requests.lock().unwrap().push(r.clone());
+        Ok(ChatResponse {
+            text: r#"{"answer": "Try Gullby Cove.", "picks": ["Gullby Cove"]}"#.into(),
+            finish: FinishReason::Stop,
+            usage: Usage {
+                prompt_tokens: TokenCount::estimate(&r.messages).tokens,
+                completion_tokens: 12,
+                ..Usage::default()
+            },
+            prompt_ms: 0.0,
+            generation_ms: 0.0,
+            total_ms: 1.0,
+        })
+    }
+}
+
+struct Dirs(tempfile::TempDir);
+
+impl Dirs {
+    fn new() -> Self {
+        Dirs(tempfile::tempdir().unwrap())
+    }
+    fn spec(
+        &self,
+        suite: &str,
+        id: &str,
+        strategy: &str,
+        model: Arc<dyn LanguageModel>,
+    ) -> RunSpec {
+        let mut s = RunSpec::new(TaskSource::Suite(suite.into()), strategy, model);
+        s.id = Some(id.into());
+        s.out = self.0.path().join("runs");
+        s.data_dir = self.0.path().join("data");
+        s.embedder = Some(embedder());
+        s
+    }
+}
+
+fn without(names: &[&str]) -> StrategyOptions {
+    StrategyOptions {
+        without: names.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+async fn run(spec: RunSpec) -> (ladder_harness::RunOutput, Vec<Event>) {
+    let out = ladder_harness::run(spec).await.unwrap();
+    let events = read_jsonl(&out.trace_path).unwrap();
+    (out, events)
+}
+
+#[tokio::test]
+async fn on_every_seaside_task_the_form_never_asks_a_slot_the_opening_stated() {
+    let dirs = Dirs::new();
+    let suite = ladder_harness::load_suite("seaside").unwrap();
+    let model: Arc<dyn LanguageModel> = Arc::new(Fixed::default());
+    let mut stated_total = 0;
+    for task in &suite.tasks {
+        let mut spec = dirs.spec("seaside", &task.id, "scaffold", Arc::clone(&model));
+        spec.options = without(&["compress", "debate"]);
+        let (out, events) = run(spec).await;
+        assert_eq!(
+            out.outcome.stop,
+            StopReason::Answered,
+            "{}: {:?}",
+            task.id,
+            out.outcome
+        );
+        for fact in task.profile.iter().filter(|f| f.stated) {
+            stated_total += 1;
+            let asked = events.iter().any(|e| match &e.kind {
+                EventKind::UserTurn { matched, .. } => {
+                    matched.as_ref().is_some_and(|m| m.contains(&fact.slot))
+                }
+                _ => false,
+            });
+            assert!(
+                !asked,
+                "{}: the form asked for {}, which the opening states",
+                task.id, fact.slot
+            );
+            let filled = events.iter().any(|e| {
+                matches!(&e.kind, EventKind::SlotFilled { slot, source: SlotSource::Opening, .. } if *slot == fact.slot)
+            });
+            assert!(
+                filled,
+                "{}: {} is stated but was not read from the opening",
+                task.id, fact.slot
+            );
+        }
+        // One question per turn, each slot at most once.
+        let mut asked: Vec<String> = Vec::new();
+        for e in &events {
+            if let EventKind::UserTurn { question, .. } = &e.kind {
+                assert!(
+                    !asked.contains(question),
+                    "{}: asked twice: {question}",
+                    task.id
+                );
+                asked.push(question.clone());
+            }
+        }
+    }
+    assert!(
+        stated_total >= 10,
+        "the suite states slots in its openings ({stated_total})"
+    );
+}
+
+#[tokio::test]
+async fn helpdesk_requests_outside_the_labels_take_the_unknown_route() {
+    let dirs = Dirs::new();
+    let suite = ladder_harness::load_suite("helpdesk").unwrap();
+    let model: Arc<dyn LanguageModel> = Arc::new(Fixed::default());
+    let (mut outside, mut routed_in) = (0, 0);
+    for task in &suite.tasks {
+        let mut spec = dirs.spec("helpdesk", &task.id, "scaffold", Arc::clone(&model));
+        spec.options = without(&["compress", "debate"]);
+        let (_, events) = run(spec).await;
+        let chosen = events
+            .iter()
+            .find_map(|e| match &e.kind {
+                EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
+                _ => None,
+            })
+            .expect("an intent decision");
+        if task.gold.intents.is_empty() {
+            outside += 1;
+            assert!(
+                chosen.is_empty(),
+                "{}: {:?} for a request outside the labels",
+                task.id,
+                chosen
+            );
+            assert!(
+                !events
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::UserTurn { .. })),
+                "{}: the unknown route has no form",
+                task.id
+            );
+        } else if !chosen.is_empty() {
+            routed_in += 1;
+        }
+    }
+    assert!(outside >= 5, "helpdesk has requests outside its labels");
+    let inside = suite.tasks.len() - outside;
+    assert!(
+        routed_in * 10 >= inside * 8,
+        "at least 80% of in-label requests reach a label: {routed_in} of {inside}"
+    );
+}
+
+#[tokio::test]
+async fn with_everything_but_synthesis_off_the_scaffold_makes_directs_one_call() {
+    let dirs = Dirs::new();
+    let calls = |events: &[Event]| -> Vec<EventKind> {
+        without_timing(events)
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventKind::ModelCall { .. }))
+            .map(|e| e.kind)
+            .collect()
+    };
+    let direct = Arc::new(Fixed::default());
+    let (_, d) = run(dirs.spec("seaside", "sea-003", "direct", direct.clone())).await;
+    let bare = Arc::new(Fixed::default());
+    let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
+    spec.options = without(&["classifier", "form", "retrieve", "compress", "debate"]);
+    let (out, s) = run(spec).await;
+    assert_eq!(out.outcome.stop, StopReason::Answered);
+    assert_eq!(
+        *direct.requests.lock().unwrap(),
+        *bare.requests.lock().unwrap()
+    );
+    let (mut d, mut s) = (calls(&d), calls(&s));
+    assert_eq!(d.len(), 1);
+    for c in d.iter_mut().chain(s.iter_mut()) {
+        if let EventKind::ModelCall { latency_ms, .. } = c {
+            *latency_ms = 0.0;
+        }
+    }
+    assert_eq!(d, s, "the same call, event for event");
+    // And nothing but the one component ran.
+    let (_, all) = run({
+        let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
+        spec.options = without(&["classifier", "form", "retrieve", "compress", "debate"]);
+        spec
+    })
+    .await;
+    let started: Vec<String> = all
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ComponentStarted { component, .. } => Some(component.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(started, ["answer"]);
+}
+
+/// The component events of a trace, in order.
+fn components(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ComponentStarted { component, .. } => Some(component.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_smoke_task_of_every_suite_runs_on_the_real_model_and_replays_from_its_cassette() {
+    let dirs = Dirs::new();
+    // The default pipeline with shorter drafts and answers, to keep the test quick.
+    let text = ladder_scaffold::DEFAULT_PIPELINE
+        .replace("max_tokens = 120", "max_tokens = 24")
+        .replace("max_tokens = 256", "max_tokens = 64");
+    let options = StrategyOptions {
+        pipeline: Some(("small.toml".into(), text)),
+        ..Default::default()
+    };
+    for (suite, id) in [
+        ("seaside", "sea-002"),
+        ("helpdesk", "help-031"),
+        ("facts", "facts-003"),
+    ] {
+        let cassette = dirs.0.path().join(format!("{id}.cassette.jsonl"));
+        let recorder: Arc<dyn LanguageModel> =
+            Arc::new(ladder_model::Recorder::create(local(), &cassette).unwrap());
+        let mut spec = dirs.spec(suite, id, "scaffold", recorder);
+        spec.options = options.clone();
+        spec.overrides.max_tokens = Some(12_000);
+        let (out, events) = run(spec).await;
+        assert!(
+            matches!(
+                out.outcome.stop,
+                StopReason::Answered | StopReason::BudgetExhausted { .. }
+            ),
+            "{id}: {:?}",
+            out.outcome
+        );
+        let m = &out.metrics;
+        assert!(
+            m.prompt_tokens + m.completion_tokens <= 12_000,
+            "{id}: within the token budget"
+        );
+        assert_eq!(
+            components(&events),
+            ["classify", "form", "retrieve", "compress", "debate", "answer"],
+            "{id}: components in graph order"
+        );
+        // Each component's own events sit between its start and finish.
+        let mut open: Option<String> = None;
+        for e in &events {
+            match &e.kind {
+                EventKind::ComponentStarted { component, .. } => {
+                    assert!(open.is_none());
+                    open = Some(component.clone());
+                }
+                EventKind::ComponentFinished {
+                    component,
+                    ok,
+                    detail,
+                } => {
+                    assert_eq!(open.as_ref(), Some(component));
+                    assert!(ok, "{id}: {component} failed: {detail}");
+                    open = None;
+                }
+                EventKind::IntentDecision { .. } => assert_eq!(open.as_deref(), Some("classify")),
+                EventKind::DebateMessage { .. } => assert_eq!(open.as_deref(), Some("debate")),
+                EventKind::Retrieval { .. } => assert_eq!(open.as_deref(), Some("retrieve")),
+                _ => {}
+            }
+        }
+        if id == "help-031" {
+            let chosen = events.iter().find_map(|e| match &e.kind {
+                EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
+                _ => None,
+            });
+            assert_eq!(
+                chosen.map(|c| c.len()),
+                Some(2),
+                "a two-intent request gets two labels"
+            );
+        }
+
+        let replayer: Arc<dyn LanguageModel> =
+            Arc::new(ladder_model::Replayer::open(&cassette).unwrap());
+        let mut spec = dirs.spec(suite, id, "scaffold", replayer);
+        spec.options = options.clone();
+        spec.overrides.max_tokens = Some(12_000);
+        let (_, replayed) = run(spec).await;
+        let mut replayed = without_timing(&replayed);
+        let live = without_timing(&events);
+        for (a, b) in live.iter().zip(replayed.iter_mut()) {
+            if let (EventKind::Header(a), EventKind::Header(b)) = (&a.kind, &mut b.kind) {
+                b.model = a.model.clone();
+            }
+        }
+        assert_eq!(live, replayed, "{id}: the replay gives the same trace");
+    }
+}
