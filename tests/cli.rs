@@ -946,3 +946,132 @@ fn an_interrupted_bench_resumes_without_repeating_or_losing_a_run() {
         text(&o).0
     );
 }
+
+#[test]
+fn scaffold_show_prints_the_graph_in_order_and_refuses_bad_pipelines_by_name() {
+    let out = ladder(&["scaffold", "show", "--suite", "seaside"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let order: Vec<usize> = [
+        "classify [",
+        "form [",
+        "retrieve [",
+        "compress [",
+        "debate [",
+        "answer [",
+    ]
+    .iter()
+    .map(|c| {
+        stdout
+            .find(c)
+            .unwrap_or_else(|| panic!("{c} missing: {stdout}"))
+    })
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{stdout}");
+    assert!(
+        stdout.contains("filters: scope"),
+        "seaside's override applies: {stdout}"
+    );
+    let out = ladder(&["scaffold", "show", "--dot", "--without", "debate"]);
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("\"debate\" [label=") && stdout.contains("style=dashed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bridged"), "{stdout}");
+
+    let out = ladder(&["scaffold", "show", "--without", "debat"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--without debat: no node has that id or kind"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[node]]\nid = \"answer\"\nkind = \"synthesis\"\nmax_tokens = 64\n[[edge]]\nfrom = \"answer\"\nto = \"judge\"\n",
+    )
+    .unwrap();
+    let bad = bad.display().to_string();
+    let out = ladder(&["scaffold", "show", "--pipeline", &bad]);
+    let (_, stderr) = text(&out);
+    assert!(
+        stderr.contains("edge answer -> judge: there is no node `judge`"),
+        "{stderr}"
+    );
+    // A run refuses it before opening any model.
+    let out = ladder(&[
+        "run",
+        "--strategy",
+        "scaffold",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-002",
+        "--pipeline",
+        &bad,
+        "--model",
+        "replay:/nonexistent.jsonl",
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("there is no node `judge`"), "{stderr}");
+    let out = ladder(&[
+        "run",
+        "--suite",
+        "seaside",
+        "--id",
+        "sea-002",
+        "--without",
+        "debate",
+    ]);
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("direct has no pipeline"), "{stderr}");
+}
+
+#[test]
+fn the_committed_scaffold_cassette_replays_to_the_same_trace_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut traces = Vec::new();
+    for run in ["a", "b"] {
+        let out_dir = dir.path().join(run);
+        let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args([
+                "run",
+                "--strategy",
+                "scaffold",
+                "--suite",
+                "seaside",
+                "--id",
+                "sea-002",
+                "--model",
+                "replay:fixtures/cassettes/scaffold-sea-002.jsonl",
+            ])
+            .args(["--out", &out_dir.display().to_string()])
+            .args(["--data", &dir.path().join("data").display().to_string()])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(stdout.contains("5 model calls"), "{stdout}");
+        traces.push(without_timing(&read_jsonl(&only_trace(&out_dir)).unwrap()));
+    }
+    assert_eq!(traces[0], traces[1]);
+    let components: Vec<String> = traces[0]
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::ComponentStarted { component, .. } => Some(component.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        components,
+        ["classify", "form", "retrieve", "compress", "debate", "answer"]
+    );
+    // sea-002's opening says "I want to stay in Norland": scope is never asked.
+    assert!(!traces[0].iter().any(|e| matches!(&e.kind,
+        EventKind::UserTurn { question, .. } if question.contains("Norland or go abroad"))));
+}

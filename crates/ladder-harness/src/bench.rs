@@ -130,11 +130,11 @@ pub fn read_results(path: &Path) -> Result<Vec<Record>, HarnessError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(source) => {
+        Err(cause) => {
             return Err(HarnessError::Io {
                 what: "cannot read the results".into(),
                 path: path.display().to_string(),
-                source,
+                cause,
             })
         }
     };
@@ -296,10 +296,10 @@ pub async fn run(
         (Some(e), _) => Some(Arc::clone(e)),
         (None, false) => {
             Some(Arc::new(
-                ladder_retrieval::FastEmbedder::load_default().map_err(|source| {
+                ladder_retrieval::FastEmbedder::load_default().map_err(|cause| {
                     HarnessError::Embed {
                         what: "a bench needs the embedding model".into(),
-                        source,
+                        cause,
                     }
                 })?,
             ) as Arc<dyn Embedder>)

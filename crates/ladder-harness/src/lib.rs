@@ -42,24 +42,24 @@ pub enum HarnessError {
     Choose(String),
     #[error("unknown strategy {name:?}; ladder knows: {}", known.join(", "))]
     UnknownStrategy { name: String, known: Vec<String> },
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Embed {
         what: String,
-        source: ladder_core::EmbedError,
+        cause: ladder_core::EmbedError,
     },
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Model {
         what: String,
-        source: ladder_core::ModelError,
+        cause: ladder_core::ModelError,
     },
     #[error("the simulated user: {0}")]
     User(#[from] ladder_core::UserError),
     #[error("the knowledge base of suite {suite}: {reason}")]
     KnowledgeBase { suite: String, reason: String },
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {cause}")]
     Io {
         what: String,
         path: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }

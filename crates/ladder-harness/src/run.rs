@@ -134,10 +134,10 @@ fn embedder(spec: &RunSpec) -> Result<Arc<dyn Embedder>, HarnessError> {
     if let Some(e) = &spec.embedder {
         return Ok(Arc::clone(e));
     }
-    let e = ladder_retrieval::FastEmbedder::load_default().map_err(|source| HarnessError::Embed {
+    let e = ladder_retrieval::FastEmbedder::load_default().map_err(|cause| HarnessError::Embed {
         what: "a suite run needs the embedding model (for its knowledge base and the simulated user)"
             .into(),
-        source,
+        cause,
     })?;
     Ok(Arc::new(e))
 }
@@ -161,7 +161,7 @@ fn file_name(parts: &[&str], ext: &str) -> String {
 /// An I/O error naming what was being done and the path.
 pub(crate) fn io(what: &str, path: &Path) -> impl FnOnce(std::io::Error) -> HarnessError {
     let (what, path) = (what.to_string(), path.display().to_string());
-    move |source| HarnessError::Io { what, path, source }
+    move |cause| HarnessError::Io { what, path, cause }
 }
 
 /// The task a source and id name, with its suite when it is a suite's.
@@ -206,7 +206,7 @@ pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutpu
                     "strategy {} sends a constraint the model cannot apply",
                     strategy.name()
                 ),
-                source: e,
+                cause: e,
             })?;
     }
     let (task, suite) = load_task(&spec.source, spec.id.as_deref())?;
