@@ -384,6 +384,17 @@ pub struct Row {
     /// pass^k with k the fewest trials any task had (tau-bench's: all k trials of a task
     /// succeed); `None` with one trial.
     pub pass_k: Option<(u64, f64)>,
+    /// The share of runs whose intent classifier chose exactly the gold intents, over the
+    /// runs that classified (the scaffold); `None` when none did.
+    pub intent_accuracy: Option<f64>,
+    /// Mean recall of the gold documents over the runs that searched.
+    pub retrieval_recall: Option<f64>,
+}
+
+/// The mean of the values present, or `None` when there are none.
+fn mean_of(values: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = values.collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 /// Per suite and strategy, and over all suites.
@@ -422,6 +433,16 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
                 .then(|| stats::pass_hat_k(&counts, k).map(|p| (k, p)))
                 .flatten();
             Row {
+                intent_accuracy: mean_of(rs.iter().filter_map(|r| {
+                    r.score
+                        .as_ref()
+                        .and_then(|s| s.intent.as_ref())
+                        .map(|i| f64::from(u8::from(i.exact)))
+                })),
+                retrieval_recall: mean_of(
+                    rs.iter()
+                        .filter_map(|r| r.score.as_ref().and_then(|s| s.retrieval_recall)),
+                ),
                 suite,
                 strategy,
                 pass_k,
@@ -513,22 +534,24 @@ pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
 /// The summary as a markdown table, with the paired comparisons against `direct`.
 pub fn table(records: &[Record]) -> String {
     let mut s = String::from(
-        "| suite | strategy | runs | success | 95% CI (Wilson) | pass^k | partial | user turns | model calls | tokens | wall p50 s | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| suite | strategy | runs | success | 95% CI (Wilson) | pass^k | partial | user turns | model calls | tokens | wall p50 s | intent acc. | recall@k | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in summarise(records) {
         let pass_k = r
             .pass_k
             .map(|(k, p)| format!("pass^{k} {p:.2}"))
             .unwrap_or_else(|| "-".into());
+        let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
         s.push_str(&format!(
-            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {pass_k} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} |\n",
+            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {pass_k} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} | {} |\n",
             r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high, r.partial,
-            r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, r.errors
+            r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, opt(r.intent_accuracy),
+            opt(r.retrieval_recall), r.errors
         ));
     }
     for (suite, c) in chance_levels(records) {
         s.push_str(&format!(
-            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | |\n"
+            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | | | |\n"
         ));
     }
     let cmp = compare(records, "direct");

@@ -350,3 +350,64 @@ async fn a_smoke_task_of_every_suite_runs_on_the_real_model_and_replays_from_its
         assert_eq!(live, replayed, "{id}: the replay gives the same trace");
     }
 }
+
+#[tokio::test]
+async fn the_model_classifier_and_extractor_choose_under_their_grammars_on_the_real_model() {
+    let dirs = Dirs::new();
+    let text = ladder_scaffold::DEFAULT_PIPELINE
+        .replace("method = \"embedding\"", "method = \"llm\"")
+        .replace("extractor = \"embedding\"", "extractor = \"llm\"")
+        .replace("max_tokens = 256", "max_tokens = 48");
+    let options = StrategyOptions {
+        pipeline: Some(("llm.toml".into(), text)),
+        without: vec!["compress".into(), "debate".into()],
+        ..Default::default()
+    };
+    let suite = ladder_harness::load_suite("seaside").unwrap();
+    let labels: Vec<String> = suite
+        .manifest
+        .intents
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let mut spec = dirs.spec("seaside", "sea-003", "scaffold", local());
+    spec.options = options;
+    let (out, events) = run(spec).await;
+    assert_eq!(out.outcome.stop, StopReason::Answered, "{:?}", out.outcome);
+    let outputs = |purpose: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::ModelCall {
+                    purpose: p, output, ..
+                } if p == purpose => Some(output.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let classify = outputs("classify");
+    assert_eq!(classify.len(), 1);
+    let v: serde_json::Value = serde_json::from_str(&classify[0]).expect("the grammar gives JSON");
+    for label in v["intents"].as_array().expect("a list of intents") {
+        let l = label.as_str().unwrap().to_string();
+        assert!(labels.contains(&l) || l == "unknown", "{l} is not a label");
+    }
+    let chosen = events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(chosen.iter().all(|c| labels.contains(c)), "{chosen:?}");
+    if chosen.contains(&"plan_trip".to_string()) {
+        let extract = outputs("extract");
+        assert_eq!(extract.len(), 1, "the extractor made its one call");
+        let v: serde_json::Value =
+            serde_json::from_str(&extract[0]).expect("the grammar gives JSON");
+        assert!(
+            v.as_object().is_some_and(|o| o.contains_key("scope")),
+            "{v}"
+        );
+    }
+}
