@@ -82,13 +82,15 @@ build: setup
     cargo build --bin ladder
 
 # The main job (for now): the teaching prompt answered by the embedded model, streamed, then
-# the direct baseline and the bootstrapped loop on the same seaside task against the same
-# simulated user, each with its trace and score. (A run that ends without an answer exits
-# 1; the demo shows it and goes on.)
+# the direct baseline, the scaffold (its pipeline printed first) and the bootstrapped loop
+# on the same seaside task against the same simulated user, each with its trace and score.
+# (A run that ends without an answer exits 1; the demo shows it and goes on.)
 demo: build
     "$CARGO_TARGET_DIR/debug/ladder" models
     "$CARGO_TARGET_DIR/debug/ladder" chat "I'd like to go to the seaside next week, sort it out for me."
     -"$CARGO_TARGET_DIR/debug/ladder" run --strategy direct --suite seaside --id sea-002
+    "$CARGO_TARGET_DIR/debug/ladder" scaffold show --suite seaside
+    -"$CARGO_TARGET_DIR/debug/ladder" run --strategy scaffold --suite seaside --id sea-002
     -"$CARGO_TARGET_DIR/debug/ladder" run --strategy bootstrap --suite seaside --id sea-002 --max-steps 6
 
 # Run the whole test suite (on the real local model).
