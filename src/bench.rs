@@ -33,6 +33,11 @@ pub struct BenchArgs {
     /// Print the plan and stop.
     #[arg(long)]
     dry_run: bool,
+    /// Also run the scaffold with each component removed in turn, and with a vote in the
+    /// debate's place (the strategies scaffold-no-*, scaffold-vote), and print what each
+    /// component is worth against the full scaffold.
+    #[arg(long)]
+    ablate: bool,
     /// Data folder of the embedded store (suite knowledge bases).
     #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
     data: PathBuf,
@@ -45,11 +50,22 @@ pub struct BenchArgs {
 pub async fn run(args: BenchArgs) -> Result<()> {
     let tasks: Tasks = args.tasks.parse().map_err(anyhow::Error::msg)?;
     let options = args.strategy.options()?;
+    let mut strategies = args.strategies.clone();
+    if args.ablate {
+        for name in ["direct", "scaffold"]
+            .into_iter()
+            .chain(ladder_harness::registry::ablations())
+        {
+            if !strategies.iter().any(|s| s == name) {
+                strategies.push(name.to_string());
+            }
+        }
+    }
     let model = args.model.open()?;
     let mut spec = BenchSpec {
         plan: Plan {
             suites: args.suites.clone(),
-            strategies: args.strategies.clone(),
+            strategies,
             tasks,
             trials: args.trials.max(1),
             seed: args.budget.seed,

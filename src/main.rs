@@ -85,6 +85,10 @@ pub(crate) struct StrategyArgs {
     /// `--without debate,compress`); their neighbours are joined up.
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
     without: Vec<String>,
+    /// Scaffold components the pipeline file switches off to switch on, e.g. `--with vote
+    /// --without debate` (self-consistency in the debate's place).
+    #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
+    with: Vec<String>,
 }
 
 impl StrategyArgs {
@@ -104,6 +108,7 @@ impl StrategyArgs {
                 None => None,
             },
             without: self.without.clone(),
+            with: self.with.clone(),
         })
     }
 }
@@ -144,7 +149,9 @@ enum Command {
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
     Run {
-        /// The strategy to run (registered: direct, scaffold, bootstrap, bootstrap-free).
+        /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free, or a scaffold
+        /// ablation (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
+        /// scaffold-vote).
         #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
         strategy: String,
         #[command(flatten)]

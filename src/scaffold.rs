@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ladder_scaffold::{PipelineSource, Scaffold};
+use ladder_scaffold::{PipelineSource, Scaffold, Switches};
 
 #[derive(clap::Subcommand)]
 pub enum ScaffoldCommand {
@@ -20,6 +20,9 @@ pub enum ScaffoldCommand {
         /// Components to switch off, by id or kind, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
         without: Vec<String>,
+        /// Components the file switches off to switch on (e.g. `vote`).
+        #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
+        with: Vec<String>,
         /// Graphviz DOT instead of text (`| dot -Tsvg > pipeline.svg`).
         #[arg(long)]
         dot: bool,
@@ -32,6 +35,7 @@ pub fn run(command: ScaffoldCommand) -> Result<()> {
             pipeline,
             suite,
             without,
+            with,
             dot,
         } => {
             let source = match &pipeline {
@@ -43,7 +47,7 @@ pub fn run(command: ScaffoldCommand) -> Result<()> {
                 },
                 None => PipelineSource::Default,
             };
-            let p = Scaffold::pipeline(&source, &suite, &without)?;
+            let p = Scaffold::pipeline(&source, &suite, &Switches { with, without })?;
             print!("{}", if dot { p.to_dot()? } else { p.to_text()? });
             Ok(())
         }

@@ -462,6 +462,102 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
         .collect()
 }
 
+/// What one scaffold component is worth: the full scaffold against the variant without
+/// it (or, for `scaffold-vote`, the vote against the debate), on the runs both made.
+#[derive(Debug, Clone, Serialize)]
+pub struct AblationRow {
+    pub variant: String,
+    pub pairs: u64,
+    /// Success rates of the full scaffold and of the variant on the pairs.
+    pub full: f64,
+    pub ablated: f64,
+    /// full - ablated, with a 95% bootstrap interval.
+    pub success: (f64, f64, f64),
+    /// McNemar's exact test on the pairs.
+    pub p_value: f64,
+    /// User turns and tokens per run the component adds (full - ablated), with intervals.
+    pub turns: (f64, f64, f64),
+    pub tokens: (f64, f64, f64),
+}
+
+/// One row per ablation variant found in `records`, against `scaffold`.
+pub fn ablation(records: &[Record]) -> Vec<AblationRow> {
+    let full: BTreeMap<(String, String, u32), &Record> = records
+        .iter()
+        .filter(|r| r.strategy == "scaffold")
+        .map(|r| ((r.suite.clone(), r.task.clone(), r.trial), r))
+        .collect();
+    let mut rows = Vec::new();
+    for variant in crate::registry::ablations() {
+        let pairs: Vec<(&Record, &Record)> = records
+            .iter()
+            .filter(|r| r.strategy == variant)
+            .filter_map(|r| {
+                full.get(&(r.suite.clone(), r.task.clone(), r.trial))
+                    .map(|f| (*f, r))
+            })
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let n = pairs.len() as f64;
+        let metric = |r: &Record, f: &dyn Fn(&ladder_core::Metrics) -> f64| {
+            r.metrics.as_ref().map_or(0.0, f)
+        };
+        let diffs = |f: &dyn Fn(&Record) -> f64| -> Vec<f64> {
+            pairs.iter().map(|(a, b)| f(a) - f(b)).collect()
+        };
+        let outcomes: Vec<(bool, bool)> = pairs
+            .iter()
+            .map(|(a, b)| (a.success(), b.success()))
+            .collect();
+        rows.push(AblationRow {
+            variant: variant.to_string(),
+            pairs: pairs.len() as u64,
+            full: pairs.iter().filter(|(a, _)| a.success()).count() as f64 / n,
+            ablated: pairs.iter().filter(|(_, b)| b.success()).count() as f64 / n,
+            success: stats::mean_with_interval(&diffs(&|r| f64::from(u8::from(r.success())))),
+            p_value: stats::paired(&outcomes).p_value,
+            turns: stats::mean_with_interval(&diffs(&|r| metric(r, &|m| m.user_turns as f64))),
+            tokens: stats::mean_with_interval(&diffs(&|r| metric(r, &|m| m.total_tokens as f64))),
+        });
+    }
+    rows
+}
+
+/// The ablation table in Markdown; empty when there are no ablation runs.
+pub fn ablation_table(records: &[Record]) -> String {
+    let rows = ablation(records);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\nWhat each scaffold component is worth (full scaffold minus the variant, paired; 95% bootstrap intervals; for scaffold-vote, debate minus vote):\n\n| variant | pairs | success full / variant | success worth | McNemar p | user turns it adds | tokens it adds |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let ci = |(m, lo, hi): (f64, f64, f64), digits: usize| {
+            format!("{m:+.digits$} [{lo:+.digits$}, {hi:+.digits$}]")
+        };
+        s.push_str(&format!(
+            "| {} | {} | {:.2} / {:.2} | {} | {:.3}{} | {} | {} |\n",
+            r.variant,
+            r.pairs,
+            r.full,
+            r.ablated,
+            ci(r.success, 2),
+            r.p_value,
+            if r.p_value >= 0.05 {
+                " (within noise)"
+            } else {
+                ""
+            },
+            ci(r.turns, 1),
+            ci(r.tokens, 0),
+        ));
+    }
+    s
+}
+
 /// Each strategy against `baseline` on the runs both made (same suite, task and trial).
 pub fn compare(records: &[Record], baseline: &str) -> Vec<(String, stats::Paired)> {
     let by_key: BTreeMap<(String, String, u32), &Record> = records
@@ -554,6 +650,7 @@ pub fn table(records: &[Record]) -> String {
             "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | | | |\n"
         ));
     }
+    s.push_str(&ablation_table(records));
     let cmp = compare(records, "direct");
     if !cmp.is_empty() {
         s.push_str("\nPaired against direct (same tasks, trials and seeds):\n\n| strategy | pairs | only it | only direct | difference | McNemar p |\n|---|---|---|---|---|---|\n");
@@ -574,4 +671,70 @@ pub fn table(records: &[Record]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(strategy: &str, task: &str, success: bool, turns: u32, tokens: u64) -> Record {
+        let score: Score = serde_json::from_value(serde_json::json!({
+            "task": task, "judge": 2, "success": success, "partial": 0.0, "verdicts": [],
+            "recommended": [], "rejected": [], "hallucinations": [], "user_turns": turns,
+            "irrelevant_questions": 0, "repeated_questions": 0
+        }))
+        .expect("a score");
+        Record {
+            suite: "seaside".into(),
+            task: task.into(),
+            strategy: strategy.into(),
+            trial: 0,
+            seed: 0,
+            outcome: None,
+            score: Some(score),
+            metrics: Some(ladder_core::Metrics {
+                user_turns: u64::from(turns),
+                total_tokens: tokens,
+                ..Default::default()
+            }),
+            error: None,
+            trace: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_ablation_table_has_one_row_per_variant_paired_with_the_full_scaffold() {
+        let mut rs = Vec::new();
+        for (i, t) in ["a", "b", "c", "d"].iter().enumerate() {
+            rs.push(record("scaffold", t, i < 3, 6, 3000));
+            rs.push(record("scaffold-no-debate", t, i < 1, 6, 1000));
+            rs.push(record("scaffold-no-form", t, i < 3, 0, 2500));
+        }
+        // A variant run with no full-scaffold pair is left out.
+        rs.push(record("scaffold-no-form", "e", true, 0, 10));
+        let rows = ablation(&rs);
+        let names: Vec<&str> = rows.iter().map(|r| r.variant.as_str()).collect();
+        assert_eq!(
+            names,
+            ["scaffold-no-form", "scaffold-no-debate"],
+            "registry order"
+        );
+        let debate = &rows[1];
+        assert_eq!(debate.pairs, 4);
+        assert_eq!((debate.full, debate.ablated), (0.75, 0.25));
+        assert!((debate.success.0 - 0.5).abs() < 1e-9);
+        assert!(
+            (debate.tokens.0 - 2000.0).abs() < 1e-9,
+            "every pair differs by 2000"
+        );
+        assert_eq!((debate.tokens.1, debate.tokens.2), (2000.0, 2000.0));
+        let form = &rows[0];
+        assert_eq!(form.pairs, 4);
+        assert!((form.turns.0 - 6.0).abs() < 1e-9);
+        assert_eq!(form.success.0, 0.0);
+        assert_eq!(form.p_value, 1.0);
+        let table = ablation_table(&rs);
+        assert_eq!(table.matches("| scaffold-no-").count(), 2, "{table}");
+        assert!(ablation_table(&rs[..1]).is_empty());
+    }
 }

@@ -3,7 +3,7 @@
 
 use ladder_bootstrap::{Bootstrap, Mode};
 use ladder_core::{Direct, Strategy};
-use ladder_scaffold::{PipelineSource, Scaffold};
+use ladder_scaffold::{PipelineSource, Scaffold, Switches};
 
 use crate::HarnessError;
 
@@ -18,14 +18,16 @@ pub struct StrategyOptions {
     pub pipeline: Option<(String, String)>,
     /// Scaffold components to switch off, by id or kind (`--without debate,compress`).
     pub without: Vec<String>,
+    /// Scaffold components the pipeline file switches off to switch on (`--with vote`).
+    pub with: Vec<String>,
 }
 
 impl StrategyOptions {
     /// Refuse the scaffold's options for a strategy that has no pipeline.
     fn no_pipeline(&self, strategy: &str) -> Result<(), String> {
-        if self.pipeline.is_some() || !self.without.is_empty() {
+        if self.pipeline.is_some() || !self.without.is_empty() || !self.with.is_empty() {
             return Err(format!(
-                "{strategy} has no pipeline (--pipeline and --without are the scaffold's)"
+                "{strategy} has no pipeline (--pipeline, --with and --without are the scaffold's)"
             ));
         }
         Ok(())
@@ -51,6 +53,19 @@ fn bootstrap(mode: Mode, o: &StrategyOptions) -> Result<Box<dyn Strategy>, Strin
     Ok(Box::new(b))
 }
 
+/// The scaffold with components switched on and off on top of `o`'s switches: the
+/// ablation variants `ladder bench --ablate` runs.
+fn scaffold_variant(
+    o: &StrategyOptions,
+    without: &[&str],
+    with: &[&str],
+) -> Result<Box<dyn Strategy>, String> {
+    let mut o = o.clone();
+    o.without.extend(without.iter().map(|s| s.to_string()));
+    o.with.extend(with.iter().map(|s| s.to_string()));
+    scaffold(&o)
+}
+
 fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
     if o.prompt.is_some() {
         return Err(
@@ -64,8 +79,12 @@ fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
         },
         None => PipelineSource::Default,
     };
+    let switches = Switches {
+        with: o.with.clone(),
+        without: o.without.clone(),
+    };
     Ok(Box::new(
-        Scaffold::new(source, o.without.clone()).map_err(|e| e.to_string())?,
+        Scaffold::new(source, switches).map_err(|e| e.to_string())?,
     ))
 }
 
@@ -88,6 +107,36 @@ pub fn strategies() -> &'static [Registered] {
             build: scaffold,
         },
         Registered {
+            name: "scaffold-no-classify",
+            about: "ablation: the scaffold without its classifier (and so without its form)",
+            build: |o| scaffold_variant(o, &["classify", "form"], &[]),
+        },
+        Registered {
+            name: "scaffold-no-form",
+            about: "ablation: the scaffold without its slot form",
+            build: |o| scaffold_variant(o, &["form"], &[]),
+        },
+        Registered {
+            name: "scaffold-no-retrieve",
+            about: "ablation: the scaffold without retrieval (and so without compression)",
+            build: |o| scaffold_variant(o, &["retrieve", "compress"], &[]),
+        },
+        Registered {
+            name: "scaffold-no-compress",
+            about: "ablation: the scaffold without context compression",
+            build: |o| scaffold_variant(o, &["compress"], &[]),
+        },
+        Registered {
+            name: "scaffold-no-debate",
+            about: "ablation: the scaffold without its debate (synthesis answers alone)",
+            build: |o| scaffold_variant(o, &["debate"], &[]),
+        },
+        Registered {
+            name: "scaffold-vote",
+            about: "ablation: a self-consistency vote in the debate's place, at the same number of calls",
+            build: |o| scaffold_variant(o, &["debate"], &["vote"]),
+        },
+        Registered {
             name: "bootstrap",
             about: "one model in a plain loop that asks, searches, condenses and answers",
             build: |o| bootstrap(Mode::Constrained, o),
@@ -99,6 +148,15 @@ pub fn strategies() -> &'static [Registered] {
         },
     ];
     ALL
+}
+
+/// The scaffold's ablation variants, in the order `ladder bench --ablate` reports them.
+pub fn ablations() -> Vec<&'static str> {
+    strategies()
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| n.starts_with("scaffold-"))
+        .collect()
 }
 
 /// The names of every registered strategy.

@@ -68,7 +68,7 @@ pub enum PipelineSource {
 /// The scaffold strategy.
 pub struct Scaffold {
     source: PipelineSource,
-    without: Vec<String>,
+    switches: Switches,
     /// Per suite ("" for suites without an override): the checked plan.
     plans: Vec<(String, Plan)>,
     default_plan: Plan,
@@ -81,18 +81,36 @@ impl std::fmt::Debug for Scaffold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scaffold")
             .field("source", &self.source)
-            .field("without", &self.without)
+            .field("switches", &self.switches)
             .finish()
+    }
+}
+
+/// Components switched on (`--with`) and off (`--without`), by id or kind, on top of
+/// the pipeline file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Switches {
+    pub with: Vec<String>,
+    pub without: Vec<String>,
+}
+
+impl Switches {
+    /// Only components switched off.
+    pub fn without(names: &[&str]) -> Switches {
+        Switches {
+            with: Vec::new(),
+            without: names.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 
 impl Scaffold {
     /// The pipeline for `suite` (the default with the suite's override, or the user's
-    /// file), with `without` switched off. Not yet checked: see [`Pipeline::plan`].
+    /// file), with the switches applied. Not yet checked: see [`Pipeline::plan`].
     pub fn pipeline(
         source: &PipelineSource,
         suite: &str,
-        without: &[String],
+        switches: &Switches,
     ) -> Result<Pipeline, PipelineError> {
         let p = match source {
             PipelineSource::Default => {
@@ -104,22 +122,22 @@ impl Scaffold {
             }
             PipelineSource::File { path, text } => Pipeline::parse(text, path)?,
         };
-        p.without(without)
+        p.with_enabled(&switches.with)?.without(&switches.without)
     }
 
-    /// A scaffold on `source` with the components named in `without` switched off. Every
-    /// pipeline it may use is checked here, so a bad file is refused before any run.
-    pub fn new(source: PipelineSource, without: Vec<String>) -> Result<Scaffold, PipelineError> {
-        let default_plan = Self::pipeline(&source, "", &without)?.plan()?;
+    /// A scaffold on `source` with `switches` applied. Every pipeline it may use is
+    /// checked here, so a bad file is refused before any run.
+    pub fn new(source: PipelineSource, switches: Switches) -> Result<Scaffold, PipelineError> {
+        let default_plan = Self::pipeline(&source, "", &switches)?.plan()?;
         let mut plans = Vec::new();
         let mut pipeline_hashes = serde_json::Map::new();
         pipeline_hashes.insert(
             "default".into(),
-            content_hash(&Self::pipeline(&source, "", &without)?).into(),
+            content_hash(&Self::pipeline(&source, "", &switches)?).into(),
         );
         if source == PipelineSource::Default {
             for (suite, _) in SUITE_OVERRIDES {
-                let p = Self::pipeline(&source, suite, &without)?;
+                let p = Self::pipeline(&source, suite, &switches)?;
                 pipeline_hashes.insert((*suite).into(), content_hash(&p).into());
                 plans.push((suite.to_string(), p.plan()?));
             }
@@ -136,7 +154,7 @@ impl Scaffold {
         });
         Ok(Scaffold {
             source,
-            without,
+            switches,
             plans,
             default_plan,
             hashes,
@@ -156,7 +174,7 @@ impl Scaffold {
 impl Default for Scaffold {
     fn default() -> Self {
         // The built-in pipeline is checked by a unit test; it cannot fail here.
-        Scaffold::new(PipelineSource::Default, Vec::new())
+        Scaffold::new(PipelineSource::Default, Switches::default())
             .unwrap_or_else(|e| panic!("the built-in pipeline is invalid: {e}"))
     }
 }
@@ -183,7 +201,8 @@ impl Strategy for Scaffold {
                 PipelineSource::Default => "default".to_string(),
                 PipelineSource::File { path, .. } => path.clone(),
             },
-            "without": self.without,
+            "with": self.switches.with,
+            "without": self.switches.without,
             "plan": plan(&self.default_plan),
             "suite_plans": suites,
             "hashes": self.hashes,

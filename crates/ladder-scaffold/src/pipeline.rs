@@ -422,20 +422,30 @@ impl Pipeline {
         self.nodes.iter().map(|n| n.id.clone()).collect()
     }
 
+    /// Switch on the components named (by id or by kind) that the file switches off, as
+    /// `--with vote` does.
+    pub fn with_enabled(self, names: &[String]) -> Result<Pipeline, PipelineError> {
+        self.switch(names, true, "--with")
+    }
+
     /// Switch off the components named (by id or by kind). Synthesis cannot be switched
     /// off: it is what answers the user.
-    pub fn without(mut self, names: &[String]) -> Result<Pipeline, PipelineError> {
+    pub fn without(self, names: &[String]) -> Result<Pipeline, PipelineError> {
+        self.switch(names, false, "--without")
+    }
+
+    fn switch(mut self, names: &[String], on: bool, flag: &str) -> Result<Pipeline, PipelineError> {
         for name in names {
             let mut found = false;
             for node in &mut self.nodes {
                 if node.id == *name || node.component.kind() == name {
-                    if matches!(node.component, Component::Synthesis(_)) {
+                    if !on && matches!(node.component, Component::Synthesis(_)) {
                         return Err(self_error(
                             &self.origin,
                             format!("`{name}` cannot be switched off: the synthesis component is what answers the user"),
                         ));
                     }
-                    node.enabled = false;
+                    node.enabled = on;
                     found = true;
                 }
             }
@@ -443,7 +453,7 @@ impl Pipeline {
                 return Err(self_error(
                     &self.origin,
                     format!(
-                        "--without {name}: no node has that id or kind; the nodes are {}",
+                        "{flag} {name}: no node has that id or kind; the nodes are {}",
                         self.nodes
                             .iter()
                             .map(|n| format!("{} ({})", n.id, n.component.kind()))

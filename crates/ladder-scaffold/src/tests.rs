@@ -62,11 +62,11 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
         panic!("no retrieve node")
     };
     assert!(r.filters.is_empty(), "other suites keep the default");
-    let text = Scaffold::pipeline(&PipelineSource::Default, "seaside", &[])
+    let text = Scaffold::pipeline(&PipelineSource::Default, "seaside", &Switches::default())
         .and_then(|p| p.to_text())
         .expect("text");
     assert!(text.contains("switched off: vote [vote]"), "{text}");
-    let dot = Scaffold::pipeline(&PipelineSource::Default, "seaside", &[])
+    let dot = Scaffold::pipeline(&PipelineSource::Default, "seaside", &Switches::default())
         .and_then(|p| p.to_dot())
         .expect("dot");
     assert!(dot.starts_with("digraph pipeline {") && dot.contains("\"classify\" -> \"form\";"));
@@ -77,7 +77,7 @@ fn switching_components_off_bridges_their_edges() {
     let p = Scaffold::pipeline(
         &PipelineSource::Default,
         "helpdesk",
-        &["compress".into(), "debate".into()],
+        &Switches::without(&["compress", "debate"]),
     )
     .expect("pipeline");
     let plan = p.plan().expect("plan");
@@ -91,10 +91,7 @@ fn switching_components_off_bridges_their_edges() {
         plan.edges
     );
     // Everything but synthesis off leaves one node.
-    let all: Vec<String> = ["classifier", "form", "retrieve", "compress", "debate"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let all = Switches::without(&["classifier", "form", "retrieve", "compress", "debate"]);
     let plan = Scaffold::pipeline(&PipelineSource::Default, "seaside", &all)
         .and_then(|p| p.plan())
         .expect("plan");
@@ -103,9 +100,11 @@ fn switching_components_off_bridges_their_edges() {
 
 #[test]
 fn vote_can_take_debates_place() {
-    let text = DEFAULT_PIPELINE.replace("enabled = false\n", "");
-    let p = Pipeline::parse(&text, "x")
-        .and_then(|p| p.without(&["debate".into()]))
+    let switches = Switches {
+        with: vec!["vote".into()],
+        without: vec!["debate".into()],
+    };
+    let p = Scaffold::pipeline(&PipelineSource::Default, "seaside", &switches)
         .and_then(|p| p.plan())
         .expect("plan");
     let ids: Vec<&str> = p.order.iter().map(|n| n.id.as_str()).collect();
@@ -264,7 +263,7 @@ fn a_file_scaffold_is_checked_when_it_is_made() {
             path: "mine.toml".into(),
             text: SMALL.replace("kind = \"form\"", "kind = \"slots\""),
         },
-        vec![],
+        Switches::default(),
     )
     .expect_err("bad file");
     assert!(
