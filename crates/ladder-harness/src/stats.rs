@@ -107,7 +107,7 @@ pub fn mean_with_interval(diffs: &[f64]) -> (f64, f64, f64) {
     }
     let n = diffs.len();
     let mean = diffs.iter().sum::<f64>() / n as f64;
-    let mut rng = ladder_core::rng::Rng::new(0x1add_e4);
+    let mut rng = ladder_core::rng::Rng::new(0x001a_dde4);
     let means: Vec<f64> = (0..2000)
         .map(|_| (0..n).map(|_| diffs[rng.below(n)]).sum::<f64>() / n as f64)
         .collect();
