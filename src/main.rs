@@ -53,6 +53,10 @@ pub(crate) struct ModelArgs {
     /// (local model only).
     #[arg(long)]
     no_prefix_cache: bool,
+    /// Decode a run's concurrent calls (debate agents, votes) one after another instead of
+    /// as parallel sequences sharing their prompt prefix (local model only).
+    #[arg(long)]
+    no_parallel: bool,
 }
 
 impl ModelArgs {
@@ -63,6 +67,7 @@ impl ModelArgs {
                 threads: self.threads,
                 record: self.record.clone(),
                 no_prefix_cache: self.no_prefix_cache,
+                no_parallel: self.no_parallel,
             },
         )
         .context("cannot open the model")
@@ -288,6 +293,13 @@ enum Command {
         /// 0 skips it.
         #[arg(long, default_value_t = 6)]
         prefix_turns: usize,
+        /// Agents in the parallel-decoding test (debate-shaped calls, each round one batch);
+        /// 0 skips it.
+        #[arg(long, default_value_t = 3)]
+        parallel_agents: usize,
+        /// Rounds of that debate.
+        #[arg(long, default_value_t = 2)]
+        debate_rounds: usize,
     },
 }
 
@@ -458,6 +470,8 @@ async fn dispatch(command: Command) -> Result<()> {
             gen_tokens,
             prompt_repeat,
             prefix_turns,
+            parallel_agents,
+            debate_rounds,
         } => {
             let mut model = ladder_model::LocalConfig::new(
                 path.unwrap_or_else(ladder_model::default_model_path),
@@ -482,6 +496,18 @@ async fn dispatch(command: Command) -> Result<()> {
                 })
                 .await
                 .context("the prefix-reuse benchmark failed")?;
+                print!("{}", report.table());
+            }
+            if parallel_agents > 0 {
+                eprintln!(
+                    "bench-model: parallel decoding, {parallel_agents} agents x {debate_rounds} rounds"
+                );
+                let report =
+                    ladder_model::bench::parallel(&config, parallel_agents, debate_rounds, |r| {
+                        eprintln!("  round {r}/{rounds} done")
+                    })
+                    .await
+                    .context("the parallel-decoding benchmark failed")?;
                 print!("{}", report.table());
             }
             Ok(())

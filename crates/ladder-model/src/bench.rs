@@ -357,3 +357,123 @@ pub async fn prefix(
         reuse_ms: median(reuse),
     })
 }
+
+/// The parallel-decoding benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct ParallelReport {
+    pub agents: usize,
+    pub debate_rounds: usize,
+    pub rounds: usize,
+    /// Median wall time of the whole debate, one call after another.
+    pub sequential_ms: f64,
+    /// The same calls, each round one batch of parallel sequences.
+    pub parallel_ms: f64,
+    pub completion_tokens: u64,
+}
+
+impl ParallelReport {
+    pub fn table(&self) -> String {
+        format!(
+            "\nParallel decoding: {} agents x {} rounds of debate-shaped calls (same prompts; each \
+             round's calls one batch), median of {} rounds, one thread\n\
+             | mode | debate ms |\n|---|---|\n\
+             | one call after another | {:.0} |\n\
+             | parallel sequences, shared prefix | {:.0} |\n\
+             speed-up (sequential / parallel): {:.2}x ({} completion tokens per debate)\n",
+            self.agents,
+            self.debate_rounds,
+            self.rounds,
+            self.sequential_ms,
+            self.parallel_ms,
+            if self.parallel_ms > 0.0 {
+                self.sequential_ms / self.parallel_ms
+            } else {
+                0.0
+            },
+            self.completion_tokens
+        )
+    }
+}
+
+/// `agents` x `debate_rounds` debate-shaped calls (one system prompt, a role per agent, the
+/// drafts scripted so both sides send identical prompts; 48 tokens each), alternately one
+/// call after another and each round as one [`LanguageModel::chat_batch`] of parallel
+/// sequences. Prefix reuse is off on both sides: only the batching differs.
+pub async fn parallel(
+    config: &BenchConfig,
+    agents: usize,
+    debate_rounds: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<ParallelReport, ModelError> {
+    let mut cfg = config.model.clone();
+    cfg.prefix_cache = false;
+    cfg.parallel = true;
+    let model = LocalModel::load(&cfg)?;
+    let system = format!(
+        "You are one of several travel assistants drafting an answer together. Notes: {}",
+        "Gullby Cove is a quiet cove three hours from Ostby, good for diving and kayaking. "
+            .repeat(6)
+    );
+    let round_calls: Vec<Vec<ChatRequest>> = (0..debate_rounds.max(1))
+        .map(|round| {
+            (0..agents.max(1))
+                .map(|a| {
+                    let mut messages = vec![
+                        Message::system(format!("{system} Your role: agent {a}.")),
+                        Message::user(
+                            "I'd like to go to the seaside next week, sort it out for me.",
+                        ),
+                    ];
+                    if round > 0 {
+                        messages.push(Message::assistant("Gullby Cove, for its quiet beach."));
+                        messages.push(Message::user("Revise your draft after the others' drafts."));
+                    }
+                    let mut r = ChatRequest::new(messages);
+                    r.sampling.max_tokens = 48;
+                    r
+                })
+                .collect()
+        })
+        .collect();
+    let session = ladder_core::Session::new();
+    let (mut sequential, mut batched) = (vec![], vec![]);
+    let mut completion_tokens = 0;
+    model.chat(&round_calls[0][0], None).await?; // warm up
+    for round in 0..config.rounds {
+        for side in 0..2 {
+            let parallel_turn = (round + side) % 2 == 0;
+            let started = Instant::now();
+            let mut tokens = 0;
+            for calls in &round_calls {
+                if parallel_turn {
+                    for r in model
+                        .chat_batch(&session, calls, vec![None; calls.len()])
+                        .await
+                    {
+                        tokens += r?.usage.completion_tokens;
+                    }
+                } else {
+                    for c in calls {
+                        tokens += model.chat(c, None).await?.usage.completion_tokens;
+                    }
+                }
+            }
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            if parallel_turn {
+                batched.push(ms);
+                completion_tokens = tokens;
+            } else {
+                sequential.push(ms);
+            }
+        }
+        progress(round + 1);
+    }
+    Ok(ParallelReport {
+        agents,
+        debate_rounds,
+        rounds: config.rounds,
+        sequential_ms: median(sequential),
+        parallel_ms: median(batched),
+        completion_tokens,
+    })
+}

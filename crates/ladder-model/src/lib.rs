@@ -98,6 +98,8 @@ pub struct OpenOptions {
     pub record: Option<PathBuf>,
     /// Turn off the local model's prefix reuse between a run's calls.
     pub no_prefix_cache: bool,
+    /// Run a batch of calls one after another instead of as parallel sequences (local).
+    pub no_parallel: bool,
 }
 
 /// Open the backend a spec names.
@@ -109,6 +111,7 @@ pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageM
                 config.threads = options.threads;
             }
             config.prefix_cache = !options.no_prefix_cache;
+            config.parallel = !options.no_parallel;
             Arc::new(LocalModel::load(&config)?)
         }
         ModelSpec::OpenAi { kind, model, url } => {

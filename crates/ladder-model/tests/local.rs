@@ -347,3 +347,107 @@ fn a_truncated_gguf_is_refused_with_llama_cpp_reason() {
     );
     assert!(msg.contains("llama.cpp:"), "{msg}");
 }
+
+fn debate_calls() -> Vec<ChatRequest> {
+    let system =
+        "You are the travel assistant of a holiday company in Norland. You help travellers \
+        choose a seaside destination. Notes: Gullby Cove is quiet and cheap; Tideford Head is \
+        lively and expensive; Wrenholm Bay has museums and sailing.";
+    let mut calls: Vec<ChatRequest> = [
+        "Role: cautious. Recommend one place for a quiet trip.",
+        "Role: enthusiast. Recommend one place for a lively trip.",
+        "Role: budget-minded. Recommend the cheapest place, as JSON.",
+    ]
+    .iter()
+    .map(|role| {
+        let mut r = ChatRequest::new(vec![
+            Message::system(format!("{system} {role}")),
+            Message::user("Where should I go by the sea?"),
+        ]);
+        r.sampling.max_tokens = 40;
+        r
+    })
+    .collect();
+    calls[2].constraint = Some(Constraint::JsonSchema(serde_json::json!({
+        "type": "object",
+        "properties": {"place": {"type": "string", "maxLength": 30}},
+        "required": ["place"],
+        "additionalProperties": false
+    })));
+    calls[1].sampling.max_tokens = 12;
+    calls
+}
+
+#[tokio::test]
+async fn a_batch_decodes_as_parallel_sequences_sharing_its_prompt_prefix() {
+    let m = model();
+    let calls = debate_calls();
+    let batched = m
+        .chat_batch(&ladder_core::Session::new(), &calls, vec![None, None, None])
+        .await;
+    let again = m
+        .chat_batch(&ladder_core::Session::new(), &calls, vec![None, None, None])
+        .await;
+    for (i, (b, call)) in batched.iter().zip(&calls).enumerate() {
+        let b = b.as_ref().unwrap_or_else(|e| panic!("call {i}: {e}"));
+        assert_eq!(
+            b.text,
+            again[i].as_ref().unwrap().text,
+            "call {i}: deterministic"
+        );
+        assert!(b.usage.completion_tokens <= u64::from(call.sampling.max_tokens));
+        assert_eq!(
+            b.usage.completion_tokens == 12,
+            i == 1,
+            "call {i}: its own max_tokens"
+        );
+        if i > 0 {
+            assert!(
+                b.usage.cached_tokens > 30,
+                "the shared system prompt is evaluated once: {:?}",
+                b.usage
+            );
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&batched[2].as_ref().unwrap().text).expect("the grammar held");
+    assert!(json["place"].is_string());
+}
+
+#[tokio::test]
+async fn each_call_of_a_batch_gets_the_bytes_of_its_prompt_evaluated_in_the_same_two_parts() {
+    // Evaluating a prompt in two parts (a cached prefix, then the rest) can change a
+    // greedy generation's bytes against evaluating it whole (floating-point order); a
+    // parallel decode splits each prompt where the batch's common prefix ends. So it is
+    // compared with one call at a time split at the same point: the prefix-reusing
+    // session, after a call with the other prompt. Decoding two sequences per step (a
+    // matrix product of two rows instead of one) changes the order again, so the texts
+    // agree on their start and may part at a near-tie later (measured on this model: 141 and
+    // 36 characters agree; see the module docs). The bound asserted: the first 24.
+    let m = model();
+    let calls: Vec<ChatRequest> = debate_calls().into_iter().take(2).collect();
+    let batched = m
+        .chat_batch(&ladder_core::Session::new(), &calls, vec![None, None])
+        .await;
+    for (i, j) in [(0, 1), (1, 0)] {
+        let session = ladder_core::Session::new();
+        let mut first = calls[j].clone();
+        first.sampling.max_tokens = 1; // only its prompt matters
+        m.chat_in(&session, &first, None).await.unwrap();
+        let alone = m.chat_in(&session, &calls[i], None).await.unwrap();
+        let b = batched[i].as_ref().unwrap();
+        let same = b
+            .text
+            .chars()
+            .zip(alone.text.chars())
+            .take_while(|(x, y)| x == y)
+            .count();
+        assert!(
+            same >= 24.min(alone.text.chars().count()),
+            "call {i}: the texts part after {same} characters:\n{}\n{}",
+            b.text,
+            alone.text
+        );
+        assert_eq!(b.usage.prompt_tokens, alone.usage.prompt_tokens);
+    }
+}
