@@ -235,6 +235,21 @@ enum Command {
     /// finishes (results.jsonl, traces/), resumable, then print success with intervals and
     /// paired comparisons against direct.
     Bench(bench::BenchArgs),
+    /// Write a bench folder's report: report.md (plan, tables, charts), results.csv (a row
+    /// per run), summary.json (every figure) and SVG charts (success against user turns,
+    /// the cost frontier of success against tokens, success per suite).
+    Report {
+        /// The bench folder (`ladder bench --out DIR`).
+        dir: PathBuf,
+    },
+    /// Compare two bench folders: each strategy's success with intervals (and whether they
+    /// separate), paired on the runs both made, and its tokens, turns and time.
+    Compare {
+        /// The first bench folder (A).
+        a: PathBuf,
+        /// The second bench folder (B).
+        b: PathBuf,
+    },
     /// Score an answer to a suite task without running a strategy: prints every verdict
     /// (for suite authors trying a suite, and for checking the judge).
     Score(world::ScoreArgs),
@@ -425,6 +440,16 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Scaffold { command } => scaffold::run(command),
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
+        Command::Report { dir } => {
+            for path in ladder_harness::report::write(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        Command::Compare { a, b } => {
+            print!("{}", ladder_harness::report::compare_dirs(&a, &b)?);
+            Ok(())
+        }
         Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,

@@ -33,6 +33,16 @@ pub enum Tasks {
     Ids(Vec<String>),
 }
 
+impl std::fmt::Display for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tasks::All => write!(f, "all"),
+            Tasks::Smoke => write!(f, "smoke"),
+            Tasks::Ids(ids) => write!(f, "{}", ids.join(",")),
+        }
+    }
+}
+
 impl std::str::FromStr for Tasks {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -19,8 +19,10 @@
 pub mod bench;
 pub mod kb;
 pub mod registry;
+pub mod report;
 pub mod run;
 pub mod stats;
+pub mod svg;
 
 pub use run::{
     load_suite, load_task, run, run_with, Overrides, RunOutput, RunSpec, TaskSource, UserKind,
