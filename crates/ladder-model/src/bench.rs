@@ -368,7 +368,9 @@ pub struct ParallelReport {
     pub sequential_ms: f64,
     /// The same calls, each round one batch of parallel sequences.
     pub parallel_ms: f64,
-    pub completion_tokens: u64,
+    /// Tokens the debate generated, each way (their bytes may differ: see `local.rs`).
+    pub sequential_tokens: u64,
+    pub parallel_tokens: u64,
 }
 
 impl ParallelReport {
@@ -379,7 +381,7 @@ impl ParallelReport {
              | mode | debate ms |\n|---|---|\n\
              | one call after another | {:.0} |\n\
              | parallel sequences, shared prefix | {:.0} |\n\
-             speed-up (sequential / parallel): {:.2}x ({} completion tokens per debate)\n",
+             speed-up (sequential / parallel): {:.2}x (completion tokens per debate: {} one after another, {} parallel)\n",
             self.agents,
             self.debate_rounds,
             self.rounds,
@@ -390,7 +392,8 @@ impl ParallelReport {
             } else {
                 0.0
             },
-            self.completion_tokens
+            self.sequential_tokens,
+            self.parallel_tokens
         )
     }
 }
@@ -437,7 +440,7 @@ pub async fn parallel(
         .collect();
     let session = ladder_core::Session::new();
     let (mut sequential, mut batched) = (vec![], vec![]);
-    let mut completion_tokens = 0;
+    let (mut sequential_tokens, mut parallel_tokens) = (0, 0);
     model.chat(&round_calls[0][0], None).await?; // warm up
     for round in 0..config.rounds {
         for side in 0..2 {
@@ -461,9 +464,10 @@ pub async fn parallel(
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             if parallel_turn {
                 batched.push(ms);
-                completion_tokens = tokens;
+                parallel_tokens = tokens;
             } else {
                 sequential.push(ms);
+                sequential_tokens = tokens;
             }
         }
         progress(round + 1);
@@ -474,6 +478,7 @@ pub async fn parallel(
         rounds: config.rounds,
         sequential_ms: median(sequential),
         parallel_ms: median(batched),
-        completion_tokens,
+        sequential_tokens,
+        parallel_tokens,
     })
 }
