@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Carry on a bench in --out without repeating or losing a run.
     #[arg(long)]
     resume: bool,
+    /// Runs in flight at once. They share the one loaded model (its weights mapped once);
+    /// each has its own llama.cpp context with --threads threads. Default: one per core.
+    #[arg(long)]
+    concurrency: Option<usize>,
     /// Print the plan and stop.
     #[arg(long)]
     dry_run: bool,
@@ -84,6 +88,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         data_dir: args.data.join("qdrant"),
         embedder: None,
         options,
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     if args.dry_run {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;

@@ -1075,3 +1075,49 @@ fn the_committed_scaffold_cassette_replays_to_the_same_trace_twice() {
     assert!(!traces[0].iter().any(|e| matches!(&e.kind,
         EventKind::UserTurn { question, .. } if question.contains("Norland or go abroad"))));
 }
+
+#[test]
+fn a_concurrent_bench_gives_the_same_results_as_one_run_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let bench = |name: &str, concurrency: &str| {
+        let out = dir.path().join(name);
+        let o = ladder(&[
+            "bench",
+            "--strategies",
+            "direct",
+            "--suites",
+            "facts",
+            "--tasks",
+            "facts-001,facts-002,facts-003,facts-004",
+            "--concurrency",
+            concurrency,
+            "--out",
+            &out.display().to_string(),
+            "--data",
+            &data,
+        ]);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["concurrency"], concurrency.parse::<u64>().unwrap());
+        let mut answers: Vec<(String, String)> = std::fs::read_to_string(out.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    r["task"].as_str().unwrap().to_string(),
+                    r["outcome"]["answer"].to_string(),
+                )
+            })
+            .collect();
+        answers.sort();
+        answers
+    };
+    let one = bench("one", "1");
+    let two = bench("two", "2");
+    assert_eq!(one.len(), 4);
+    assert_eq!(one, two, "concurrency changes timings, not results");
+}

@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::registry::StrategyOptions;
 use crate::run::{io, load_suite, run_with, Overrides, RunSpec, TaskSource};
 use crate::stats;
+use futures_util::StreamExt;
+
 use crate::HarnessError;
 
 /// Which tasks of each suite.
@@ -63,6 +65,9 @@ pub struct BenchSpec {
     pub data_dir: PathBuf,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub options: StrategyOptions,
+    /// Runs in flight at once (at least 1). They share the one loaded model (its weights
+    /// mapped once) and each has its own context; records are appended as runs finish.
+    pub concurrency: usize,
 }
 
 /// The settings of a bench, written to `manifest.json`.
@@ -93,6 +98,10 @@ pub struct Manifest {
     pub git_revision: String,
     pub git_dirty: bool,
     pub machine: serde_json::Value,
+    /// Runs in flight at once when the bench (or its last resumption) ran. Not part of the
+    /// plan: it changes timings, not results.
+    #[serde(default)]
+    pub concurrency: usize,
 }
 
 /// One line of `results.jsonl`.
@@ -282,6 +291,7 @@ pub async fn run(
         git_revision: git(&["rev-parse", "HEAD"]).unwrap_or_default(),
         git_dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
         machine: machine(),
+        concurrency: spec.concurrency.max(1),
     };
     std::fs::write(
         &manifest_path,
@@ -317,53 +327,13 @@ pub async fn run(
         (None, true) => None,
     };
     let mut records = done;
-    for job in todo {
-        let seed = spec.plan.seed + u64::from(job.trial);
-        let mut run_spec = RunSpec::new(
-            TaskSource::Suite(job.suite.clone()),
-            &job.strategy,
-            Arc::clone(&spec.model),
-        );
-        run_spec.id = Some(job.task.clone());
-        run_spec.out = spec.out.join("traces");
-        run_spec.data_dir = spec.data_dir.clone();
-        run_spec.embedder = embedder.clone();
-        run_spec.options = spec.options.clone();
-        run_spec.overrides = Overrides {
-            seed: Some(seed),
-            max_steps: spec.plan.max_steps,
-            max_model_calls: spec.plan.max_model_calls,
-            max_tokens: spec.plan.max_tokens,
-            max_wall_ms: spec.plan.max_wall_ms,
-        };
-        let strategy = crate::registry::build(&job.strategy, &spec.options)?;
-        let mut record = Record {
-            suite: job.suite.clone(),
-            task: job.task.clone(),
-            strategy: job.strategy.clone(),
-            trial: job.trial,
-            seed,
-            outcome: None,
-            score: None,
-            metrics: None,
-            error: None,
-            trace: String::new(),
-        };
-        match run_with(run_spec, strategy.as_ref()).await {
-            Ok(out) => {
-                record.trace = out
-                    .trace_path
-                    .strip_prefix(&spec.out)
-                    .unwrap_or(&out.trace_path)
-                    .display()
-                    .to_string();
-                record.outcome = Some(out.outcome);
-                record.score = out.score;
-                record.metrics = Some(out.metrics);
-                record.error = out.trace_error;
-            }
-            Err(e) => record.error = Some(e.to_string()),
-        }
+    let spec = &spec;
+    let embedder = &embedder;
+    let mut running = futures_util::stream::iter(todo)
+        .map(|job| run_job(spec, job, embedder.clone()))
+        .buffer_unordered(spec.concurrency.max(1));
+    while let Some(record) = running.next().await {
+        let record = record?;
         let line = serde_json::to_string(&record).unwrap_or_default() + "\n";
         file.write_all(line.as_bytes())
             .and_then(|_| file.flush())
@@ -373,6 +343,62 @@ pub async fn run(
         progress(records.len(), total, records.last().expect("just pushed"));
     }
     Ok(records)
+}
+
+/// One job of the bench, run and turned into its record (a run that fails is recorded as
+/// an error; only a strategy that cannot be built stops the bench).
+async fn run_job(
+    spec: &BenchSpec,
+    job: &Job,
+    embedder: Option<Arc<dyn Embedder>>,
+) -> Result<Record, HarnessError> {
+    let seed = spec.plan.seed + u64::from(job.trial);
+    let mut run_spec = RunSpec::new(
+        TaskSource::Suite(job.suite.clone()),
+        &job.strategy,
+        Arc::clone(&spec.model),
+    );
+    run_spec.id = Some(job.task.clone());
+    run_spec.out = spec.out.join("traces");
+    run_spec.data_dir = spec.data_dir.clone();
+    run_spec.embedder = embedder;
+    run_spec.options = spec.options.clone();
+    run_spec.overrides = Overrides {
+        seed: Some(seed),
+        max_steps: spec.plan.max_steps,
+        max_model_calls: spec.plan.max_model_calls,
+        max_tokens: spec.plan.max_tokens,
+        max_wall_ms: spec.plan.max_wall_ms,
+    };
+    let strategy = crate::registry::build(&job.strategy, &spec.options)?;
+    let mut record = Record {
+        suite: job.suite.clone(),
+        task: job.task.clone(),
+        strategy: job.strategy.clone(),
+        trial: job.trial,
+        seed,
+        outcome: None,
+        score: None,
+        metrics: None,
+        error: None,
+        trace: String::new(),
+    };
+    match run_with(run_spec, strategy.as_ref()).await {
+        Ok(out) => {
+            record.trace = out
+                .trace_path
+                .strip_prefix(&spec.out)
+                .unwrap_or(&out.trace_path)
+                .display()
+                .to_string();
+            record.outcome = Some(out.outcome);
+            record.score = out.score;
+            record.metrics = Some(out.metrics);
+            record.error = out.trace_error;
+        }
+        Err(e) => record.error = Some(e.to_string()),
+    }
+    Ok(record)
 }
 
 /// One row of the summary: a strategy on a suite (or `all`).
