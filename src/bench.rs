@@ -34,6 +34,12 @@ pub struct BenchArgs {
     /// each has its own llama.cpp context with --threads threads. Default: one per core.
     #[arg(long)]
     concurrency: Option<usize>,
+    /// Re-run the bench in DIR from its cassette (DIR/cassette.jsonl, recorded with
+    /// `--record DIR/cassette.jsonl`) with no model: the plan comes from DIR's manifest
+    /// (give the same --pipeline/--with/--without), the runs go to --out, and the results
+    /// are compared with DIR's run by run, timings aside. Exits 1 if any differs.
+    #[arg(long, value_name = "DIR")]
+    replay: Option<PathBuf>,
     /// Print the plan and stop.
     #[arg(long)]
     dry_run: bool,
@@ -65,7 +71,25 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             }
         }
     }
-    let model = args.model.open()?;
+    let original = match &args.replay {
+        Some(dir) => Some(ladder_harness::report::load(dir)?),
+        None => None,
+    };
+    let model = match &args.replay {
+        Some(dir) => {
+            let cassette = dir.join("cassette.jsonl");
+            if !cassette.exists() {
+                anyhow::bail!(
+                    "{} has no cassette.jsonl: record a bench with `ladder bench --record {}` to replay it",
+                    dir.display(),
+                    cassette.display()
+                );
+            }
+            let spec = ladder_model::ModelSpec::Replay(cassette);
+            ladder_model::open(&spec, &Default::default()).context("cannot open the cassette")?
+        }
+        None => args.model.open()?,
+    };
     let mut spec = BenchSpec {
         plan: Plan {
             suites: args.suites.clone(),
@@ -92,6 +116,25 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
+    if let Some((manifest, _)) = &original {
+        // The plan is the original's; its model, settings and hashes are filled anew.
+        spec.plan = ladder_harness::bench::Plan {
+            model: String::new(),
+            model_settings: Default::default(),
+            strategy_settings: Default::default(),
+            suite_hashes: Default::default(),
+            ..manifest.plan.clone()
+        };
+        spec.concurrency = 1;
+        ladder_harness::bench::prepare(&mut spec)?;
+        let problems = ladder_harness::bench::replay_mismatches(&manifest.plan, &spec.plan);
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "the replay would not run the same bench:\n  {}",
+                problems.join("\n  ")
+            );
+        }
+    }
     if args.dry_run {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;
         println!(
@@ -134,5 +177,21 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "results in {} (manifest.json, results.jsonl, traces/)",
         args.out.display()
     );
+    if let (Some(dir), Some((_, before))) = (&args.replay, &original) {
+        let diff = ladder_harness::bench::differences(before, &records);
+        if !diff.is_empty() {
+            anyhow::bail!(
+                "the replay differs from {} in {} runs:\n  {}",
+                dir.display(),
+                diff.len(),
+                diff.join("\n  ")
+            );
+        }
+        println!(
+            "replayed {} runs with no model: identical to {} (timings aside)",
+            records.len(),
+            dir.display()
+        );
+    }
     Ok(())
 }

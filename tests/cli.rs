@@ -1121,3 +1121,69 @@ fn a_concurrent_bench_gives_the_same_results_as_one_run_at_a_time() {
     assert_eq!(one.len(), 4);
     assert_eq!(one, two, "concurrency changes timings, not results");
 }
+
+#[test]
+fn a_recorded_bench_replays_with_no_model_to_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data").display().to_string();
+    let out = dir.path().join("replayed");
+    let o = ladder(&[
+        "bench",
+        "--replay",
+        "fixtures/runs/replay-small",
+        "--out",
+        &out.display().to_string(),
+        "--data",
+        &data,
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("replayed 4 runs with no model: identical"),
+        "{stdout}"
+    );
+    // The chat model was the cassette (the embedding model still serves the knowledge base
+    // and the simulated user).
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["plan"]["model"]
+            .as_str()
+            .unwrap()
+            .starts_with("replay:"),
+        "{manifest}"
+    );
+
+    // A bench whose results were not what the cassette gives is caught, run by run.
+    let tampered = dir.path().join("tampered");
+    std::fs::create_dir(&tampered).unwrap();
+    for f in ["manifest.json", "cassette.jsonl"] {
+        std::fs::copy(
+            fixture(&format!("fixtures/runs/replay-small/{f}")),
+            tampered.join(f),
+        )
+        .unwrap();
+    }
+    let results =
+        std::fs::read_to_string(fixture("fixtures/runs/replay-small/results.jsonl")).unwrap();
+    let mut lines: Vec<String> = results.lines().map(str::to_string).collect();
+    let mut first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    first["outcome"]["answer"] = "something else".into();
+    lines[0] = first.to_string();
+    std::fs::write(tampered.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let o = ladder(&[
+        "bench",
+        "--replay",
+        &tampered.display().to_string(),
+        "--out",
+        &dir.path().join("again").display().to_string(),
+        "--data",
+        &data,
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("the replay differs") && stderr.contains("outcome differ"),
+        "{stderr}"
+    );
+}
