@@ -138,13 +138,32 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     if args.dry_run {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;
         println!(
-            "{} runs: suites {} x strategies {} x {} trial(s), model {}",
+            "{} runs: suites {} x strategies {} x {} trial(s), model {}, {} at once",
             jobs.len(),
             spec.plan.suites.join(","),
             spec.plan.strategies.join(","),
             spec.plan.trials,
-            spec.plan.model
+            spec.plan.model,
+            spec.concurrency
         );
+        let (seconds, unknown) =
+            ladder_harness::bench::estimate(&jobs, &spec.plan.model, spec.concurrency);
+        let history = ladder_harness::bench::history_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        if unknown == jobs.len() {
+            println!("no estimate: no earlier bench on this machine ran these strategies with this model ({history})");
+        } else {
+            println!(
+                "estimated time: {:.0} min from earlier benches on this machine ({history}){}",
+                seconds / 60.0,
+                if unknown > 0 {
+                    format!(", not counting {unknown} runs of strategies never measured here")
+                } else {
+                    String::new()
+                }
+            );
+        }
         return Ok(());
     }
     let bar = indicatif::ProgressBar::new(0);

@@ -7,9 +7,16 @@ use std::process::{Command, Output};
 use ladder_core::trace::{read_jsonl, without_timing, EventKind};
 use ladder_core::{Metrics, StopReason};
 
+/// Where the tests' benches remember their runs: not the machine's own history, which
+/// `ladder bench --dry-run` estimates real benches from.
+fn test_history() -> PathBuf {
+    std::env::temp_dir().join("ladder-test-bench-history.jsonl")
+}
+
 fn ladder(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(args)
+        .env("LADDER_HISTORY", test_history())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the ladder binary runs")
@@ -883,6 +890,7 @@ fn an_interrupted_bench_resumes_without_repeating_or_losing_a_run() {
     };
     let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
         .args(args(false))
+        .env("LADDER_HISTORY", test_history())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -1186,4 +1194,62 @@ fn a_recorded_bench_replays_with_no_model_to_identical_results() {
         stderr.contains("the replay differs") && stderr.contains("outcome differ"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_dry_run_estimates_the_time_from_earlier_benches_on_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history.jsonl");
+    let line = |strategy: &str, suite: &str, ms: f64| {
+        format!(
+            "{{\"strategy\":\"{strategy}\",\"suite\":\"{suite}\",\"model\":\"local:SmolLM2-135M-Instruct.Q4_1.gguf\",\"concurrency\":1,\"wall_ms\":{ms}}}\n"
+        )
+    };
+    std::fs::write(
+        &history,
+        line("direct", "facts", 2000.0)
+            + &line("direct", "facts", 4000.0)
+            + &line("scaffold", "seaside", 60000.0),
+    )
+    .unwrap();
+    let run = |strategies: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_ladder"))
+            .args([
+                "bench",
+                "--dry-run",
+                "--suites",
+                "facts",
+                "--tasks",
+                "smoke",
+                "--concurrency",
+                "1",
+            ])
+            .args([
+                "--strategies",
+                strategies,
+                "--out",
+                &dir.path().join("b").display().to_string(),
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("LADDER_HISTORY", &history)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{:?}", text(&o));
+        text(&o).0
+    };
+    // 5 facts smoke tasks x 3 s (the mean of 2 and 4 s) = 15 s; scaffold on facts falls
+    // back to its figure on another suite (60 s x 5).
+    let out = run("direct");
+    assert!(
+        out.contains("5 runs") && out.contains("estimated time: 0 min"),
+        "{out}"
+    );
+    let out = run("direct,scaffold");
+    assert!(out.contains("estimated time: 5 min"), "{out}");
+    let out = run("direct,bootstrap");
+    assert!(
+        out.contains("not counting 5 runs of strategies never measured here"),
+        "{out}"
+    );
+    assert!(!dir.path().join("b").exists(), "a dry run writes nothing");
 }
