@@ -114,19 +114,27 @@ test-peers: setup
         python3 -m venv "$venv"
         CMAKE_ARGS="-DGGML_NATIVE=OFF" "$venv/bin/pip" install -q --disable-pip-version-check "llama-cpp-python[server]==0.3.16"
     fi
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    log=$(mktemp)
+    # Two servers: the second is killed by the endpoint-pool test to show failover.
+    free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+    port=$(free_port); port2=$(free_port)
+    log=$(mktemp); log2=$(mktemp)
     "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
         --host 127.0.0.1 --port "$port" --n_ctx 4096 --n_threads 1 >"$log" 2>&1 &
     pid=$!
-    trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -f "$log"' EXIT
-    for _ in $(seq 1 120); do
-        curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null 2>&1 && break
-        kill -0 $pid 2>/dev/null || { echo "test-peers: the server exited:"; tail -20 "$log"; exit 1; }
-        sleep 0.5
+    "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
+        --host 127.0.0.1 --port "$port2" --n_ctx 4096 --n_threads 1 >"$log2" 2>&1 &
+    pid2=$!
+    trap 'kill $pid $pid2 2>/dev/null || true; wait $pid $pid2 2>/dev/null || true; rm -f "$log" "$log2"' EXIT
+    for p in "$port" "$port2"; do
+        for _ in $(seq 1 120); do
+            curl -sf "http://127.0.0.1:$p/v1/models" >/dev/null 2>&1 && break
+            kill -0 $pid 2>/dev/null && kill -0 $pid2 2>/dev/null || { echo "test-peers: a server exited:"; tail -20 "$log" "$log2"; exit 1; }
+            sleep 0.5
+        done
     done
     # --workspace: the same features as `just test`, so nothing is compiled again.
-    LADDER_PEER_URL="http://127.0.0.1:$port/v1" cargo test --workspace --test peers -- --nocapture
+    LADDER_PEER_URL="http://127.0.0.1:$port/v1" LADDER_PEER_URL2="http://127.0.0.1:$port2/v1" \
+        LADDER_PEER_PID2="$pid2" cargo test --workspace --test peers -- --nocapture
 
 # Lints: formatting and clippy with warnings as errors.
 lint:

@@ -175,6 +175,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    let model = std::sync::Arc::clone(&spec.model);
     let records = ladder_harness::bench::run(spec, |done, total, r| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -192,6 +193,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     .context("the bench stopped")?;
     bar.finish_and_clear();
     print!("{}", ladder_harness::bench::table(&records));
+    for incident in model.incidents() {
+        println!("model backend: {incident}");
+    }
     println!(
         "results in {} (manifest.json, results.jsonl, traces/)",
         args.out.display()

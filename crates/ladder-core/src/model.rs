@@ -326,6 +326,12 @@ pub trait LanguageModel: Send + Sync {
     /// Check that a constraint can be applied, before any run starts: a grammar that does
     /// not parse is reported here (and, for llama.cpp, its parser's output is caught here,
     /// not printed over a UI later).
+    /// What went wrong in the backend and was recovered from during this process (an
+    /// endpoint that failed and was replaced), for a bench to report. Empty by default.
+    fn incidents(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
         let _ = constraint;
         Ok(())

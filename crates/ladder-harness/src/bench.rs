@@ -102,6 +102,10 @@ pub struct Manifest {
     /// plan: it changes timings, not results.
     #[serde(default)]
     pub concurrency: usize,
+    /// What went wrong in the model backend and was recovered from (an endpoint that
+    /// failed and was replaced), written when the bench ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<String>,
 }
 
 /// One line of `results.jsonl`.
@@ -437,6 +441,7 @@ pub async fn run(
         git_dirty: git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty()),
         machine: machine(),
         concurrency: spec.concurrency.max(1),
+        incidents: Vec::new(),
     };
     std::fs::write(
         &manifest_path,
@@ -487,6 +492,18 @@ pub async fn run(
             .map_err(io("cannot append to", &results_path))?;
         records.push(record);
         progress(records.len(), total, records.last().expect("just pushed"));
+    }
+    let incidents = spec.model.incidents();
+    if !incidents.is_empty() {
+        let manifest = Manifest {
+            incidents,
+            ..manifest
+        };
+        std::fs::write(
+            &manifest_path,
+            serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n",
+        )
+        .map_err(io("cannot write", &manifest_path))?;
     }
     Ok(records)
 }

@@ -201,6 +201,10 @@ impl LanguageModel for Recorder {
         self.inner.settings()
     }
 
+    fn incidents(&self) -> Vec<String> {
+        self.inner.incidents()
+    }
+
     fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
         self.inner.check_constraint(constraint)
     }

@@ -12,6 +12,7 @@ pub mod cassette;
 pub mod local;
 mod native;
 pub mod openai;
+pub mod pool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +47,7 @@ pub enum ModelSpec {
 }
 
 pub const SPEC_HELP: &str =
-    "local | local:PATH.gguf | openai:MODEL@URL | llama-server:MODEL@URL | \
+    "local | local:PATH.gguf | openai:MODEL@URL[,URL2,...] | llama-server:MODEL@URL | \
      llama-cpp-python:MODEL@URL | ollama:MODEL@URL | replay:CASSETTE.jsonl";
 
 impl std::str::FromStr for ModelSpec {
@@ -66,8 +67,10 @@ impl std::str::FromStr for ModelSpec {
                 let (model, url) = rest.split_once('@').ok_or_else(|| {
                     format!("{s:?}: expected {scheme}:MODEL@URL, e.g. {scheme}:qwen2.5@http://127.0.0.1:8080/v1")
                 })?;
-                if model.is_empty() || !(url.starts_with("http://") || url.starts_with("https://"))
-                {
+                let each_http = url
+                    .split(',')
+                    .all(|u| u.trim().starts_with("http://") || u.trim().starts_with("https://"));
+                if model.is_empty() || !each_http {
                     return Err(format!(
                         "{s:?}: expected {scheme}:MODEL@URL with a model name and an http:// or https:// URL"
                     ));
@@ -113,6 +116,14 @@ pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageM
             config.prefix_cache = !options.no_prefix_cache;
             config.parallel = !options.no_parallel;
             Arc::new(LocalModel::load(&config)?)
+        }
+        ModelSpec::OpenAi { kind, model, url } if url.contains(',') => {
+            let urls: Vec<String> = url.split(',').map(|u| u.trim().to_string()).collect();
+            let endpoints = urls
+                .iter()
+                .map(|u| OpenAiModel::new(OpenAiConfig::new(u, model, *kind)))
+                .collect::<Result<Vec<_>, _>>()?;
+            Arc::new(pool::EndpointPool::new(endpoints, urls))
         }
         ModelSpec::OpenAi { kind, model, url } => {
             Arc::new(OpenAiModel::new(OpenAiConfig::new(url, model, *kind))?)

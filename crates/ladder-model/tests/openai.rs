@@ -446,3 +446,62 @@ async fn a_malformed_chunk_is_a_protocol_error() {
     assert!(matches!(e, ModelError::Protocol { .. }), "{e}");
     assert!(e.to_string().contains("not JSON"), "{e}");
 }
+
+#[tokio::test]
+async fn a_pool_moves_a_run_off_a_dead_endpoint_and_keeps_going() {
+    use ladder_model::pool::EndpointPool;
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", l.local_addr().unwrap());
+        drop(l);
+        url
+    };
+    let alive = serve(vec![ok(sse(LLAMA_CPP))]).await;
+    let urls = vec![dead.clone(), alive.url.clone()];
+    let pool = EndpointPool::new(
+        urls.iter()
+            .map(|u| OpenAiModel::new(config(u, ServerKind::LlamaCpp)).unwrap())
+            .collect(),
+        urls.clone(),
+    );
+    let session = ladder_core::Session::new();
+    let r = pool.chat_in(&session, &request(), None).await.unwrap();
+    assert_eq!(r.text, "The capital is Paris.");
+    let incidents = pool.incidents();
+    assert_eq!(incidents.len(), 1, "{incidents:?}");
+    assert!(incidents[0].contains(&dead), "{incidents:?}");
+    // The run stays on the live endpoint, and a new run is not sent to the dead one.
+    pool.chat_in(&session, &request(), None).await.unwrap();
+    pool.chat_in(&ladder_core::Session::new(), &request(), None)
+        .await
+        .unwrap();
+    assert_eq!(pool.incidents().len(), 1);
+    assert_eq!(alive.seen.lock().unwrap().len(), 3);
+    assert_eq!(pool.info().endpoint.unwrap(), urls.join(","));
+}
+
+#[tokio::test]
+async fn a_pool_returns_a_client_error_without_failing_over() {
+    use ladder_model::pool::EndpointPool;
+    let bad = serve(vec![Reply {
+        status: 400,
+        headers: vec![],
+        body: Body::Json("{\"error\":{\"message\":\"bad schema\"}}".into()),
+    }])
+    .await;
+    let good = serve(vec![ok(sse(LLAMA_CPP))]).await;
+    let urls = vec![bad.url.clone(), good.url.clone()];
+    let pool = EndpointPool::new(
+        urls.iter()
+            .map(|u| OpenAiModel::new(config(u, ServerKind::LlamaCpp)).unwrap())
+            .collect(),
+        urls,
+    );
+    let e = pool
+        .chat_in(&ladder_core::Session::new(), &request(), None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("bad schema"), "{e}");
+    assert!(pool.incidents().is_empty());
+    assert!(good.seen.lock().unwrap().is_empty());
+}

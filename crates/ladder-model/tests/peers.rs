@@ -73,3 +73,54 @@ async fn a_json_schema_constraint_is_obeyed_in_the_form_this_server_takes() {
         serde_json::from_str(&out.text).unwrap_or_else(|e| panic!("{e}: {:?}", out.text));
     assert!(v["city"].is_string(), "{v}");
 }
+
+#[tokio::test]
+async fn a_pool_of_two_servers_keeps_its_runs_going_when_one_is_killed() {
+    let (Ok(url), Ok(url2), Ok(pid2)) = (
+        std::env::var("LADDER_PEER_URL"),
+        std::env::var("LADDER_PEER_URL2"),
+        std::env::var("LADDER_PEER_PID2"),
+    ) else {
+        eprintln!(
+            "skipped: LADDER_PEER_URL2 and LADDER_PEER_PID2 are not set (run `just test-peers`)"
+        );
+        return;
+    };
+    let urls = vec![url, url2.clone()];
+    let pool = ladder_model::pool::EndpointPool::new(
+        urls.iter()
+            .map(|u| {
+                OpenAiModel::new(OpenAiConfig::new(u, "smollm2", ServerKind::LlamaCppPython))
+                    .unwrap()
+            })
+            .collect(),
+        urls.clone(),
+    );
+    // Four runs, spread over both servers.
+    let sessions: Vec<ladder_core::Session> = (0..4).map(|_| ladder_core::Session::new()).collect();
+    for s in &sessions {
+        pool.chat_in(s, &ask("Name a sea.", 8), None).await.unwrap();
+    }
+    assert!(pool.incidents().is_empty());
+    // The second server dies; every run's next call still gets an answer.
+    let status = std::process::Command::new("kill")
+        .arg(&pid2)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for s in &sessions {
+        let out = pool
+            .chat_in(s, &ask("Name a lake.", 8), None)
+            .await
+            .unwrap();
+        assert!(!out.text.is_empty());
+    }
+    let incidents = pool.incidents();
+    assert_eq!(
+        incidents.len(),
+        1,
+        "the dead server is tried once, then avoided: {incidents:?}"
+    );
+    assert!(incidents[0].contains(&url2), "{incidents:?}");
+}
