@@ -142,7 +142,11 @@ lint:
     cargo clippy --workspace --all-targets -- -D warnings
 
 # Benchmarks (figures in BENCHMARKS.md): model throughput through the trait against a bare
-# llama-cpp-2 loop; embedding throughput and vector-search latency and recall.
+# llama-cpp-2 loop, prefix reuse, parallel decoding; embedding throughput and vector-search
+# latency and recall; each strategy's orchestration cost outside the model.
 bench: build
     "$CARGO_TARGET_DIR/debug/ladder" bench-model
     "$CARGO_TARGET_DIR/debug/ladder" bench-retrieval
+    # Criterion (benches/): orchestration on a replayed run, retrieval. The dev profile
+    # optimises every dependency, so no second (release) build of llama.cpp is needed.
+    cargo bench --profile dev --bench strategies
