@@ -86,9 +86,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 );
             }
             let spec = ladder_model::ModelSpec::Replay(cassette);
-            ladder_model::open(&spec, &Default::default()).context("cannot open the cassette")?
+            vec![ladder_model::open(&spec, &Default::default())
+                .context("cannot open the cassette")?]
         }
-        None => args.model.open()?,
+        None => args.model.open_all()?,
     };
     let mut spec = BenchSpec {
         plan: Plan {
@@ -99,6 +100,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             seed: args.budget.seed,
             model: String::new(),
             model_settings: Default::default(),
+            models: Vec::new(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
             max_steps: args.budget.max_steps,
@@ -106,7 +108,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             max_tokens: args.budget.max_tokens,
             max_wall_ms: args.budget.max_wall_ms,
         },
-        model,
+        models: model,
         out: args.out.clone(),
         resume: args.resume,
         data_dir: args.data.join("qdrant"),
@@ -117,6 +119,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     if let Some((manifest, _)) = &original {
+        if !manifest.plan.models.is_empty() {
+            anyhow::bail!("{} ran several models; a replay takes one cassette, so it replays benches of one model", args.replay.as_deref().unwrap_or(std::path::Path::new("")).display());
+        }
         // The plan is the original's; its model, settings and hashes are filled anew.
         spec.plan = ladder_harness::bench::Plan {
             model: String::new(),
@@ -137,17 +142,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     if args.dry_run {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;
+        let names: Vec<String> = spec.models.iter().map(|m| m.info().to_string()).collect();
         println!(
-            "{} runs: suites {} x strategies {} x {} trial(s), model {}, {} at once",
+            "{} runs: suites {} x strategies {} x {} trial(s) x models {}, {} at once",
             jobs.len(),
             spec.plan.suites.join(","),
             spec.plan.strategies.join(","),
             spec.plan.trials,
-            spec.plan.model,
+            names.join(", "),
             spec.concurrency
         );
-        let (seconds, unknown) =
-            ladder_harness::bench::estimate(&jobs, &spec.plan.model, spec.concurrency);
+        let (seconds, unknown) = ladder_harness::bench::estimate(&jobs, &names, spec.concurrency);
         let history = ladder_harness::bench::history_path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
@@ -175,7 +180,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-    let model = std::sync::Arc::clone(&spec.model);
+    let models = spec.models.clone();
     let records = ladder_harness::bench::run(spec, |done, total, r| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -193,7 +198,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     .context("the bench stopped")?;
     bar.finish_and_clear();
     print!("{}", ladder_harness::bench::table(&records));
-    for incident in model.incidents() {
+    for incident in models.iter().flat_map(|m| m.incidents()) {
         println!("model backend: {incident}");
     }
     println!(

@@ -41,8 +41,9 @@ struct Cli {
 #[derive(clap::Args, Clone)]
 pub(crate) struct ModelArgs {
     /// Which model to use.
-    #[arg(long, short, default_value = "local", value_name = "SPEC", help = format!("Which model to use: {SPEC_HELP}"))]
-    model: ModelSpec,
+    #[arg(long, short, default_value = "local", value_name = "SPEC", action = clap::ArgAction::Append,
+          help = format!("Which model to use: {SPEC_HELP}. `ladder bench` takes it several times: every strategy runs with every model"))]
+    model: Vec<ModelSpec>,
     /// Threads for the local model.
     #[arg(long, default_value_t = 1)]
     threads: u32,
@@ -60,9 +61,25 @@ pub(crate) struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The one model (commands other than `bench` take one --model).
     pub(crate) fn open(&self) -> Result<Arc<dyn ladder_core::LanguageModel>> {
+        if self.model.len() > 1 {
+            bail!("this command takes one --model; `ladder bench` takes several");
+        }
+        self.open_spec(self.model.first().unwrap_or(&ModelSpec::Local(None)))
+    }
+
+    /// Every --model given, opened.
+    pub(crate) fn open_all(&self) -> Result<Vec<Arc<dyn ladder_core::LanguageModel>>> {
+        if self.model.len() > 1 && self.record.is_some() {
+            bail!("--record keeps one cassette: record one model at a time");
+        }
+        self.model.iter().map(|m| self.open_spec(m)).collect()
+    }
+
+    fn open_spec(&self, spec: &ModelSpec) -> Result<Arc<dyn ladder_core::LanguageModel>> {
         ladder_model::open(
-            &self.model,
+            spec,
             &OpenOptions {
                 threads: self.threads,
                 record: self.record.clone(),

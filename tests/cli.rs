@@ -1253,3 +1253,67 @@ fn a_dry_run_estimates_the_time_from_earlier_benches_on_this_machine() {
     );
     assert!(!dir.path().join("b").exists(), "a dry run writes nothing");
 }
+
+#[test]
+fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("two");
+    let o = ladder(&[
+        "bench",
+        "--strategies",
+        "direct",
+        "--suites",
+        "facts",
+        "--tasks",
+        "facts-001",
+        "--model",
+        "local",
+        "--model",
+        "replay:fixtures/runs/replay-small/cassette.jsonl",
+        "--concurrency",
+        "1",
+        "--out",
+        &out.display().to_string(),
+        "--data",
+        &dir.path().join("data").display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("| all | direct@SmolLM2-135M-Instruct.Q4_1 | 1 |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| all | direct@replay-SmolLM2-135M-Instruct.Q4_1 | 1 |"),
+        "{stdout}"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let models = manifest["plan"]["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2);
+    assert!(
+        models[0]["settings"]["parameters"].as_u64().unwrap() > 100_000_000,
+        "{manifest}"
+    );
+    let records = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 2);
+    assert!(
+        records.contains("\"model\":\"replay-SmolLM2-135M-Instruct.Q4_1\""),
+        "{records}"
+    );
+    // A command that runs one model refuses two.
+    let o = ladder(&[
+        "run",
+        "--task",
+        "fixtures/tasks/capital.toml",
+        "--model",
+        "local",
+        "--model",
+        "local",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).1.contains("takes one --model"),
+        "{:?}",
+        text(&o)
+    );
+}

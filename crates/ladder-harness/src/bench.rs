@@ -59,7 +59,8 @@ impl std::str::FromStr for Tasks {
 /// What a bench runs. The settings that must match for `--resume` are in [`Plan`].
 pub struct BenchSpec {
     pub plan: Plan,
-    pub model: Arc<dyn LanguageModel>,
+    /// Every strategy runs with every model (the first is the plan's `model`).
+    pub models: Vec<Arc<dyn LanguageModel>>,
     pub out: PathBuf,
     pub resume: bool,
     pub data_dir: PathBuf,
@@ -68,6 +69,16 @@ pub struct BenchSpec {
     /// Runs in flight at once (at least 1). They share the one loaded model (its weights
     /// mapped once) and each has its own context; records are appended as runs finish.
     pub concurrency: usize,
+}
+
+impl BenchSpec {
+    /// Each model's short name (labels of a bench with several models).
+    pub fn model_labels(&self) -> Vec<String> {
+        self.models
+            .iter()
+            .map(|m| model_label(&m.info().to_string()))
+            .collect()
+    }
 }
 
 /// The settings of a bench, written to `manifest.json`.
@@ -81,6 +92,9 @@ pub struct Plan {
     pub model: String,
     #[serde(default)]
     pub model_settings: serde_json::Value,
+    /// With several models: each one's name and settings (the first is `model`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelEntry>,
     #[serde(default)]
     pub strategy_settings: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
@@ -89,6 +103,14 @@ pub struct Plan {
     pub max_model_calls: Option<u32>,
     pub max_tokens: Option<u64>,
     pub max_wall_ms: Option<u64>,
+}
+
+/// One model of a bench with several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub name: String,
+    #[serde(default)]
+    pub settings: serde_json::Value,
 }
 
 /// `manifest.json`: the plan and where and from what it ran.
@@ -114,6 +136,9 @@ pub struct Record {
     pub suite: String,
     pub task: String,
     pub strategy: String,
+    /// The model, in a bench with several (empty otherwise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
     pub trial: u32,
     pub seed: u64,
     pub outcome: Option<Outcome>,
@@ -129,8 +154,27 @@ impl Record {
         (
             self.suite.clone(),
             self.task.clone(),
-            self.strategy.clone(),
+            self.label(),
             self.trial,
+        )
+    }
+
+    /// The strategy, and the model in a bench with several: `scaffold@MODEL`.
+    pub fn label(&self) -> String {
+        if self.model.is_empty() {
+            self.strategy.clone()
+        } else {
+            format!("{}@{}", self.strategy, self.model)
+        }
+    }
+
+    /// What a run is paired on across strategies: suite, task, trial and model.
+    fn pair_key(&self) -> (String, String, u32, String) {
+        (
+            self.suite.clone(),
+            self.task.clone(),
+            self.trial,
+            self.model.clone(),
         )
     }
 
@@ -146,6 +190,30 @@ pub struct Job {
     pub task: String,
     pub strategy: String,
     pub trial: u32,
+    /// Which of the bench's models (an index into `BenchSpec::models`).
+    pub model: usize,
+}
+
+/// A model's short name in labels: its file or model name without the backend and folder.
+pub fn model_label(info: &str) -> String {
+    let name = info.rsplit(['/', ':']).next().unwrap_or(info);
+    let name = name.strip_suffix(".gguf").unwrap_or(name);
+    if info.starts_with("replay:") {
+        format!("replay-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+impl Job {
+    /// The key its record will have.
+    fn key(&self, models: &[String]) -> (String, String, String, u32) {
+        let strategy = match models.len() {
+            0 | 1 => self.strategy.clone(),
+            _ => format!("{}@{}", self.strategy, models[self.model]),
+        };
+        (self.suite.clone(), self.task.clone(), strategy, self.trial)
+    }
 }
 
 /// Read `results.jsonl`: every whole record (a torn last line is skipped).
@@ -199,8 +267,23 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
             .strategy_settings
             .insert(name.clone(), s.settings());
     }
-    spec.plan.model = spec.model.info().to_string();
-    spec.plan.model_settings = spec.model.settings();
+    let first = spec
+        .models
+        .first()
+        .ok_or_else(|| HarnessError::Choose("a bench needs a model (--model)".into()))?;
+    spec.plan.model = first.info().to_string();
+    spec.plan.model_settings = first.settings();
+    spec.plan.models = if spec.models.len() > 1 {
+        spec.models
+            .iter()
+            .map(|m| ModelEntry {
+                name: m.info().to_string(),
+                settings: m.settings(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     for suite_name in &spec.plan.suites {
         let suite = load_suite(suite_name)?;
         spec.plan
@@ -216,14 +299,17 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
                 .collect(),
         };
         for task in ids {
-            for strategy in &spec.plan.strategies {
-                for trial in 0..spec.plan.trials.max(1) {
-                    jobs.push(Job {
-                        suite: suite_name.clone(),
-                        task: task.clone(),
-                        strategy: strategy.clone(),
-                        trial,
-                    });
+            for model in 0..spec.models.len() {
+                for strategy in &spec.plan.strategies {
+                    for trial in 0..spec.plan.trials.max(1) {
+                        jobs.push(Job {
+                            suite: suite_name.clone(),
+                            task: task.clone(),
+                            strategy: strategy.clone(),
+                            trial,
+                            model,
+                        });
+                    }
                 }
             }
         }
@@ -282,7 +368,7 @@ fn remember(record: &Record, model: &str, concurrency: usize) {
 /// An estimate of a plan's wall time from the machine's history: each job's mean wall
 /// time for its strategy on its suite with this model (or on any suite), over the runs
 /// in flight at once. Also the jobs that had no figure at all.
-pub fn estimate(jobs: &[Job], model: &str, concurrency: usize) -> (f64, usize) {
+pub fn estimate(jobs: &[Job], models: &[String], concurrency: usize) -> (f64, usize) {
     let lines: Vec<HistoryLine> = history_path()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .map(|t| {
@@ -297,6 +383,7 @@ pub fn estimate(jobs: &[Job], model: &str, concurrency: usize) -> (f64, usize) {
     };
     let (mut total_ms, mut unknown) = (0.0, 0);
     for j in jobs {
+        let model = models.get(j.model).map(String::as_str).unwrap_or_default();
         let m = mean(&|l| l.model == model && l.strategy == j.strategy && l.suite == j.suite)
             .or_else(|| mean(&|l| l.model == model && l.strategy == j.strategy));
         match m {
@@ -450,11 +537,10 @@ pub async fn run(
     .map_err(io("cannot write", &manifest_path))?;
 
     let finished: BTreeSet<_> = done.iter().map(Record::key).collect();
+    let labels = spec.model_labels();
     let todo: Vec<&Job> = jobs
         .iter()
-        .filter(|j| {
-            !finished.contains(&(j.suite.clone(), j.task.clone(), j.strategy.clone(), j.trial))
-        })
+        .filter(|j| !finished.contains(&j.key(&labels)))
         .collect();
     let total = jobs.len();
     let mut file = std::fs::OpenOptions::new()
@@ -484,7 +570,14 @@ pub async fn run(
         .buffer_unordered(spec.concurrency.max(1));
     while let Some(record) = running.next().await {
         let record = record?;
-        remember(&record, &spec.plan.model, spec.concurrency.max(1));
+        let model = spec.models[0].info().to_string();
+        let model = spec
+            .models
+            .iter()
+            .map(|m| m.info().to_string())
+            .find(|m| model_label(m) == record.model)
+            .unwrap_or(model);
+        remember(&record, &model, spec.concurrency.max(1));
         let line = serde_json::to_string(&record).unwrap_or_default() + "\n";
         file.write_all(line.as_bytes())
             .and_then(|_| file.flush())
@@ -493,7 +586,7 @@ pub async fn run(
         records.push(record);
         progress(records.len(), total, records.last().expect("just pushed"));
     }
-    let incidents = spec.model.incidents();
+    let incidents: Vec<String> = spec.models.iter().flat_map(|m| m.incidents()).collect();
     if !incidents.is_empty() {
         let manifest = Manifest {
             incidents,
@@ -519,7 +612,7 @@ async fn run_job(
     let mut run_spec = RunSpec::new(
         TaskSource::Suite(job.suite.clone()),
         &job.strategy,
-        Arc::clone(&spec.model),
+        Arc::clone(&spec.models[job.model]),
     );
     run_spec.id = Some(job.task.clone());
     run_spec.out = spec.out.join("traces");
@@ -538,6 +631,10 @@ async fn run_job(
         suite: job.suite.clone(),
         task: job.task.clone(),
         strategy: job.strategy.clone(),
+        model: match spec.models.len() {
+            0 | 1 => String::new(),
+            _ => spec.model_labels()[job.model].clone(),
+        },
         trial: job.trial,
         seed,
         outcome: None,
@@ -601,13 +698,10 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
     let mut groups: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
     for r in records {
         groups
-            .entry((r.suite.clone(), r.strategy.clone()))
+            .entry((r.suite.clone(), r.label()))
             .or_default()
             .push(r);
-        groups
-            .entry(("all".into(), r.strategy.clone()))
-            .or_default()
-            .push(r);
+        groups.entry(("all".into(), r.label())).or_default().push(r);
     }
     groups
         .into_iter()
@@ -681,20 +775,29 @@ pub struct AblationRow {
 
 /// One row per ablation variant found in `records`, against `scaffold`.
 pub fn ablation(records: &[Record]) -> Vec<AblationRow> {
-    let full: BTreeMap<(String, String, u32), &Record> = records
+    let full: BTreeMap<_, &Record> = records
         .iter()
         .filter(|r| r.strategy == "scaffold")
-        .map(|r| ((r.suite.clone(), r.task.clone(), r.trial), r))
+        .map(|r| (r.pair_key(), r))
         .collect();
+    // Each variant (with each model, in a bench with several), in the registry's order.
+    let mut labels: Vec<(usize, String)> = records
+        .iter()
+        .filter_map(|r| {
+            crate::registry::ablations()
+                .iter()
+                .position(|v| *v == r.strategy)
+                .map(|i| (i, r.label()))
+        })
+        .collect();
+    labels.sort();
+    labels.dedup();
     let mut rows = Vec::new();
-    for variant in crate::registry::ablations() {
+    for (_, variant) in labels {
         let pairs: Vec<(&Record, &Record)> = records
             .iter()
-            .filter(|r| r.strategy == variant)
-            .filter_map(|r| {
-                full.get(&(r.suite.clone(), r.task.clone(), r.trial))
-                    .map(|f| (*f, r))
-            })
+            .filter(|r| r.label() == variant)
+            .filter_map(|r| full.get(&r.pair_key()).map(|f| (*f, r)))
             .collect();
         if pairs.is_empty() {
             continue;
@@ -758,30 +861,31 @@ pub fn ablation_table(records: &[Record]) -> String {
 }
 
 /// Each strategy against `baseline` on the runs both made (same suite, task and trial).
+/// With several models, each strategy is paired with the baseline on the same model.
 pub fn compare(records: &[Record], baseline: &str) -> Vec<(String, stats::Paired)> {
-    let by_key: BTreeMap<(String, String, u32), &Record> = records
+    let by_key: BTreeMap<_, &Record> = records
         .iter()
         .filter(|r| r.strategy == baseline)
-        .map(|r| ((r.suite.clone(), r.task.clone(), r.trial), r))
+        .map(|r| (r.pair_key(), r))
         .collect();
-    let strategies: BTreeSet<&str> = records
+    let labels: BTreeSet<String> = records
         .iter()
-        .map(|r| r.strategy.as_str())
-        .filter(|s| *s != baseline)
+        .filter(|r| r.strategy != baseline)
+        .map(Record::label)
         .collect();
-    strategies
+    labels
         .into_iter()
-        .map(|s| {
+        .map(|label| {
             let pairs: Vec<(bool, bool)> = records
                 .iter()
-                .filter(|r| r.strategy == s)
+                .filter(|r| r.label() == label)
                 .filter_map(|r| {
                     by_key
-                        .get(&(r.suite.clone(), r.task.clone(), r.trial))
+                        .get(&r.pair_key())
                         .map(|b| (r.success(), b.success()))
                 })
                 .collect();
-            (s.to_string(), stats::paired(&pairs))
+            (label, stats::paired(&pairs))
         })
         .collect()
 }
@@ -887,6 +991,7 @@ mod tests {
             suite: "seaside".into(),
             task: task.into(),
             strategy: strategy.into(),
+            model: String::new(),
             trial: 0,
             seed: 0,
             outcome: None,
@@ -899,6 +1004,51 @@ mod tests {
             error: None,
             trace: String::new(),
         }
+    }
+
+    #[test]
+    fn with_several_models_each_strategy_is_labelled_and_paired_on_its_own_model() {
+        let mut rs = Vec::new();
+        for (model, direct_ok, scaffold_ok) in [("small", false, false), ("big", false, true)] {
+            for t in ["a", "b"] {
+                let mut d = record("direct", t, direct_ok, 0, 100);
+                d.model = model.into();
+                let mut s = record("scaffold", t, scaffold_ok, 5, 2000);
+                s.model = model.into();
+                rs.push(d);
+                rs.push(s);
+            }
+        }
+        let labels: Vec<String> = summarise(&rs)
+            .into_iter()
+            .filter(|r| r.suite == "all")
+            .map(|r| format!("{} {}", r.strategy, r.successes))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                "direct@big 0",
+                "direct@small 0",
+                "scaffold@big 2",
+                "scaffold@small 0"
+            ]
+        );
+        let cmp = compare(&rs, "direct");
+        let names: Vec<(&str, u64, u64)> = cmp
+            .iter()
+            .map(|(n, p)| (n.as_str(), p.pairs, p.only_first))
+            .collect();
+        assert_eq!(
+            names,
+            [("scaffold@big", 2, 2), ("scaffold@small", 2, 0)],
+            "paired on the same model"
+        );
+        assert_eq!(
+            model_label("local:/m/SmolLM2-135M.Q4_1.gguf"),
+            "SmolLM2-135M.Q4_1"
+        );
+        assert_eq!(model_label("openai:qwen2.5"), "qwen2.5");
+        assert_eq!(model_label("replay:local:SmolLM2.gguf"), "replay-SmolLM2");
     }
 
     #[test]

@@ -197,6 +197,47 @@ pub fn charts(records: &[Record]) -> Vec<(String, String)> {
     ]
 }
 
+/// With several models whose sizes are known (a GGUF's parameter count, in its settings),
+/// each strategy's success against the model's size: the crossover chart.
+pub fn crossover(manifest: &Manifest, records: &[Record]) -> Option<String> {
+    let sizes: Vec<(String, f64)> = manifest
+        .plan
+        .models
+        .iter()
+        .filter_map(|m| {
+            m.settings["parameters"]
+                .as_f64()
+                .map(|p| (crate::bench::model_label(&m.name), p / 1e6))
+        })
+        .collect();
+    if sizes.len() < 2 {
+        return None;
+    }
+    let points: Vec<Point> = summarise(records)
+        .into_iter()
+        .filter(|r| r.suite == "all")
+        .filter_map(|r| {
+            let (_, model) = r.strategy.split_once('@')?;
+            let (_, size) = sizes.iter().find(|(m, _)| m == model)?;
+            Some(Point {
+                label: r.strategy.clone(),
+                x: *size,
+                y: r.rate,
+                low: r.low,
+                high: r.high,
+                highlight: false,
+            })
+        })
+        .collect();
+    Some(scatter(
+        "Success against model size: does the scaffold carry the weak model?",
+        "model parameters (millions)",
+        "success rate",
+        &points,
+        false,
+    ))
+}
+
 /// `report.md`.
 pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
     let p = &manifest.plan;
@@ -223,6 +264,9 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
         frontier(&rows).join(", ")
     ));
     s.push_str("\n## Charts\n\n![success against user turns](success-vs-turns.svg)\n\n![success against tokens](success-vs-tokens.svg)\n\n![success per suite](success-by-suite.svg)\n");
+    if crossover(manifest, records).is_some() {
+        s.push_str("\n![success against model size](success-vs-model-size.svg)\n");
+    }
     s.push_str(
         "\nEvery run is a line of `results.csv`; every figure above is in `summary.json`.\n",
     );
@@ -245,6 +289,9 @@ pub fn write(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
         ),
     ];
     files.extend(charts(&records));
+    if let Some(svg) = crossover(&manifest, &records) {
+        files.push(("success-vs-model-size.svg".into(), svg));
+    }
     let mut written = Vec::new();
     for (file, text) in files {
         let path = dir.join(file);
@@ -266,7 +313,7 @@ pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, HarnessError> {
         a.display(),
         b.display()
     );
-    let key = |r: &Record| (r.suite.clone(), r.task.clone(), r.strategy.clone(), r.trial);
+    let key = |r: &Record| (r.suite.clone(), r.task.clone(), r.label(), r.trial);
     let by_b: BTreeMap<_, &Record> = rb.iter().map(|r| (key(r), r)).collect();
     let mut any = false;
     for x in &rows_a {
@@ -279,7 +326,7 @@ pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, HarnessError> {
         any = true;
         let pairs: Vec<(bool, bool)> = ra
             .iter()
-            .filter(|r| (x.suite == "all" || r.suite == x.suite) && r.strategy == x.strategy)
+            .filter(|r| (x.suite == "all" || r.suite == x.suite) && r.label() == x.strategy)
             .filter_map(|r| {
                 by_b.get(&key(r)).map(|o| {
                     let ok = |r: &Record| r.score.as_ref().is_some_and(|s| s.success);

@@ -133,3 +133,44 @@ fn a_report_on_a_folder_that_is_not_a_bench_says_what_it_expected() {
         .to_string();
     assert!(e.contains("no finished run"), "{e}");
 }
+
+#[test]
+fn several_models_with_known_sizes_get_a_crossover_chart() {
+    let (mut manifest, records) = report::load(&fixture()).unwrap();
+    assert!(
+        report::crossover(&manifest, &records).is_none(),
+        "one model: no crossover"
+    );
+    manifest.plan.models = vec![
+        ladder_harness::bench::ModelEntry {
+            name: "local:/m/small.gguf".into(),
+            settings: serde_json::json!({"parameters": 135_000_000u64}),
+        },
+        ladder_harness::bench::ModelEntry {
+            name: "local:/m/big.gguf".into(),
+            settings: serde_json::json!({"parameters": 7_000_000_000u64}),
+        },
+    ];
+    // The same runs, as if made with each model.
+    let mut two = Vec::new();
+    for (model, keep) in [("small", false), ("big", true)] {
+        for r in &records {
+            let mut r = r.clone();
+            r.model = model.into();
+            if let Some(s) = r.score.as_mut() {
+                s.success = keep && r.strategy == "scaffold";
+            }
+            two.push(r);
+        }
+    }
+    let svg = report::crossover(&manifest, &two).expect("a crossover chart");
+    for label in [
+        "scaffold@big",
+        "scaffold@small",
+        "direct@big",
+        "bootstrap@small",
+    ] {
+        assert!(svg.contains(label), "{label}");
+    }
+    assert!(svg.contains("model parameters (millions)"));
+}

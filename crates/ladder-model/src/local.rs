@@ -1095,6 +1095,7 @@ impl LanguageModel for LocalModel {
             "max_context": self.inner.max_context,
             "prefix_cache": self.inner.prefix_cache,
             "parallel": self.inner.parallel,
+            "parameters": self.inner.model.n_params(),
         })
     }
 
