@@ -150,3 +150,13 @@ bench: build
     # Criterion (benches/): orchestration on a replayed run, retrieval. The dev profile
     # optimises every dependency, so no second (release) build of llama.cpp is needed.
     cargo bench --profile dev --bench strategies
+    just bench-strategies
+
+# The strategies on every suite's smoke tasks with the local model (about 15 minutes on 2
+# cores), its report in runs/, and its table into BENCHMARKS.md (section strategies-smoke).
+bench-strategies: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out="runs/bench-smoke-$(date +%Y%m%d-%H%M%S)"
+    "$CARGO_TARGET_DIR/debug/ladder" bench --strategies direct,scaffold,bootstrap --tasks smoke --out "$out"
+    "$CARGO_TARGET_DIR/debug/ladder" report "$out" --into BENCHMARKS.md --section strategies-smoke

@@ -258,6 +258,13 @@ enum Command {
     Report {
         /// The bench folder (`ladder bench --out DIR`).
         dir: PathBuf,
+        /// Also put the bench's table (with what produced it) into this document, between
+        /// `<!-- ladder report: NAME -->` and `<!-- end: NAME -->` (see --section).
+        #[arg(long, value_name = "FILE", requires = "section")]
+        into: Option<PathBuf>,
+        /// The section's NAME in the --into document.
+        #[arg(long, value_name = "NAME")]
+        section: Option<String>,
     },
     /// Compare two bench folders: each strategy's success with intervals (and whether they
     /// separate), paired on the runs both made, and its tokens, turns and time.
@@ -457,9 +464,13 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Scaffold { command } => scaffold::run(command),
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
-        Command::Report { dir } => {
+        Command::Report { dir, into, section } => {
             for path in ladder_harness::report::write(&dir)? {
                 println!("wrote {}", path.display());
+            }
+            if let (Some(doc), Some(name)) = (into, section) {
+                ladder_harness::report::into_document(&dir, &doc, &name)?;
+                println!("updated section {name} of {}", doc.display());
             }
             Ok(())
         }

@@ -273,6 +273,57 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
     s
 }
 
+/// The block a bench contributes to a document such as BENCHMARKS.md: what produced it
+/// (folder, plan, revision, machine) and its results table.
+pub fn section(dir: &Path, manifest: &Manifest, records: &[Record]) -> String {
+    let p = &manifest.plan;
+    format!(
+        "Bench folder `{}`: suites {}, tasks {}, strategies {}, {} trial(s), seed {}, model {}, ladder {}{}, {} ({} cores), {} runs at once.\n\n```\n{}```\n",
+        dir.display(),
+        p.suites.join(", "),
+        p.tasks,
+        p.strategies.join(", "),
+        p.trials,
+        p.seed,
+        p.model,
+        &manifest.git_revision.get(..12).unwrap_or(&manifest.git_revision),
+        if manifest.git_dirty { " (uncommitted changes)" } else { "" },
+        manifest.machine["cpu"].as_str().unwrap_or("?"),
+        manifest.machine["cores"],
+        manifest.concurrency.max(1),
+        table(records)
+    )
+}
+
+/// Replace the text between `<!-- ladder report: NAME -->` and `<!-- end: NAME -->` in
+/// `document` with the bench's [`section`]. The markers must be there: a document is never
+/// rewritten where nobody asked for it.
+pub fn into_document(dir: &Path, document: &Path, name: &str) -> Result<(), HarnessError> {
+    let (manifest, records) = load(dir)?;
+    let text = std::fs::read_to_string(document).map_err(io("cannot read", document))?;
+    let start = format!("<!-- ladder report: {name} -->");
+    let end = format!("<!-- end: {name} -->");
+    let (Some(a), Some(b)) = (text.find(&start), text.find(&end)) else {
+        return Err(HarnessError::Choose(format!(
+            "{} has no section {name}: add the lines `{start}` and `{end}` where its table goes",
+            document.display()
+        )));
+    };
+    if b < a {
+        return Err(HarnessError::Choose(format!(
+            "{}: `{end}` comes before `{start}`",
+            document.display()
+        )));
+    }
+    let new = format!(
+        "{}{start}\n{}{}",
+        &text[..a],
+        section(dir, &manifest, &records),
+        &text[b..]
+    );
+    std::fs::write(document, new).map_err(io("cannot write", document))
+}
+
 /// Write `report.md`, `results.csv`, `summary.json` and the charts into `dir`.
 pub fn write(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
     let (manifest, records) = load(dir)?;

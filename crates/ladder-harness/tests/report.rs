@@ -174,3 +174,36 @@ fn several_models_with_known_sizes_get_a_crossover_chart() {
     }
     assert!(svg.contains("model parameters (millions)"));
 }
+
+#[test]
+fn a_bench_table_goes_between_its_markers_and_nowhere_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = tmp.path().join("BENCH.md");
+    std::fs::write(
+        &doc,
+        "# Head\n\n<!-- ladder report: smoke -->\nold table\n<!-- end: smoke -->\n\nTail stays.\n",
+    )
+    .unwrap();
+    report::into_document(&fixture(), &doc, "smoke").unwrap();
+    let text = std::fs::read_to_string(&doc).unwrap();
+    assert!(
+        text.starts_with("# Head\n\n<!-- ladder report: smoke -->\nBench folder `"),
+        "{text}"
+    );
+    assert!(!text.contains("old table"));
+    assert!(
+        text.contains("| all | scaffold | 15 |")
+            && text.ends_with("<!-- end: smoke -->\n\nTail stays.\n"),
+        "{text}"
+    );
+    // Again: the same document (the section is replaced, not added).
+    report::into_document(&fixture(), &doc, "smoke").unwrap();
+    assert_eq!(std::fs::read_to_string(&doc).unwrap(), text);
+    let e = report::into_document(&fixture(), &doc, "other")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no section other") && e.contains("<!-- ladder report: other -->"),
+        "{e}"
+    );
+}
