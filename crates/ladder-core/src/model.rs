@@ -297,15 +297,7 @@ pub trait LanguageModel: Send + Sync {
         requests: &[ChatRequest],
         streams: Vec<Option<TokenSink>>,
     ) -> Vec<Result<ChatResponse, ModelError>> {
-        let mut out = Vec::with_capacity(requests.len());
-        let mut streams = streams.into_iter();
-        for request in requests {
-            out.push(
-                self.chat_in(session, request, streams.next().flatten())
-                    .await,
-            );
-        }
-        out
+        one_by_one(self, session, requests, streams).await
     }
 
     /// The tokens these messages take as a prompt (chat template included). Backends
@@ -365,4 +357,25 @@ pub fn canonical_json_pretty<T: Serialize>(value: &T) -> String {
     let canonical: serde_json::Value =
         serde_json::from_str(&canonical_json(value)).unwrap_or_default();
     serde_json::to_string_pretty(&canonical).unwrap_or_default()
+}
+
+/// A batch of calls made one after another in `session` (the default
+/// [`LanguageModel::chat_batch`], and a backend's fallback when it cannot decode them
+/// together).
+pub async fn one_by_one<M: LanguageModel + ?Sized>(
+    model: &M,
+    session: &Session,
+    requests: &[ChatRequest],
+    streams: Vec<Option<TokenSink>>,
+) -> Vec<Result<ChatResponse, ModelError>> {
+    let mut out = Vec::with_capacity(requests.len());
+    let mut streams = streams.into_iter();
+    for request in requests {
+        out.push(
+            model
+                .chat_in(session, request, streams.next().flatten())
+                .await,
+        );
+    }
+    out
 }

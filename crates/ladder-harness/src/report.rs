@@ -238,22 +238,40 @@ pub fn crossover(manifest: &Manifest, records: &[Record]) -> Option<String> {
     ))
 }
 
-/// `report.md`.
-pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
+/// What produced a bench, in one paragraph: plan, models, revision, machine.
+fn provenance(manifest: &Manifest) -> String {
     let p = &manifest.plan;
-    let rows = summarise(records);
-    let mut s = format!("# Bench report: {name}\n\n");
-    s.push_str(&format!(
-        "- suites: {}; tasks: {}; strategies: {}; trials: {}; seed: {}\n- model: {}\n- ladder revision: {}{}\n- machine: {}\n- runs finished: {} (errors: {})\n\n",
+    let models: Vec<String> = if p.models.is_empty() {
+        vec![p.model.clone()]
+    } else {
+        p.models.iter().map(|m| m.name.clone()).collect()
+    };
+    format!(
+        "suites {}; tasks {}; strategies {}; {} trial(s); seed {}; model {}; ladder {}{}; {} ({} cores), {}.",
         p.suites.join(", "),
         p.tasks,
         p.strategies.join(", "),
         p.trials,
         p.seed,
-        p.model,
-        manifest.git_revision,
+        models.join(", "),
+        manifest.git_revision.get(..12).unwrap_or(&manifest.git_revision),
         if manifest.git_dirty { " (with uncommitted changes)" } else { "" },
-        manifest.machine,
+        manifest.machine["cpu"].as_str().unwrap_or("?"),
+        manifest.machine["cores"],
+        match manifest.concurrency {
+            0 | 1 => "one run at a time".to_string(),
+            n => format!("{n} runs at once"),
+        },
+    )
+}
+
+/// `report.md`.
+pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
+    let rows = summarise(records);
+    let mut s = format!("# Bench report: {name}\n\n");
+    s.push_str(&format!(
+        "{}\n\nRuns finished: {} (errors: {}).\n\n",
+        provenance(manifest),
         records.len(),
         records.iter().filter(|r| r.outcome.is_none()).count(),
     ));
@@ -276,21 +294,10 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
 /// The block a bench contributes to a document such as BENCHMARKS.md: what produced it
 /// (folder, plan, revision, machine) and its results table.
 pub fn section(dir: &Path, manifest: &Manifest, records: &[Record]) -> String {
-    let p = &manifest.plan;
     format!(
-        "Bench folder `{}`: suites {}, tasks {}, strategies {}, {} trial(s), seed {}, model {}, ladder {}{}, {} ({} cores), {} runs at once.\n\n```\n{}```\n",
+        "Bench folder `{}`: {}\n\n```\n{}```\n",
         dir.display(),
-        p.suites.join(", "),
-        p.tasks,
-        p.strategies.join(", "),
-        p.trials,
-        p.seed,
-        p.model,
-        &manifest.git_revision.get(..12).unwrap_or(&manifest.git_revision),
-        if manifest.git_dirty { " (uncommitted changes)" } else { "" },
-        manifest.machine["cpu"].as_str().unwrap_or("?"),
-        manifest.machine["cores"],
-        manifest.concurrency.max(1),
+        provenance(manifest),
         table(records)
     )
 }
