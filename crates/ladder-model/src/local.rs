@@ -106,6 +106,9 @@ struct Inner {
     max_context: u32,
     prefix_cache: bool,
     parallel: bool,
+    /// The model file's SHA-256, for manifests (computed on first use).
+    path: PathBuf,
+    sha256: std::sync::OnceLock<String>,
     /// GBNF of each constraint already parsed successfully, by the constraint's JSON.
     grammars: Mutex<HashMap<String, String>>,
 }
@@ -152,6 +155,8 @@ impl LocalModel {
                 max_context: config.max_context.min(context_train).max(64),
                 prefix_cache: config.prefix_cache,
                 parallel: config.parallel,
+                path: path.clone(),
+                sha256: std::sync::OnceLock::new(),
                 grammars: Mutex::new(HashMap::new()),
             }),
         })
@@ -276,7 +281,44 @@ pub(crate) fn context_size(
     Ok((need.div_ceil(256) * 256).min(u64::from(limit)) as u32)
 }
 
+/// The SHA-256 of a file: read from `just setup`'s `FILE.verified` note when its size and
+/// modification time still match (so a run does not hash 100 MB again), else computed.
+fn file_sha256(path: &Path) -> String {
+    let meta = std::fs::metadata(path).ok();
+    let stamp = meta.as_ref().and_then(|m| {
+        let mtime = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(format!("{} {}", m.len(), mtime.as_secs()))
+    });
+    let mut note = path.as_os_str().to_owned();
+    note.push(".verified");
+    if let (Some(stamp), Ok(text)) = (&stamp, std::fs::read_to_string(PathBuf::from(note))) {
+        if let Some((sha, rest)) = text.trim().split_once(' ') {
+            if rest == stamp && sha.len() == 64 {
+                return sha.to_string();
+            }
+        }
+    }
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
+        Ok(_) => hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        Err(e) => format!("unreadable: {e}"),
+    }
+}
+
 impl Inner {
+    fn file_sha256(&self) -> String {
+        self.sha256.get_or_init(|| file_sha256(&self.path)).clone()
+    }
+
     fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
         let chat = messages
             .iter()
@@ -1096,6 +1138,7 @@ impl LanguageModel for LocalModel {
             "prefix_cache": self.inner.prefix_cache,
             "parallel": self.inner.parallel,
             "parameters": self.inner.model.n_params(),
+            "sha256": self.inner.file_sha256(),
         })
     }
 
