@@ -149,7 +149,7 @@ bench: build
     "$CARGO_TARGET_DIR/debug/ladder" bench-retrieval
     # Criterion (benches/): orchestration on a replayed run, retrieval. The dev profile
     # optimises every dependency, so no second (release) build of llama.cpp is needed.
-    cargo bench --profile dev --bench strategies
+    cargo bench --profile dev --bench strategies --bench model
     just bench-strategies
 
 # The strategies on every suite's smoke tasks with the local model (about 15 minutes on 2

@@ -685,6 +685,24 @@ pub struct Row {
     pub intent_accuracy: Option<f64>,
     /// Mean recall of the gold documents over the runs that searched.
     pub retrieval_recall: Option<f64>,
+    /// The success rate's 95% interval from a bootstrap over tasks (each task's runs
+    /// resampled together), beside Wilson's over runs.
+    pub task_bootstrap: (f64, f64),
+    pub user_turns_p95: f64,
+    /// Question parts per user turn, and the parts the user found irrelevant (or had no
+    /// preference on) or repeated, per run.
+    pub questions_per_turn: f64,
+    pub irrelevant: f64,
+    pub repeated: f64,
+    pub prompt_tokens: f64,
+    pub cached_tokens: f64,
+    pub completion_tokens: f64,
+    pub wall_p95_s: f64,
+    pub model_p50_s: f64,
+    pub model_p95_s: f64,
+    pub retrievals: f64,
+    /// Invented entity names per run.
+    pub hallucinations: f64,
 }
 
 /// The mean of the values present, or `None` when there are none.
@@ -722,6 +740,23 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
             }
             let k = per_task.values().map(|(_, t)| *t).min().unwrap_or(0);
             let counts: Vec<(u64, u64)> = per_task.values().copied().collect();
+            let task_rates: Vec<f64> = counts
+                .iter()
+                .map(|(ok, n)| *ok as f64 / (*n).max(1) as f64)
+                .collect();
+            let (_, boot_low, boot_high) = stats::mean_with_interval(&task_rates);
+            let metric = |f: &dyn Fn(&ladder_core::Metrics) -> f64| -> Vec<f64> {
+                rs.iter()
+                    .filter_map(|r| r.metrics.as_ref().map(f))
+                    .collect()
+            };
+            let turns = metric(&|m| m.user_turns as f64);
+            let models: Vec<f64> = metric(&|m| m.model_ms / 1000.0);
+            let parts = |m: &ladder_core::Metrics| {
+                m.parts_answered + m.parts_repeated + m.parts_no_preference + m.parts_irrelevant
+            };
+            let asked: f64 = metric(&|m| parts(m) as f64).iter().sum();
+            let turn_total: f64 = turns.iter().sum();
             let pass_k = (k >= 2)
                 .then(|| stats::pass_hat_k(&counts, k).map(|p| (k, p)))
                 .flatten();
@@ -750,9 +785,60 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
                 tokens: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.total_tokens as f64)),
                 wall_p50_s: stats::quantile(&walls, 0.5),
                 errors: rs.iter().filter(|r| r.outcome.is_none()).count() as u64,
+                task_bootstrap: (boot_low, boot_high),
+                user_turns_p95: stats::quantile(&turns, 0.95),
+                questions_per_turn: if turn_total > 0.0 {
+                    asked / turn_total
+                } else {
+                    0.0
+                },
+                irrelevant: mean(&|r| {
+                    r.metrics
+                        .as_ref()
+                        .map_or(0.0, |m| (m.parts_irrelevant + m.parts_no_preference) as f64)
+                }),
+                repeated: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.parts_repeated as f64)),
+                prompt_tokens: mean(&|r| {
+                    r.metrics.as_ref().map_or(0.0, |m| m.prompt_tokens as f64)
+                }),
+                cached_tokens: mean(&|r| {
+                    r.metrics.as_ref().map_or(0.0, |m| m.cached_tokens as f64)
+                }),
+                completion_tokens: mean(&|r| {
+                    r.metrics
+                        .as_ref()
+                        .map_or(0.0, |m| m.completion_tokens as f64)
+                }),
+                wall_p95_s: stats::quantile(&walls, 0.95),
+                model_p50_s: stats::quantile(&models, 0.5),
+                model_p95_s: stats::quantile(&models, 0.95),
+                retrievals: mean(&|r| r.metrics.as_ref().map_or(0.0, |m| m.retrievals as f64)),
+                hallucinations: mean(&|r| {
+                    r.score
+                        .as_ref()
+                        .map_or(0.0, |s| s.hallucinations.len() as f64)
+                }),
             }
         })
         .collect()
+}
+
+/// The costs and conversation figures per strategy (report.md; every figure is also in
+/// summary.json).
+pub fn costs_table(records: &[Record]) -> String {
+    let mut s = String::from(
+        "| suite | strategy | user turns (p95) | questions/turn | irrelevant | repeated | prompt tok | cached | completion tok | wall p50/p95 s | model p50/p95 s | retrievals | invented names |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in summarise(records) {
+        s.push_str(&format!(
+            "| {} | {} | {:.1} ({:.0}) | {:.2} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {:.1}/{:.1} | {:.1}/{:.1} | {:.1} | {:.2} |\n",
+            r.suite, r.strategy, r.user_turns, r.user_turns_p95, r.questions_per_turn,
+            r.irrelevant, r.repeated, r.prompt_tokens, r.cached_tokens, r.completion_tokens,
+            r.wall_p50_s, r.wall_p95_s, r.model_p50_s, r.model_p95_s, r.retrievals,
+            r.hallucinations
+        ));
+    }
+    s
 }
 
 /// What one scaffold component is worth: the full scaffold against the variant without
@@ -933,7 +1019,7 @@ pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
 /// The summary as a markdown table, with the paired comparisons against `direct`.
 pub fn table(records: &[Record]) -> String {
     let mut s = String::from(
-        "| suite | strategy | runs | success | 95% CI (Wilson) | pass^k | partial | user turns | model calls | tokens | wall p50 s | intent acc. | recall@k | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| suite | strategy | runs | success | 95% CI (Wilson) | 95% CI (tasks) | pass^k | partial | user turns | model calls | tokens | wall p50 s | intent acc. | recall@k | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in summarise(records) {
         let pass_k = r
@@ -942,15 +1028,16 @@ pub fn table(records: &[Record]) -> String {
             .unwrap_or_else(|| "-".into());
         let opt = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
         s.push_str(&format!(
-            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {pass_k} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} | {} |\n",
-            r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high, r.partial,
+            "| {} | {} | {} | {}/{} ({:.2}) | {:.2}-{:.2} | {:.2}-{:.2} | {pass_k} | {:.2} | {:.1} | {:.1} | {:.0} | {:.1} | {} | {} | {} |\n",
+            r.suite, r.strategy, r.runs, r.successes, r.runs, r.rate, r.low, r.high,
+            r.task_bootstrap.0, r.task_bootstrap.1, r.partial,
             r.user_turns, r.model_calls, r.tokens, r.wall_p50_s, opt(r.intent_accuracy),
             opt(r.retrieval_recall), r.errors
         ));
     }
     for (suite, c) in chance_levels(records) {
         s.push_str(&format!(
-            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | | | |\n"
+            "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | | | | |\n"
         ));
     }
     s.push_str(&ablation_table(records));
@@ -1004,6 +1091,35 @@ mod tests {
             error: None,
             trace: String::new(),
         }
+    }
+
+    #[test]
+    fn the_summary_has_a_bootstrap_interval_over_tasks_and_the_conversation_figures() {
+        let mut rs = Vec::new();
+        for (t, ok) in [("a", true), ("b", true), ("c", false), ("d", false)] {
+            let mut r = record("scaffold", t, ok, 2, 1000);
+            if let Some(m) = r.metrics.as_mut() {
+                m.parts_answered = 3;
+                m.parts_no_preference = 1;
+            }
+            rs.push(r);
+        }
+        let row = summarise(&rs)
+            .into_iter()
+            .find(|r| r.suite == "all")
+            .unwrap();
+        assert_eq!(row.rate, 0.5);
+        let (lo, hi) = row.task_bootstrap;
+        assert!(lo < 0.5 && hi > 0.5 && lo >= 0.0 && hi <= 1.0, "{lo} {hi}");
+        assert_eq!(row.questions_per_turn, 2.0, "4 parts over 2 turns");
+        assert_eq!(row.irrelevant, 1.0, "no preference counts as irrelevant");
+        let all_ok: Vec<Record> = ["a", "b"]
+            .iter()
+            .map(|t| record("x", t, true, 0, 1))
+            .collect();
+        let row = summarise(&all_ok).into_iter().next().unwrap();
+        assert_eq!(row.task_bootstrap, (1.0, 1.0));
+        assert!(costs_table(&rs).contains("| all | scaffold | 2.0 (2) | 2.00 | 1.0 |"));
     }
 
     #[test]

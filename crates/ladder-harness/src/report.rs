@@ -277,6 +277,8 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
     ));
     s.push_str("## Results\n\n");
     s.push_str(&table(records));
+    s.push_str("\n## Costs and conversations\n\n");
+    s.push_str(&crate::bench::costs_table(records));
     s.push_str(&format!(
         "\nThe cost frontier (no other strategy has at least the success rate at no more tokens): {}.\n",
         frontier(&rows).join(", ")

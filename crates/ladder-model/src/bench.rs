@@ -87,8 +87,10 @@ fn greedy(messages: Vec<Message>, max_tokens: u32) -> ChatRequest {
     r
 }
 
-/// One greedy run of the bare loop; returns (prompt tokens, new tokens, seconds).
-fn bare_run(
+/// One greedy run of the bare loop (llama-cpp-2 directly, no trait, no session); returns
+/// (prompt tokens, new tokens, seconds). The baseline of `ladder bench-model` and of the
+/// criterion benchmark in `benches/`.
+pub fn bare_run(
     model: &LocalModel,
     messages: &[Message],
     max_new: u32,
