@@ -1041,7 +1041,12 @@ pub fn table(records: &[Record]) -> String {
         ));
     }
     s.push_str(&ablation_table(records));
-    let cmp = compare(records, "direct");
+    // Only strategies that ran beside direct on the same tasks (none when the bench had no
+    // direct runs).
+    let cmp: Vec<_> = compare(records, "direct")
+        .into_iter()
+        .filter(|(_, p)| p.pairs > 0)
+        .collect();
     if !cmp.is_empty() {
         s.push_str("\nPaired against direct (same tasks, trials and seeds):\n\n| strategy | pairs | only it | only direct | difference | McNemar p |\n|---|---|---|---|---|---|\n");
         for (name, p) in cmp {
