@@ -136,6 +136,11 @@ test-peers: setup
     LADDER_PEER_URL="http://127.0.0.1:$port/v1" LADDER_PEER_URL2="http://127.0.0.1:$port2/v1" \
         LADDER_PEER_PID2="$pid2" cargo test --workspace --test peers -- --nocapture
 
+# Bench throughput against 1, 2 and 4 llama-cpp-python servers on loopback, and a bench
+# that keeps going when one server is killed (needs `just test-peers` once; ~10 minutes).
+bench-servers *COUNTS: build
+    scripts/bench-servers.sh {{COUNTS}}
+
 # Lints: formatting and clippy with warnings as errors.
 lint:
     cargo fmt --all -- --check
