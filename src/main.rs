@@ -7,6 +7,7 @@ mod models;
 mod retrieval;
 mod run;
 mod scaffold;
+mod tui;
 mod world;
 
 use retrieval::StoreArgs;
@@ -285,6 +286,10 @@ enum Command {
         #[command(subcommand)]
         command: WorldCommand,
     },
+    /// Two runs side by side in the terminal: live (a suite task, two strategies, default
+    /// scaffold vs bootstrap on seaside sea-002) or from one or two saved traces. Keys: ?
+    /// help, Tab switch pane, Enter an event in full, g the components, l lock, q quit.
+    Tui(tui::TuiArgs),
     /// The scaffold's pipeline graph.
     Scaffold {
         #[command(subcommand)]
@@ -462,6 +467,7 @@ async fn dispatch(command: Command) -> Result<()> {
         }
         Command::Validate { suites } => world::validate(&suites),
         Command::Scaffold { command } => scaffold::run(command),
+        Command::Tui(args) => tui::run(args).await,
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
         Command::Report { dir, into, section } => {

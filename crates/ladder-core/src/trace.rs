@@ -309,6 +309,11 @@ impl TraceSink {
         rx
     }
 
+    /// Send every event from now on to `tx` as well (a UI watching the run).
+    pub fn add_subscriber(&mut self, tx: tokio::sync::mpsc::UnboundedSender<Event>) {
+        self.subscribers.push(tx);
+    }
+
     /// Milliseconds since the sink was created.
     pub fn elapsed_ms(&self) -> f64 {
         self.start.elapsed().as_secs_f64() * 1000.0

@@ -79,6 +79,8 @@ pub struct RunSpec {
     pub embedder: Option<Arc<dyn Embedder>>,
     pub cancel: Cancel,
     pub tokens: Option<TokenStream>,
+    /// Receives every trace event as it happens (a UI watching the run).
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<ladder_core::Event>>,
 }
 
 impl RunSpec {
@@ -96,6 +98,7 @@ impl RunSpec {
             embedder: None,
             cancel: Cancel::default(),
             tokens: None,
+            events: None,
         }
     }
 }
@@ -260,6 +263,9 @@ pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutpu
         .join(file_name(&[&task.id, strategy.name(), &stamp], "jsonl"));
     setup.trace =
         TraceSink::to_file(&trace_path).map_err(io("cannot create the trace file", &trace_path))?;
+    if let Some(tx) = &spec.events {
+        setup.trace.add_subscriber(tx.clone());
+    }
 
     let result = run_task(strategy, &task, setup).await;
     let trace_error = result.trace.write_error().map(str::to_string);

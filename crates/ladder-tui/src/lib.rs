@@ -1,0 +1,21 @@
+//! ladder-tui: two runs side by side in the terminal, live or from saved traces.
+//!
+//! The Elm architecture, as ratatui's own examples keep it: [`state::App`] is plain data,
+//! [`update::update`] is the one function that changes it (keys and trace events become
+//! [`update::Msg`]s), [`view::view`] draws it. Drawing is tested with ratatui's
+//! `TestBackend`, without a terminal.
+//!
+//! Invariants:
+//! - The UI only consumes trace events (live from a run's [`ladder_core::TraceSink`]
+//!   subscription, or read from trace files); it never reaches into a strategy.
+//! - The terminal is restored on every exit: normal, error, Ctrl-C or panic
+//!   ([`terminal::Session`]).
+
+pub mod live;
+pub mod state;
+pub mod terminal;
+pub mod update;
+pub mod view;
+
+pub use state::{App, Pane};
+pub use update::{update, Msg};
