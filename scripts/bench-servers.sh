@@ -51,7 +51,8 @@ start 2
 "$ladder" bench "${plan[@]}" --model "llama-cpp-python:smollm2@$URLS" --concurrency 2 \
     --out "$root/killed" >"$root/killed.log" 2>&1 &
 bench=$!
-while [ "$(wc -l < "$root/killed/results.jsonl" 2>/dev/null || echo 0)" -lt 2 ]; do sleep 1; done
+lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+while [ "$(lines "$root/killed/results.jsonl")" -lt 2 ]; do sleep 1; done
 kill "${pids[1]}"
 wait "$bench"
 echo
