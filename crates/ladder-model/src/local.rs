@@ -1083,15 +1083,7 @@ impl LanguageModel for LocalModel {
         streams: Vec<Option<TokenSink>>,
     ) -> Vec<Result<ChatResponse, ModelError>> {
         if requests.len() < 2 || !self.inner.parallel {
-            let mut out = Vec::with_capacity(requests.len());
-            let mut streams = streams.into_iter();
-            for request in requests {
-                out.push(
-                    self.chat_in(session, request, streams.next().flatten())
-                        .await,
-                );
-            }
-            return out;
+            return ladder_core::model::one_by_one(self, session, requests, streams).await;
         }
         let inner = Arc::clone(&self.inner);
         let started = Instant::now();
