@@ -216,17 +216,22 @@ fn check_magic(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Create a llama.cpp context for `model`.
+/// Create a llama.cpp context for `model` with room for `sequences` parallel sequences
+/// (more than one: one unified KV cache, so a cell can belong to several of them).
 pub(crate) fn new_context(
     model: &LlamaModel,
     n_ctx: u32,
     threads: i32,
+    sequences: u32,
 ) -> Result<LlamaContext<'_>, ModelError> {
-    let params = LlamaContextParams::default()
+    let mut params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(BATCH as u32)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
+    if sequences > 1 {
+        params = params.with_n_seq_max(sequences).with_kv_unified(true);
+    }
     let _guard = native::CONTEXT_LOCK
         .lock()
         .unwrap_or_else(|e| e.into_inner());
@@ -473,41 +478,15 @@ impl Inner {
                     .count(),
             );
         }
-        let need: u64 = prefix as u64
-            + seqs
-                .iter()
-                .map(|s| {
-                    (s.tokens.len() - prefix) as u64
-                        + u64::from(requests[s.index].sampling.max_tokens)
-                })
-                .sum::<u64>()
-            + 1;
-        if need > u64::from(self.max_context) {
-            return Err(ModelError::ContextOverflow {
-                prompt_tokens: need,
-                max_tokens: 0,
-                context: u64::from(self.max_context),
-            });
-        }
-        let n_ctx = (need.div_ceil(256) * 256).min(u64::from(self.max_context)) as u32;
+        // Room for the shared prefix once, then each sequence's rest and its generation.
+        let rests: usize = seqs.iter().map(|s| s.tokens.len() - prefix).sum();
+        let generated: u32 = seqs
+            .iter()
+            .map(|s| requests[s.index].sampling.max_tokens)
+            .sum();
+        let n_ctx = context_size(prefix + rests, generated, self.max_context)?;
         let n_seq = seqs.len();
-        let params = LlamaContextParams::default()
-            .with_n_ctx(NonZeroU32::new(n_ctx))
-            .with_n_batch(BATCH as u32)
-            .with_n_seq_max(n_seq as u32)
-            .with_kv_unified(true)
-            .with_n_threads(self.threads)
-            .with_n_threads_batch(self.threads);
-        let mut ctx = {
-            let _guard = native::CONTEXT_LOCK
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            self.model
-                .new_context(native::backend(), params)
-                .map_err(|e| {
-                    ModelError::Generation(format!("cannot create a llama.cpp context: {e}"))
-                })?
-        };
+        let mut ctx = new_context(&self.model, n_ctx, self.threads, n_seq as u32)?;
         let gen_err = |e: String| ModelError::Generation(e);
         let mut batch = LlamaBatch::new(BATCH, n_seq as i32);
         let all: Vec<i32> = (0..n_seq as i32).collect();
@@ -636,7 +615,7 @@ impl Inner {
         let started = Instant::now();
         let tokens = self.prompt_tokens(request)?;
         let n_ctx = context_size(tokens.len(), request.sampling.max_tokens, self.max_context)?;
-        let mut ctx = new_context(&self.model, n_ctx, self.threads)?;
+        let mut ctx = new_context(&self.model, n_ctx, self.threads, 1)?;
         self.complete(&mut ctx, &tokens, 0, request, stream, stop, started)
             .map(|(response, _)| response)
     }
@@ -857,7 +836,7 @@ unsafe impl Send for Cached {}
 
 impl Cached {
     fn new(inner: Arc<Inner>, n_ctx: u32) -> Result<Cached, ModelError> {
-        let ctx = new_context(&inner.model, n_ctx, inner.threads)?;
+        let ctx = new_context(&inner.model, n_ctx, inner.threads, 1)?;
         // SAFETY: the context borrows `inner.model`, which lives in the `Arc` this struct
         // holds (so it outlives the context, which is dropped first); the `Arc`'s contents
         // never move.
