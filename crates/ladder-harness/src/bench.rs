@@ -161,11 +161,7 @@ impl Record {
 
     /// The strategy, and the model in a bench with several: `scaffold@MODEL`.
     pub fn label(&self) -> String {
-        if self.model.is_empty() {
-            self.strategy.clone()
-        } else {
-            format!("{}@{}", self.strategy, self.model)
-        }
+        label(&self.strategy, &self.model)
     }
 
     /// What a run is paired on across strategies: suite, task, trial and model.
@@ -178,7 +174,7 @@ impl Record {
         )
     }
 
-    fn success(&self) -> bool {
+    pub fn success(&self) -> bool {
         self.score.as_ref().is_some_and(|s| s.success)
     }
 }
@@ -205,14 +201,33 @@ pub fn model_label(info: &str) -> String {
     }
 }
 
+/// A run's label: the strategy, and the model in a bench with several (`model` is empty
+/// in a bench of one).
+fn label(strategy: &str, model: &str) -> String {
+    if model.is_empty() {
+        strategy.to_string()
+    } else {
+        format!("{strategy}@{model}")
+    }
+}
+
 impl Job {
+    /// The model its record names: empty in a bench of one model, else the model's label.
+    fn record_model(&self, labels: &[String]) -> String {
+        match labels.len() {
+            0 | 1 => String::new(),
+            _ => labels[self.model].clone(),
+        }
+    }
+
     /// The key its record will have.
-    fn key(&self, models: &[String]) -> (String, String, String, u32) {
-        let strategy = match models.len() {
-            0 | 1 => self.strategy.clone(),
-            _ => format!("{}@{}", self.strategy, models[self.model]),
-        };
-        (self.suite.clone(), self.task.clone(), strategy, self.trial)
+    fn key(&self, labels: &[String]) -> (String, String, String, u32) {
+        (
+            self.suite.clone(),
+            self.task.clone(),
+            label(&self.strategy, &self.record_model(labels)),
+            self.trial,
+        )
     }
 }
 
@@ -565,19 +580,19 @@ pub async fn run(
     let mut records = done;
     let spec = &spec;
     let embedder = &embedder;
+    let names: Vec<String> = spec.models.iter().map(|m| m.info().to_string()).collect();
+    let labels = &labels;
     let mut running = futures_util::stream::iter(todo)
-        .map(|job| run_job(spec, job, embedder.clone()))
+        .map(|job| async move {
+            (
+                job.model,
+                run_job(spec, job, labels, embedder.clone()).await,
+            )
+        })
         .buffer_unordered(spec.concurrency.max(1));
-    while let Some(record) = running.next().await {
+    while let Some((model, record)) = running.next().await {
         let record = record?;
-        let model = spec.models[0].info().to_string();
-        let model = spec
-            .models
-            .iter()
-            .map(|m| m.info().to_string())
-            .find(|m| model_label(m) == record.model)
-            .unwrap_or(model);
-        remember(&record, &model, spec.concurrency.max(1));
+        remember(&record, &names[model], spec.concurrency.max(1));
         let line = serde_json::to_string(&record).unwrap_or_default() + "\n";
         file.write_all(line.as_bytes())
             .and_then(|_| file.flush())
@@ -606,6 +621,7 @@ pub async fn run(
 async fn run_job(
     spec: &BenchSpec,
     job: &Job,
+    labels: &[String],
     embedder: Option<Arc<dyn Embedder>>,
 ) -> Result<Record, HarnessError> {
     let seed = spec.plan.seed + u64::from(job.trial);
@@ -631,10 +647,7 @@ async fn run_job(
         suite: job.suite.clone(),
         task: job.task.clone(),
         strategy: job.strategy.clone(),
-        model: match spec.models.len() {
-            0 | 1 => String::new(),
-            _ => spec.model_labels()[job.model].clone(),
-        },
+        model: job.record_model(labels),
         trial: job.trial,
         seed,
         outcome: None,

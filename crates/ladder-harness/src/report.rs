@@ -387,12 +387,7 @@ pub fn compare_dirs(a: &Path, b: &Path) -> Result<String, HarnessError> {
         let pairs: Vec<(bool, bool)> = ra
             .iter()
             .filter(|r| (x.suite == "all" || r.suite == x.suite) && r.label() == x.strategy)
-            .filter_map(|r| {
-                by_b.get(&key(r)).map(|o| {
-                    let ok = |r: &Record| r.score.as_ref().is_some_and(|s| s.success);
-                    (ok(r), ok(o))
-                })
-            })
+            .filter_map(|r| by_b.get(&key(r)).map(|o| (r.success(), o.success())))
             .collect();
         let p = stats::paired(&pairs);
         let separate = x.high < y.low || y.high < x.low;
