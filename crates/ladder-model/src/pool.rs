@@ -56,15 +56,19 @@ impl EndpointPool {
         }
     }
 
-    /// The next live endpoint after the round-robin counter (all of them if none is live:
+    /// The first live endpoint from `start` on, in turn (`start` itself if none is live:
     /// a server may have come back).
-    fn pick(&self) -> usize {
+    fn live_from(&self, start: usize) -> usize {
         let n = self.endpoints.len();
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
         (0..n)
             .map(|k| (start + k) % n)
             .find(|&i| !self.down[i].load(Ordering::Relaxed))
             .unwrap_or(start % n)
+    }
+
+    /// A new run's endpoint: the next live one after the round-robin counter.
+    fn pick(&self) -> usize {
+        self.live_from(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The failovers so far: "URL: reason".
@@ -95,10 +99,7 @@ impl EndpointPool {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(format!("{}: {e}", self.urls[at]));
                     last = Some(e);
-                    at = (0..n)
-                        .map(|k| (at + 1 + k) % n)
-                        .find(|&i| !self.down[i].load(Ordering::Relaxed))
-                        .unwrap_or((at + 1) % n);
+                    at = self.live_from(at + 1);
                 }
                 other => {
                     if other.is_ok() {
