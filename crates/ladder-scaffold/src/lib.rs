@@ -128,13 +128,11 @@ impl Scaffold {
     /// A scaffold on `source` with `switches` applied. Every pipeline it may use is
     /// checked here, so a bad file is refused before any run.
     pub fn new(source: PipelineSource, switches: Switches) -> Result<Scaffold, PipelineError> {
-        let default_plan = Self::pipeline(&source, "", &switches)?.plan()?;
+        let default = Self::pipeline(&source, "", &switches)?;
+        let default_plan = default.plan()?;
         let mut plans = Vec::new();
         let mut pipeline_hashes = serde_json::Map::new();
-        pipeline_hashes.insert(
-            "default".into(),
-            content_hash(&Self::pipeline(&source, "", &switches)?).into(),
-        );
+        pipeline_hashes.insert("default".into(), content_hash(&default).into());
         if source == PipelineSource::Default {
             for (suite, _) in SUITE_OVERRIDES {
                 let p = Self::pipeline(&source, suite, &switches)?;

@@ -151,14 +151,20 @@ fn intent_scores(v: &FormVectors, x: &[f32], neighbours: usize) -> Vec<(String, 
         .collect()
 }
 
+/// The item with the greatest key; the first of equal ones wins, so ties follow the
+/// input's order (the form's, or the order votes were cast).
+fn first_max<T, K: PartialOrd>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Option<T> {
+    items.into_iter().fold(None, |acc, x| match acc {
+        Some(a) if key(&a) >= key(&x) => Some(a),
+        _ => Some(x),
+    })
+}
+
 fn best(scores: &[(String, f32)]) -> Option<&(String, f32)> {
-    // The first of equal scores wins, so ties follow the form's order.
-    scores
-        .iter()
-        .fold(None, |acc: Option<&(String, f32)>, s| match acc {
-            Some(a) if a.1 >= s.1 => Some(a),
-            _ => Some(s),
-        })
+    first_max(scores, |s| s.1)
 }
 
 async fn classify(
@@ -369,18 +375,15 @@ async fn form(
             // Each clause's most similar slot question, when similar enough.
             let mut by_similarity: Vec<(String, String)> = Vec::new();
             for (p, v) in parts.iter().zip(&embedded) {
-                let best = slots
-                    .iter()
-                    .filter_map(|slot| {
+                let best = first_max(
+                    slots.iter().filter_map(|slot| {
                         vectors
                             .questions
                             .get(&slot.name)
                             .map(|q| (slot, cosine(q, v)))
-                    })
-                    .fold(None, |acc: Option<(&FormSlot, f32)>, x| match acc {
-                        Some(a) if a.1 >= x.1 => Some(a),
-                        _ => Some(x),
-                    });
+                    }),
+                    |x| x.1,
+                );
                 if let Some((slot, sim)) = best {
                     if sim >= s.threshold {
                         by_similarity.push((slot.name.clone(), p.clone()));
@@ -584,11 +587,11 @@ fn hits_text(hits: &[Hit]) -> String {
         .join("\n")
 }
 
-/// A text's tokens in the model's tokenizer, without the chat template's overhead.
-fn tokens_of(ctx: &RunContext, text: &str) -> Result<u64, RunError> {
+/// A text's tokens in the model's tokenizer, without the chat template's `overhead` (the
+/// tokens of an empty message, counted once per compression).
+fn tokens_of(ctx: &RunContext, overhead: u64, text: &str) -> Result<u64, RunError> {
     let with = ctx.count_tokens(&[Message::user(text.to_string())])?;
-    let without = ctx.count_tokens(&[Message::user(String::new())])?;
-    Ok(with.saturating_sub(without))
+    Ok(with.saturating_sub(overhead))
 }
 
 async fn compress(
@@ -596,8 +599,9 @@ async fn compress(
     ctx: &mut RunContext,
     state: &mut State,
 ) -> Result<String, RunError> {
+    let overhead = ctx.count_tokens(&[Message::user(String::new())])?;
     let full = hits_text(&state.hits);
-    let before = tokens_of(ctx, &full)?;
+    let before = tokens_of(ctx, overhead, &full)?;
     let text = if before <= s.budget_tokens {
         full
     } else {
@@ -611,7 +615,7 @@ async fn compress(
                     trial.push(i);
                     trial.sort_unstable();
                     let picked: Vec<Hit> = trial.iter().map(|&j| state.hits[j].clone()).collect();
-                    if tokens_of(ctx, &hits_text(&picked))? <= s.budget_tokens {
+                    if tokens_of(ctx, overhead, &hits_text(&picked))? <= s.budget_tokens {
                         keep = trial;
                     }
                 }
@@ -636,7 +640,7 @@ async fn compress(
                 let mut keep = vec![false; items.len()];
                 let mut used = 0u64;
                 for i in rank {
-                    let cost = tokens_of(ctx, &items[i].1)? + 1;
+                    let cost = tokens_of(ctx, overhead, &items[i].1)? + 1;
                     if used + cost <= s.budget_tokens {
                         keep[i] = true;
                         used += cost;
@@ -658,7 +662,7 @@ async fn compress(
             }
         }
     };
-    let after = tokens_of(ctx, &text)?;
+    let after = tokens_of(ctx, overhead, &text)?;
     ctx.record(EventKind::ContextCompression {
         tokens_before: before,
         tokens_after: after,
@@ -834,12 +838,7 @@ async fn vote(
         }
     }
     // Most votes; ties go to the choice seen first.
-    let winner = counts
-        .iter()
-        .fold(None, |acc: Option<&(String, usize, usize)>, c| match acc {
-            Some(a) if a.1 >= c.1 => Some(a),
-            _ => Some(c),
-        })
+    let winner = first_max(&counts, |c| c.1)
         .ok_or_else(|| RunError::Contract("every vote sample failed".into()))?;
     state.answer = answers[winner.2].clone();
     Ok(format!(
