@@ -261,6 +261,19 @@ pub const KEYS: &[(&str, &str)] = &[
     ("q Ctrl-C", "quit"),
 ];
 
+/// A screen drawn over the panes: the area cleared, then `body` in a titled border.
+fn draw_overlay(frame: &mut Frame, area: Rect, body: Paragraph, title: &str) {
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        body.block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title.to_string()),
+        ),
+        area,
+    );
+}
+
 /// Draw the whole UI.
 pub fn view(frame: &mut Frame, app: &App) {
     let area = frame.area();
@@ -315,14 +328,11 @@ pub fn view(frame: &mut Frame, app: &App) {
                 .and_then(|p| p.events.get(p.selected))
                 .map(detail)
                 .unwrap_or_else(|| "no event selected".into());
-            frame.render_widget(Clear, overlay);
-            frame.render_widget(
-                Paragraph::new(text).wrap(Wrap { trim: false }).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(" event (Esc back) "),
-                ),
+            draw_overlay(
+                frame,
                 overlay,
+                Paragraph::new(text).wrap(Wrap { trim: false }),
+                " event (Esc back) ",
             );
         }
         Screen::Components => {
@@ -363,14 +373,11 @@ pub fn view(frame: &mut Frame, app: &App) {
                 }
                 lines.push(Line::from(""));
             }
-            frame.render_widget(Clear, overlay);
-            frame.render_widget(
-                Paragraph::new(lines).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(" components (g back) "),
-                ),
+            draw_overlay(
+                frame,
                 overlay,
+                Paragraph::new(lines),
+                " components (g back) ",
             );
         }
         Screen::Help => {
@@ -378,15 +385,7 @@ pub fn view(frame: &mut Frame, app: &App) {
                 .iter()
                 .map(|(k, what)| Line::from(format!("{k:<20} {what}")))
                 .collect();
-            frame.render_widget(Clear, overlay);
-            frame.render_widget(
-                Paragraph::new(lines).block(
-                    Block::default()
-                        .borders(Borders::ALL)
-                        .title(" keys (? back) "),
-                ),
-                overlay,
-            );
+            draw_overlay(frame, overlay, Paragraph::new(lines), " keys (? back) ");
         }
     }
 }
