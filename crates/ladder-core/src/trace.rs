@@ -305,7 +305,7 @@ impl TraceSink {
     /// A channel that receives every event emitted from now on.
     pub fn subscribe(&mut self) -> tokio::sync::mpsc::UnboundedReceiver<Event> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        self.subscribers.push(tx);
+        self.add_subscriber(tx);
         rx
     }
 
