@@ -410,6 +410,90 @@ fn value_for(rng: &mut Rng, slot: &str, target: &Destination, home: &str) -> Str
     }
 }
 
+/// A profile for a random target destination: the home city and `n_others` more facts
+/// (2 to 4 drawn after the target and home when None),
+/// tightened until at most 5 destinations fit (within six facts); None when none or too
+/// many fit. Also the destinations that fit.
+fn draw_profile<'a>(
+    rng: &mut Rng,
+    all: &'a [Destination],
+    m: &Manifest,
+    n_others: Option<usize>,
+) -> Option<(Vec<ProfileFact>, Vec<&'a Destination>)> {
+    const OTHERS: [&str; 7] = [
+        "scope",
+        "mood",
+        "days",
+        "budget",
+        "activity",
+        "max_travel_hours",
+        "month",
+    ];
+    let target = &all[rng.below(all.len())];
+    let home = CITIES[rng.below(CITIES.len())].0;
+    let n_others = n_others.unwrap_or_else(|| rng.range(2, 5) as usize);
+    let mut slots = rng.sample(&OTHERS, n_others);
+    let mut profile = vec![fact("home_city", home, &say("home_city", home), false)];
+    for s in &slots {
+        let v = value_for(rng, s, target, home);
+        profile.push(fact(s, &v, &say(s, &v), true));
+    }
+    let mut fits = satisfying(all, &profile, m);
+    while fits.len() > 5 && profile.len() < 6 {
+        let Some(extra) = OTHERS.iter().find(|s| !slots.contains(s)) else {
+            break;
+        };
+        slots.push(extra);
+        let v = value_for(rng, extra, target, home);
+        profile.push(fact(extra, &v, &say(extra, &v), true));
+        fits = satisfying(all, &profile, m);
+    }
+    (!fits.is_empty() && fits.len() <= 5).then_some((profile, fits))
+}
+
+/// An opening stating the profile's facts at `stated` (marked stated), then a request.
+fn state_in_opening(rng: &mut Rng, profile: &mut [ProfileFact], stated: &[usize]) -> String {
+    let parts: Vec<String> = stated
+        .iter()
+        .map(|&j| opening_fragment(&profile[j].slot, &profile[j].value))
+        .collect();
+    for &j in stated {
+        profile[j].stated = true;
+    }
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    format!(
+        "{}. {}",
+        capitalise(&sentence_list(&parts)),
+        ASKS[rng.below(ASKS.len())]
+    )
+}
+
+fn task_out(
+    n: usize,
+    opening: String,
+    profile: Vec<ProfileFact>,
+    fits: &[&Destination],
+    tag: &str,
+    comment: &str,
+) -> TaskOut {
+    let mut names: Vec<String> = fits.iter().map(|d| d.name.clone()).collect();
+    names.sort();
+    let gold_documents = names.iter().map(|n| slug(n)).collect();
+    TaskOut {
+        id: format!("sea-{n:03}"),
+        suite: "seaside".into(),
+        opening,
+        profile,
+        must_mention: vec![],
+        recommend_any: names,
+        needs_detail: None,
+        tags: vec![tag.into()],
+        comment: comment.into(),
+        gold_intents: vec!["plan_trip".into()],
+        gold_documents,
+    }
+}
+
 pub fn generate(options: GenOptions) -> Generated {
     let mut rng = Rng::new(options.seed ^ 0x5EA5_1DE0);
     let m = manifest();
@@ -428,45 +512,16 @@ pub fn generate(options: GenOptions) -> Generated {
         );
     }
 
-    const OTHERS: [&str; 7] = [
-        "scope",
-        "mood",
-        "days",
-        "budget",
-        "activity",
-        "max_travel_hours",
-        "month",
-    ];
     let mut tasks = Vec::new();
     let mut i = 0;
     while tasks.len() < 44 {
         i += 1;
-        let target = &all[rng.below(all.len())];
-        let home = CITIES[rng.below(CITIES.len())].0;
-        let n_others = rng.range(2, 5) as usize;
-        let mut slots = rng.sample(&OTHERS, n_others);
-        let mut profile = vec![fact("home_city", home, &say("home_city", home), false)];
-        for s in &slots {
-            let v = value_for(&mut rng, s, target, home);
-            profile.push(fact(s, &v, &say(s, &v), true));
+        if i > 10_000 {
+            break;
         }
-        // Tighten until few destinations fit (at most 5), within six facts.
-        let mut fits = satisfying(&all, &profile, &m);
-        while fits.len() > 5 && profile.len() < 6 {
-            let Some(extra) = OTHERS.iter().find(|s| !slots.contains(s)) else {
-                break;
-            };
-            slots.push(extra);
-            let v = value_for(&mut rng, extra, target, home);
-            profile.push(fact(extra, &v, &say(extra, &v), true));
-            fits = satisfying(&all, &profile, &m);
-        }
-        if fits.is_empty() || fits.len() > 5 || i > 10_000 {
-            if i > 10_000 {
-                break;
-            }
+        let Some((mut profile, fits)) = draw_profile(&mut rng, &all, &m, None) else {
             continue;
-        }
+        };
         let n = tasks.len();
         let style = n % 3;
         let opening = if style == 0 {
@@ -474,39 +529,36 @@ pub fn generate(options: GenOptions) -> Generated {
         } else {
             let k = style.min(profile.len());
             let stated: Vec<usize> = rng.sample(&(0..profile.len()).collect::<Vec<_>>(), k);
-            let parts: Vec<String> = stated
-                .iter()
-                .map(|&j| opening_fragment(&profile[j].slot, &profile[j].value))
-                .collect();
-            for &j in &stated {
-                profile[j].stated = true;
+            state_in_opening(&mut rng, &mut profile, &stated)
+        };
+        let tag = if style == 0 { "vague" } else { "specific" };
+        tasks.push(task_out(n + 1, opening, profile, &fits, tag, ""));
+    }
+    // The lessons' tasks (`ladder demo`), drawn after the others so that adding them left
+    // sea-001..044 as they were: the essay's own opening, with a profile of five facts; and
+    // an opening that already states four of its five facts.
+    for lesson in ["seaside", "already-said"] {
+        let (mut profile, fits) = loop {
+            if let Some((p, f)) = draw_profile(&mut rng, &all, &m, Some(4)) {
+                if p.len() == 5 && f.len() <= 3 {
+                    break (p, f);
+                }
             }
-            format!(
-                "{}. {}",
-                capitalise(&parts.join(" and ")),
-                ASKS[rng.below(ASKS.len())]
+        };
+        let n = tasks.len() + 1;
+        let (opening, comment) = if lesson == "seaside" {
+            (
+                VAGUE[0].to_string(),
+                "lesson seaside: the essay's opening, nothing stated",
+            )
+        } else {
+            let stated: Vec<usize> = (0..4).collect();
+            (
+                state_in_opening(&mut rng, &mut profile, &stated),
+                "lesson already-said: the opening states four of the five facts",
             )
         };
-        let mut names: Vec<String> = fits.iter().map(|d| d.name.clone()).collect();
-        names.sort();
-        let gold_documents = names.iter().map(|n| slug(n)).collect();
-        tasks.push(TaskOut {
-            id: format!("sea-{:03}", n + 1),
-            suite: "seaside".into(),
-            opening,
-            profile,
-            must_mention: vec![],
-            recommend_any: names,
-            needs_detail: None,
-            tags: vec![if style == 0 {
-                "vague".into()
-            } else {
-                "specific".into()
-            }],
-            comment: String::new(),
-            gold_intents: vec!["plan_trip".into()],
-            gold_documents,
-        });
+        tasks.push(task_out(n, opening, profile, &fits, "lesson", comment));
     }
     g.finish(
         m,
