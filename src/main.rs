@@ -286,10 +286,16 @@ enum Command {
         #[command(subcommand)]
         command: WorldCommand,
     },
-    /// Two runs side by side in the terminal: live (a suite task, two strategies, default
-    /// scaffold vs bootstrap on seaside sea-002) or from one or two saved traces. Keys: ?
-    /// help, Tab switch pane, Enter an event in full, g the components, l lock, q quit.
+    /// Two runs side by side in the terminal: pick a suite task and two strategies (default
+    /// scaffold vs bootstrap) and watch them live, or open a bench folder or one or two
+    /// saved traces. `--play`: you type the user's replies. Keys: ? help, Tab switch pane,
+    /// Enter an event in full, g the components, l lock, b back, q quit.
     Tui(tui::TuiArgs),
+    /// The lessons: both strategies live, side by side, on a task chosen to teach one thing,
+    /// with captions saying what each component or action does and why (seaside,
+    /// unplaceable, already-said, debate). Without a terminal it prints the transcripts,
+    /// captions and metrics.
+    Demo(tui::DemoArgs),
     /// The scaffold's pipeline graph.
     Scaffold {
         #[command(subcommand)]
@@ -468,6 +474,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Validate { suites } => world::validate(&suites),
         Command::Scaffold { command } => scaffold::run(command),
         Command::Tui(args) => tui::run(args).await,
+        Command::Demo(args) => tui::demo(args).await,
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
         Command::Report { dir, into, section } => {

@@ -69,6 +69,9 @@ pub struct RunSpec {
     pub options: crate::registry::StrategyOptions,
     pub model: Arc<dyn LanguageModel>,
     pub user: UserKind,
+    /// Who answers instead of [`RunSpec::user`]'s simulated user: a person at the TUI
+    /// (the scorer still judges the answer against the task's hidden profile).
+    pub person: Option<Box<dyn UserChannel>>,
     pub overrides: Overrides,
     /// The folder the trace and score are written to.
     pub out: PathBuf,
@@ -92,6 +95,7 @@ impl RunSpec {
             options: Default::default(),
             model,
             user: UserKind::Simulated,
+            person: None,
             overrides: Overrides::default(),
             out: PathBuf::from("runs"),
             data_dir: ladder_retrieval::default_data_dir(),
@@ -200,7 +204,10 @@ pub async fn run(spec: RunSpec) -> Result<RunOutput, HarnessError> {
 }
 
 /// [`run`] with a given strategy instead of a registered one (`spec.strategy` is ignored).
-pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutput, HarnessError> {
+pub async fn run_with(
+    mut spec: RunSpec,
+    strategy: &dyn Strategy,
+) -> Result<RunOutput, HarnessError> {
     for c in strategy.constraints() {
         spec.model
             .check_constraint(&c)
@@ -229,25 +236,30 @@ pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutpu
         setup.brief = suite.manifest.assistant_brief.clone();
         let manifest = Arc::new(suite.manifest.clone());
         let patience = Patience::default();
-        let (user, settings): (Box<dyn UserChannel>, serde_json::Value) = match spec.user {
-            UserKind::Simulated => {
-                let u = ladder_world::SimulatedUser::new(manifest, task.clone(), patience)
-                    .with_embedder(embedder, ladder_world::user::SIMILARITY_THRESHOLD)?;
-                let settings = u.settings();
-                (Box::new(u), settings)
-            }
-            UserKind::Keywords => {
-                let u = ladder_world::SimulatedUser::new(manifest, task.clone(), patience);
-                let settings = u.settings();
-                (Box::new(u), settings)
-            }
-            UserKind::Model => {
-                let u =
-                    ladder_world::ModelUser::new(Arc::clone(&spec.model), task.clone(), patience);
-                let settings = u.settings();
-                (Box::new(u), settings)
-            }
-        };
+        let (user, settings): (Box<dyn UserChannel>, serde_json::Value) =
+            match (spec.person.take(), spec.user) {
+                (Some(person), _) => (person, serde_json::json!({"kind": "person"})),
+                (None, UserKind::Simulated) => {
+                    let u = ladder_world::SimulatedUser::new(manifest, task.clone(), patience)
+                        .with_embedder(embedder, ladder_world::user::SIMILARITY_THRESHOLD)?;
+                    let settings = u.settings();
+                    (Box::new(u), settings)
+                }
+                (None, UserKind::Keywords) => {
+                    let u = ladder_world::SimulatedUser::new(manifest, task.clone(), patience);
+                    let settings = u.settings();
+                    (Box::new(u), settings)
+                }
+                (None, UserKind::Model) => {
+                    let u = ladder_world::ModelUser::new(
+                        Arc::clone(&spec.model),
+                        task.clone(),
+                        patience,
+                    );
+                    let settings = u.settings();
+                    (Box::new(u), settings)
+                }
+            };
         setup.user = Some(user);
         setup.user_settings = settings;
     }

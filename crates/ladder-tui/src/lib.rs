@@ -11,11 +11,13 @@
 //! - The terminal is restored on every exit: normal, error, Ctrl-C or panic
 //!   ([`terminal::Session`]).
 
+pub mod lessons;
 pub mod live;
+pub mod person;
 pub mod state;
 pub mod terminal;
 pub mod update;
 pub mod view;
 
-pub use state::{App, Pane};
+pub use state::{App, Base, Pane, Picker, Request, RunRow, RunTable, TaskCard};
 pub use update::{update, Msg};

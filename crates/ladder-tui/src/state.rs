@@ -1,10 +1,16 @@
 //! The UI's state: plain data, changed only by [`crate::update::update`].
+//!
+//! What the UI needs done outside itself (start runs, read trace files, pass a person's
+//! reply to a run) it asks for by pushing a [`Request`]; the terminal loop hands each to
+//! its runner. So `update` stays a pure function, tested without a terminal or a model.
+
+use std::path::PathBuf;
 
 use ladder_core::trace::{Event, EventKind};
 use ladder_core::Metrics;
 
 /// One run shown in a pane.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pane {
     /// What the pane shows (a strategy's name, or a trace file's).
     pub title: String,
@@ -133,6 +139,102 @@ pub enum Screen {
     Help,
 }
 
+/// A suite task in the picker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCard {
+    pub suite: String,
+    pub id: String,
+    pub opening: String,
+    pub tags: Vec<String>,
+    /// The hidden profile and what the judge expects, one line each: shown to the person
+    /// on request (and while they play the user), never to a strategy.
+    pub hidden: Vec<String>,
+}
+
+/// The task and strategy picker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Picker {
+    /// Every suite's tasks, suite by suite.
+    pub tasks: Vec<TaskCard>,
+    pub selected: usize,
+    /// Show the selected task's hidden profile card.
+    pub show_hidden: bool,
+    /// The registered strategies to choose from.
+    pub strategies: Vec<String>,
+    /// Indices into `strategies` of the two panes' strategies.
+    pub left: usize,
+    pub right: usize,
+    /// A person answers the strategies' questions instead of the simulated user.
+    pub play_user: bool,
+}
+
+/// One run of a bench folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub suite: String,
+    pub task: String,
+    /// The strategy (`strategy@model` in a bench with several models).
+    pub label: String,
+    pub trial: u32,
+    /// None when the run could not be scored (or set up).
+    pub success: Option<bool>,
+    pub partial: f64,
+    pub user_turns: u64,
+    pub model_calls: u64,
+    pub tokens: u64,
+    /// The run's trace file (None when the run never started).
+    pub trace: Option<PathBuf>,
+}
+
+/// A bench folder's runs, to pick two from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunTable {
+    pub folder: String,
+    pub rows: Vec<RunRow>,
+    pub selected: usize,
+    /// Rows marked to open (at most two, in the order marked).
+    pub marked: Vec<usize>,
+}
+
+/// The screen under the overlays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Base {
+    /// Choose a task and two strategies.
+    Picker,
+    /// Choose runs of a bench folder.
+    Runs,
+    /// Two runs side by side.
+    #[default]
+    Panes,
+}
+
+/// What the UI asks its runner to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Run two strategies on a suite task, pane 0 and pane 1; with `play_user`, a person
+    /// answers their questions (through [`Request::Reply`]).
+    Start {
+        suite: String,
+        id: String,
+        left: String,
+        right: String,
+        play_user: bool,
+    },
+    /// Read these trace files into panes (answered by [`crate::update::Msg::Opened`]).
+    Open(Vec<PathBuf>),
+    /// The person's reply to pane `pane`'s question; None: they gave up.
+    Reply { pane: usize, text: Option<String> },
+}
+
+/// A question waiting for the person's reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asking {
+    pub pane: usize,
+    pub question: String,
+    /// What they have typed so far.
+    pub input: String,
+}
+
 /// The whole UI.
 #[derive(Debug, Clone, Default)]
 pub struct App {
@@ -147,6 +249,20 @@ pub struct App {
     pub quit: bool,
     /// A line for the status bar (what the app is doing, or an error).
     pub status: String,
+    pub base: Base,
+    /// The picker, when the UI was started without a task.
+    pub picker: Option<Picker>,
+    /// The runs of a bench folder, when the UI was started on one.
+    pub runs: Option<RunTable>,
+    /// Questions waiting for the person's reply, oldest first.
+    pub asking: Vec<Asking>,
+    /// The hidden profile card shown while a person plays the user.
+    pub card: Vec<String>,
+    /// One-line captions under each pane saying what the latest component or action does
+    /// (the `ladder demo` lessons).
+    pub captions: bool,
+    /// Requests for the runner, taken by the terminal loop after each update.
+    pub requests: Vec<Request>,
 }
 
 impl App {
@@ -155,5 +271,48 @@ impl App {
             panes,
             ..App::default()
         }
+    }
+
+    /// An app that opens on the task picker.
+    pub fn picking(picker: Picker) -> App {
+        App {
+            base: Base::Picker,
+            picker: Some(picker),
+            ..App::default()
+        }
+    }
+
+    /// An app that opens on a bench folder's runs.
+    pub fn bench_folder(table: RunTable) -> App {
+        App {
+            base: Base::Runs,
+            runs: Some(table),
+            ..App::default()
+        }
+    }
+}
+
+impl Picker {
+    /// A picker over `tasks` choosing among `strategies`, with `left` and `right`
+    /// preselected when registered (else the first two).
+    pub fn new(tasks: Vec<TaskCard>, strategies: Vec<String>, left: &str, right: &str) -> Picker {
+        let at = |name: &str, or: usize| {
+            strategies
+                .iter()
+                .position(|s| s == name)
+                .unwrap_or(or.min(strategies.len().saturating_sub(1)))
+        };
+        Picker {
+            left: at(left, 0),
+            right: at(right, 1),
+            tasks,
+            strategies,
+            ..Picker::default()
+        }
+    }
+
+    /// The strategy named by index `i` (empty when there are none).
+    pub fn strategy(&self, i: usize) -> &str {
+        self.strategies.get(i).map(String::as_str).unwrap_or("")
     }
 }

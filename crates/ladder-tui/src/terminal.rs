@@ -15,7 +15,7 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
-use crate::state::App;
+use crate::state::{App, Request};
 use crate::update::{update, Key, Msg};
 use crate::view::view;
 
@@ -65,6 +65,7 @@ pub fn message(e: TermEvent) -> Option<Msg> {
         TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
             let key = match k.code {
                 KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => Key::Interrupt,
+                KeyCode::Char(' ') => Key::Space,
                 KeyCode::Char(c) => Key::Char(c),
                 KeyCode::Up => Key::Up,
                 KeyCode::Down => Key::Down,
@@ -76,7 +77,8 @@ pub fn message(e: TermEvent) -> Option<Msg> {
                 KeyCode::Right => Key::Right,
                 KeyCode::Tab | KeyCode::BackTab => Key::Tab,
                 KeyCode::Enter => Key::Enter,
-                KeyCode::Esc | KeyCode::Backspace => Key::Esc,
+                KeyCode::Esc => Key::Esc,
+                KeyCode::Backspace => Key::Backspace,
                 _ => return None,
             };
             Some(Msg::Key(key))
@@ -93,17 +95,23 @@ pub fn message(e: TermEvent) -> Option<Msg> {
 }
 
 /// Run the UI until the user quits: draw, wait for a message (a key, or an event of a
-/// run), update, draw again. Returns the final state.
+/// run), update, hand the requests it made to `handle`, draw again. Returns the final
+/// state.
 pub async fn run(
     mut app: App,
     tx: UnboundedSender<Msg>,
     mut rx: UnboundedReceiver<Msg>,
+    mut handle: impl FnMut(Request, &UnboundedSender<Msg>),
 ) -> io::Result<App> {
     let mut session = Session::enter()?;
+    for r in std::mem::take(&mut app.requests) {
+        handle(r, &tx);
+    }
+    let keys = tx.clone();
     std::thread::spawn(move || {
         while let Ok(e) = event::read() {
             if let Some(m) = message(e) {
-                if tx.send(m).is_err() {
+                if keys.send(m).is_err() {
                     break;
                 }
             }
@@ -116,6 +124,9 @@ pub async fn run(
         // Take whatever else arrived before drawing again (a run streams many tokens).
         while let Ok(msg) = rx.try_recv() {
             update(&mut app, msg);
+        }
+        for r in std::mem::take(&mut app.requests) {
+            handle(r, &tx);
         }
         if app.quit {
             break;

@@ -2,7 +2,7 @@
 
 use ladder_core::trace::{Event, EventKind};
 
-use crate::state::{App, Screen};
+use crate::state::{App, Asking, Base, Pane, Request, Screen};
 
 /// A key, as the UI understands it (the terminal layer maps crossterm's keys to these, so
 /// the update logic is tested without a terminal).
@@ -19,6 +19,9 @@ pub enum Key {
     Tab,
     Enter,
     Esc,
+    Backspace,
+    /// The space bar.
+    Space,
     Char(char),
     /// Ctrl-C.
     Interrupt,
@@ -47,6 +50,13 @@ pub enum Msg {
     },
     /// A line for the status bar.
     Status(String),
+    /// Pane `pane`'s run asks the person a question (they play the user).
+    Ask {
+        pane: usize,
+        question: String,
+    },
+    /// Trace files read into panes (the answer to [`Request::Open`]).
+    Opened(Vec<Pane>),
 }
 
 /// How many events a page key moves.
@@ -83,16 +93,52 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Status(line) => app.status = line,
+        Msg::Ask { pane, question } => app.asking.push(Asking {
+            pane,
+            question,
+            input: String::new(),
+        }),
+        Msg::Opened(panes) => {
+            app.panes = panes;
+            app.focus = 0;
+            app.base = Base::Panes;
+            app.screen = Screen::Panes;
+            app.status = String::new();
+        }
     }
 }
 
 fn on_key(app: &mut App, key: Key) {
+    if key == Key::Interrupt {
+        app.quit = true;
+        return;
+    }
+    // A question waiting for the person: typing goes into the reply.
+    if app.base == Base::Panes && typing(app, key) {
+        return;
+    }
+    if app.screen == Screen::Panes {
+        match app.base {
+            Base::Picker => return picker_key(app, key),
+            Base::Runs => return runs_key(app, key),
+            Base::Panes => {}
+        }
+    }
     match key {
-        Key::Char('q') | Key::Interrupt => app.quit = true,
+        Key::Char('q') => app.quit = true,
+        Key::Char('b') | Key::Esc | Key::Backspace
+            if app.screen == Screen::Panes && (app.picker.is_some() || app.runs.is_some()) =>
+        {
+            app.base = if app.runs.is_some() {
+                Base::Runs
+            } else {
+                Base::Picker
+            };
+        }
         Key::Char('?') => app.screen = toggle(app.screen, Screen::Help),
         Key::Char('g') => app.screen = toggle(app.screen, Screen::Components),
         Key::Enter => app.screen = toggle(app.screen, Screen::Detail),
-        Key::Esc => app.screen = Screen::Panes,
+        Key::Esc | Key::Backspace => app.screen = Screen::Panes,
         Key::Char('l') => app.locked = !app.locked,
         Key::Tab | Key::Left | Key::Right => {
             if app.panes.len() > 1 {
@@ -105,7 +151,156 @@ fn on_key(app: &mut App, key: Key) {
         Key::PageDown => move_selection(app, PAGE as i64),
         Key::Home => move_selection(app, i64::MIN / 2),
         Key::End => move_selection(app, i64::MAX / 2),
-        Key::Char(_) => {}
+        Key::Char(_) | Key::Space | Key::Interrupt => {}
+    }
+}
+
+/// Keys while a question waits for the person's reply: characters, Backspace, Enter
+/// (send) and Esc (give up). Returns false for the keys it leaves to the panes.
+fn typing(app: &mut App, key: Key) -> bool {
+    let Some(ask) = app.asking.first_mut() else {
+        return false;
+    };
+    match key {
+        Key::Char(c) => ask.input.push(c),
+        Key::Space => ask.input.push(' '),
+        Key::Backspace => {
+            ask.input.pop();
+        }
+        Key::Enter if !ask.input.trim().is_empty() => {
+            let ask = app.asking.remove(0);
+            app.requests.push(Request::Reply {
+                pane: ask.pane,
+                text: Some(ask.input.trim().to_string()),
+            });
+        }
+        Key::Enter => {}
+        Key::Esc => {
+            let ask = app.asking.remove(0);
+            app.requests.push(Request::Reply {
+                pane: ask.pane,
+                text: None,
+            });
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Move `at` by `by` within `0..len` (clamped).
+fn step(at: usize, by: i64, len: usize) -> usize {
+    if len == 0 {
+        return 0;
+    }
+    (at as i64).saturating_add(by).clamp(0, len as i64 - 1) as usize
+}
+
+fn moves(key: Key) -> Option<i64> {
+    Some(match key {
+        Key::Up | Key::Char('k') => -1,
+        Key::Down | Key::Char('j') => 1,
+        Key::PageUp => -(PAGE as i64),
+        Key::PageDown => PAGE as i64,
+        Key::Home => i64::MIN / 2,
+        Key::End => i64::MAX / 2,
+        _ => return None,
+    })
+}
+
+fn picker_key(app: &mut App, key: Key) {
+    let Some(p) = app.picker.as_mut() else {
+        return;
+    };
+    if let Some(by) = moves(key) {
+        p.selected = step(p.selected, by, p.tasks.len());
+        return;
+    }
+    let n = p.strategies.len().max(1);
+    match key {
+        Key::Char('q') => app.quit = true,
+        Key::Char('?') => app.screen = Screen::Help,
+        Key::Char('h') => p.show_hidden = !p.show_hidden,
+        Key::Char('1') | Key::Left => p.left = (p.left + 1) % n,
+        Key::Char('2') | Key::Right => p.right = (p.right + 1) % n,
+        Key::Char('u') => p.play_user = !p.play_user,
+        Key::Enter => {
+            let Some(task) = p.tasks.get(p.selected) else {
+                return;
+            };
+            let (left, right) = (
+                p.strategy(p.left).to_string(),
+                p.strategy(p.right).to_string(),
+            );
+            app.card = if p.play_user {
+                task.hidden.clone()
+            } else {
+                Vec::new()
+            };
+            app.status = format!(
+                "{left} vs {right} on {} {}{} · b back to the picker",
+                task.suite,
+                task.id,
+                if p.play_user {
+                    " · you play the user"
+                } else {
+                    ""
+                }
+            );
+            app.requests.push(Request::Start {
+                suite: task.suite.clone(),
+                id: task.id.clone(),
+                left: left.clone(),
+                right: right.clone(),
+                play_user: p.play_user,
+            });
+            app.panes = vec![Pane::new(left), Pane::new(right)];
+            app.focus = 0;
+            app.asking.clear();
+            app.base = Base::Panes;
+        }
+        _ => {}
+    }
+}
+
+fn runs_key(app: &mut App, key: Key) {
+    let Some(t) = app.runs.as_mut() else {
+        return;
+    };
+    if let Some(by) = moves(key) {
+        t.selected = step(t.selected, by, t.rows.len());
+        return;
+    }
+    match key {
+        Key::Char('q') => app.quit = true,
+        Key::Char('?') => app.screen = Screen::Help,
+        Key::Space => {
+            if let Some(at) = t.marked.iter().position(|&m| m == t.selected) {
+                t.marked.remove(at);
+            } else {
+                if t.marked.len() == 2 {
+                    t.marked.remove(0);
+                }
+                t.marked.push(t.selected);
+            }
+        }
+        Key::Enter => {
+            let picked = if t.marked.is_empty() {
+                vec![t.selected]
+            } else {
+                t.marked.clone()
+            };
+            let paths: Vec<_> = picked
+                .iter()
+                .filter_map(|&i| t.rows.get(i).and_then(|r| r.trace.clone()))
+                .collect();
+            if paths.is_empty() {
+                app.status = "that run has no trace (it could not be set up)".into();
+            } else {
+                app.status = "opening…".into();
+                app.requests.push(Request::Open(paths));
+            }
+        }
+        _ => {}
     }
 }
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::state::{App, ComponentState, Pane, Screen};
+use crate::state::{App, Base, ComponentState, Pane, Picker, RunTable, Screen};
 
 /// One line per event: what happened, in a few words.
 pub fn summary(e: &Event) -> String {
@@ -160,9 +160,12 @@ pub fn detail(e: &Event) -> String {
 fn metrics_line(p: &Pane) -> String {
     let m = p.metrics();
     format!(
-        "{}: {}{} user turns · {} model calls · {} tokens ({} cached) · model {:.1} s · wall {:.1} s",
+        "{}: {}{} turns · {} calls · {} tok ({} cached) · model {:.1}s · wall {:.1}s",
         p.title,
-        p.score.as_ref().map(|s| format!("{s} · ")).unwrap_or_default(),
+        p.score
+            .as_ref()
+            .map(|s| format!("{s} · "))
+            .unwrap_or_default(),
         m.user_turns,
         m.model_calls,
         m.total_tokens,
@@ -172,7 +175,7 @@ fn metrics_line(p: &Pane) -> String {
     )
 }
 
-fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool) {
+fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions: bool) {
     let state = if pane.done {
         "done".to_string()
     } else {
@@ -192,9 +195,29 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let streaming = !pane.streaming.is_empty() && !pane.done;
-    let rows = inner.height.saturating_sub(u16::from(streaming)) as usize;
+    let caption = if captions {
+        crate::lessons::latest_caption(&pane.events, pane.selected)
+    } else {
+        None
+    };
+    let caption_rows: u16 = if caption.is_some() { 2 } else { 0 };
+    let rows = inner
+        .height
+        .saturating_sub(u16::from(streaming) + caption_rows) as usize;
     if rows == 0 {
         return;
+    }
+    if let Some(c) = caption {
+        frame.render_widget(
+            Paragraph::new(format!("» {c}"))
+                .style(Style::default().add_modifier(Modifier::ITALIC))
+                .wrap(Wrap { trim: true }),
+            Rect {
+                y: inner.y + inner.height - caption_rows,
+                height: caption_rows,
+                ..inner
+            },
+        );
     }
     // Only the visible window is laid out, so a long trace draws as fast as a short one.
     let start = (pane.selected + 1).saturating_sub(rows);
@@ -249,6 +272,25 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool) {
     }
 }
 
+/// The keys of the task picker.
+pub const PICKER_KEYS: &[(&str, &str)] = &[
+    ("↑ ↓ j k PgUp PgDn", "choose a task"),
+    (
+        "h",
+        "show or hide the task's hidden profile (never shown to a strategy)",
+    ),
+    ("1 ←  /  2 →", "the left / right pane's strategy"),
+    ("u", "play the user: you type the replies"),
+    ("Enter", "run both strategies on the task"),
+];
+
+/// The keys of a bench folder's run table.
+pub const RUNS_KEYS: &[(&str, &str)] = &[
+    ("↑ ↓ j k PgUp PgDn", "choose a run"),
+    ("Space", "mark a run (two at most) to open side by side"),
+    ("Enter", "open the marked runs (or the selected one)"),
+];
+
 /// The keys, for the help screen and the status line.
 pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ j k n p", "previous / next event (mouse wheel too)"),
@@ -257,9 +299,171 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "the selected event in full (Esc back)"),
     ("g", "the components: running, time and tokens each"),
     ("l", "lock the panes: the other follows by time"),
+    ("b Esc", "back to the picker or the run table"),
+    (
+        "typing, Enter",
+        "your reply, when you play the user (Esc: give up)",
+    ),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),
 ];
+
+/// `rows` lines of `items` that keep `selected` in view.
+fn window(selected: usize, len: usize, rows: usize) -> std::ops::Range<usize> {
+    let start = (selected + 1).saturating_sub(rows.max(1));
+    start..(start + rows).min(len)
+}
+
+fn highlight(text: String, on: bool) -> Line<'static> {
+    if on {
+        Line::from(Span::styled(
+            text,
+            Style::default().add_modifier(Modifier::REVERSED),
+        ))
+    } else {
+        Line::from(text)
+    }
+}
+
+fn picker_view(frame: &mut Frame, area: Rect, p: &Picker) {
+    let card_rows = if p.show_hidden {
+        p.tasks
+            .get(p.selected)
+            .map(|t| t.hidden.len() as u16 + 1)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let [list, detail] = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Min(4), Constraint::Length(6 + card_rows)])
+        .areas(area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" tasks ({}) ", p.tasks.len()));
+    let inner = block.inner(list);
+    frame.render_widget(block, list);
+    let lines: Vec<Line> = window(p.selected, p.tasks.len(), inner.height as usize)
+        .map(|i| {
+            let t = &p.tasks[i];
+            let tags = if t.tags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", t.tags.join(","))
+            };
+            highlight(
+                format!("{:<9} {:<10}{tags} {}", t.suite, t.id, t.opening),
+                i == p.selected,
+            )
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+    let mut lines = Vec::new();
+    if let Some(t) = p.tasks.get(p.selected) {
+        lines.push(Line::from(format!(
+            "{} {}: \"{}\"",
+            t.suite, t.id, t.opening
+        )));
+        lines.push(Line::from(format!(
+            "left: {} (1)   right: {} (2)   you play the user: {} (u)",
+            p.strategy(p.left),
+            p.strategy(p.right),
+            if p.play_user { "yes" } else { "no" }
+        )));
+        if p.show_hidden {
+            lines.push(Line::from(Span::styled(
+                "hidden profile and ground truth (the strategies never see these):",
+                Style::default().add_modifier(Modifier::BOLD),
+            )));
+            lines.extend(t.hidden.iter().map(|h| Line::from(format!("  {h}"))));
+        } else {
+            lines.push(Line::from("h: show the hidden profile"));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" task (Enter runs it) "),
+        ),
+        detail,
+    );
+}
+
+fn runs_view(frame: &mut Frame, area: Rect, t: &RunTable) {
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " {} · {} runs ",
+        t.folder,
+        t.rows.len()
+    ));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let header = format!(
+        "  {:<9} {:<10} {:<20} {:<8} {:>5} {:>5} {:>6}",
+        "suite", "task", "strategy", "success", "turns", "calls", "tokens"
+    );
+    let mut lines = vec![Line::from(Span::styled(
+        header,
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    let rows = inner.height.saturating_sub(1) as usize;
+    lines.extend(window(t.selected, t.rows.len(), rows).map(|i| {
+        let r = &t.rows[i];
+        let mark = match t.marked.iter().position(|&m| m == i) {
+            Some(0) => "1",
+            Some(_) => "2",
+            None => " ",
+        };
+        let success = match r.success {
+            Some(true) => "yes".to_string(),
+            Some(false) => format!("no {:.2}", r.partial),
+            None => "-".to_string(),
+        };
+        highlight(
+            format!(
+                "{mark} {:<9} {:<10} {:<20} {:<8} {:>5} {:>5} {:>6}",
+                r.suite, r.task, r.label, success, r.user_turns, r.model_calls, r.tokens
+            ),
+            i == t.selected,
+        )
+    }));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The question waiting for the person, their reply so far, and the hidden profile card.
+fn asking_view(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(ask) = app.asking.first() else {
+        return;
+    };
+    let who = app
+        .panes
+        .get(ask.pane)
+        .map(|p| p.title.as_str())
+        .unwrap_or("the run");
+    let mut lines = vec![
+        Line::from(format!("{who} asks: {}", ask.question)),
+        Line::from(Span::styled(
+            format!("> {}▏", ask.input),
+            Style::default().add_modifier(Modifier::BOLD),
+        )),
+    ];
+    if !app.card.is_empty() {
+        lines.push(Line::from("you are the user; your hidden profile:"));
+        lines.extend(app.card.iter().map(|c| Line::from(format!("  {c}"))));
+    }
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let box_area = Rect {
+        y: area.y + area.height - height,
+        height,
+        ..area
+    };
+    draw_overlay(
+        frame,
+        box_area,
+        Paragraph::new(lines).wrap(Wrap { trim: false }),
+        " your reply (Enter sends, Esc gives up) ",
+    );
+}
 
 /// A screen drawn over the panes: the area cleared, then `body` in a titled border.
 fn draw_overlay(frame: &mut Frame, area: Rect, body: Paragraph, title: &str) {
@@ -277,7 +481,11 @@ fn draw_overlay(frame: &mut Frame, area: Rect, body: Paragraph, title: &str) {
 /// Draw the whole UI.
 pub fn view(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let strip = (app.panes.len() as u16).max(1) + 2;
+    let strip = if app.base == Base::Panes {
+        (app.panes.len() as u16).max(1) + 2
+    } else {
+        0
+    };
     let [main, metrics, status] = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -286,13 +494,20 @@ pub fn view(frame: &mut Frame, app: &App) {
             Constraint::Length(1),
         ])
         .areas(area);
-    let n = app.panes.len().max(1);
-    let columns = Layout::default()
-        .direction(Direction::Horizontal)
-        .constraints(vec![Constraint::Ratio(1, n as u32); n])
-        .split(main);
-    for (i, pane) in app.panes.iter().enumerate() {
-        pane_view(frame, columns[i], pane, i == app.focus);
+    match (app.base, &app.picker, &app.runs) {
+        (Base::Picker, Some(p), _) => picker_view(frame, main, p),
+        (Base::Runs, _, Some(t)) => runs_view(frame, main, t),
+        _ => {
+            let n = app.panes.len().max(1);
+            let columns = Layout::default()
+                .direction(Direction::Horizontal)
+                .constraints(vec![Constraint::Ratio(1, n as u32); n])
+                .split(main);
+            for (i, pane) in app.panes.iter().enumerate() {
+                pane_view(frame, columns[i], pane, i == app.focus, app.captions);
+            }
+            asking_view(frame, main, app);
+        }
     }
     let lines: Vec<Line> = app
         .panes
@@ -303,13 +518,17 @@ pub fn view(frame: &mut Frame, app: &App) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" metrics ")),
         metrics,
     );
-    let hint = if app.status.is_empty() {
-        format!(
-            "? help · q quit · Tab switch · Enter detail · g components · l lock{}",
-            if app.locked { " (locked)" } else { "" }
-        )
-    } else {
+    let hint = if !app.status.is_empty() {
         app.status.clone()
+    } else {
+        match app.base {
+            Base::Picker => "? help · q quit · ↑↓ task · h hidden profile · 1 2 strategies · u play the user · Enter run".into(),
+            Base::Runs => "? help · q quit · ↑↓ run · Space mark two · Enter open".into(),
+            Base::Panes => format!(
+                "? help · q quit · Tab switch · Enter detail · g components · l lock{}",
+                if app.locked { " (locked)" } else { "" }
+            ),
+        }
     };
     frame.render_widget(Paragraph::new(hint), status);
 
@@ -381,7 +600,12 @@ pub fn view(frame: &mut Frame, app: &App) {
             );
         }
         Screen::Help => {
-            let lines: Vec<Line> = KEYS
+            let keys = match app.base {
+                Base::Picker => PICKER_KEYS,
+                Base::Runs => RUNS_KEYS,
+                Base::Panes => KEYS,
+            };
+            let lines: Vec<Line> = keys
                 .iter()
                 .map(|(k, what)| Line::from(format!("{k:<20} {what}")))
                 .collect();

@@ -214,3 +214,226 @@ fn a_ten_thousand_event_trace_draws_only_its_visible_window() {
     let screen = draw(&app, 80, 24);
     assert!(screen.iter().any(|l| l.contains("0.0s")));
 }
+
+// ---- Snapshots of the main screens (insta; `cargo insta review` after a deliberate
+// change of the drawing). All at 80x24, the smallest terminal the UI must work in.
+
+fn snap(app: &App) -> String {
+    draw(app, 80, 24).join("\n")
+}
+
+fn picker() -> ladder_tui::Picker {
+    let suite = ladder_harness::load_suite("seaside").unwrap();
+    let cards = suite.tasks.iter().map(ladder_tui::lessons::card).collect();
+    ladder_tui::Picker::new(
+        cards,
+        ladder_harness::registry::names(),
+        "scaffold",
+        "bootstrap",
+    )
+}
+
+#[test]
+fn snapshot_picker_and_its_hidden_profile_card() {
+    let mut app = App::picking(picker());
+    insta::assert_snapshot!("picker", snap(&app));
+    key(&mut app, Key::End);
+    key(&mut app, Key::Char('h'));
+    insta::assert_snapshot!("picker_hidden_profile", snap(&app));
+}
+
+#[test]
+fn snapshot_two_live_panes_mid_run() {
+    let mut app = App::new(vec![Pane::new("scaffold"), Pane::new("bootstrap")]);
+    for (pane, name) in [
+        (0, "sea-002-scaffold.jsonl"),
+        (1, "sea-002-bootstrap.jsonl"),
+    ] {
+        let events = trace(name).events;
+        for e in events.iter().take(events.len() / 2) {
+            update(
+                &mut app,
+                Msg::Event {
+                    pane,
+                    event: e.clone(),
+                },
+            );
+        }
+    }
+    update(
+        &mut app,
+        Msg::Token {
+            pane: 1,
+            text: "{\"action\": \"ask\", \"text\": \"Domestic or".into(),
+        },
+    );
+    insta::assert_snapshot!("live_panes_mid_run", snap(&app));
+    app.captions = true;
+    insta::assert_snapshot!("live_panes_with_lesson_captions", snap(&app));
+}
+
+#[test]
+fn snapshot_graph_detail_and_help() {
+    let mut app = app();
+    key(&mut app, Key::Char('g'));
+    insta::assert_snapshot!("components", snap(&app));
+    key(&mut app, Key::Esc);
+    let call = app.panes[0]
+        .events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::ModelCall { .. }))
+        .unwrap();
+    app.panes[0].selected = call;
+    key(&mut app, Key::Enter);
+    insta::assert_snapshot!("event_detail", snap(&app));
+    key(&mut app, Key::Esc);
+    key(&mut app, Key::Char('?'));
+    insta::assert_snapshot!("help", snap(&app));
+}
+
+#[test]
+fn snapshot_80_by_24_and_resized() {
+    let app = app();
+    insta::assert_snapshot!("panes_80x24", snap(&app));
+    // Smaller than the minimum still draws (clipped), without a panic.
+    let tiny = draw(&app, 30, 8).join("\n");
+    assert!(tiny.contains("scaffold"), "{tiny}");
+}
+
+#[test]
+fn the_picker_starts_the_chosen_strategies_on_the_chosen_task() {
+    let mut app = App::picking(picker());
+    let scaffold = app.picker.as_ref().unwrap().left;
+    key(&mut app, Key::Down);
+    key(&mut app, Key::Char('2')); // the right pane's strategy moves on by one
+    key(&mut app, Key::Char('u'));
+    key(&mut app, Key::Enter);
+    let p = app.picker.as_ref().unwrap();
+    let right = p.strategy(p.right).to_string();
+    assert_ne!(right, "bootstrap");
+    assert_eq!(p.strategy(scaffold), "scaffold");
+    assert_eq!(
+        app.requests,
+        vec![ladder_tui::Request::Start {
+            suite: "seaside".into(),
+            id: "sea-002".into(),
+            left: "scaffold".into(),
+            right: right.clone(),
+            play_user: true,
+        }]
+    );
+    assert_eq!(app.base, ladder_tui::Base::Panes);
+    assert_eq!(app.panes[1].title, right);
+    assert!(
+        app.card.iter().any(|l| l.starts_with("home_city = ")),
+        "playing the user shows the hidden profile: {:?}",
+        app.card
+    );
+    key(&mut app, Key::Char('b'));
+    assert_eq!(app.base, ladder_tui::Base::Picker, "b goes back");
+}
+
+#[test]
+fn playing_the_user_types_a_reply_sends_it_and_can_give_up() {
+    let mut app = App::new(vec![Pane::new("scaffold"), Pane::new("bootstrap")]);
+    app.card = vec!["home_city = Ostby".into()];
+    update(
+        &mut app,
+        Msg::Ask {
+            pane: 0,
+            question: "Where will you be travelling from?".into(),
+        },
+    );
+    for c in "I live in Ostbz".chars() {
+        key(&mut app, if c == ' ' { Key::Space } else { Key::Char(c) });
+    }
+    key(&mut app, Key::Backspace);
+    key(&mut app, Key::Char('y'));
+    key(&mut app, Key::Char('q')); // typed, not quit
+    key(&mut app, Key::Backspace);
+    assert!(!app.quit);
+    insta::assert_snapshot!("playing_the_user", snap(&app));
+    key(&mut app, Key::Enter);
+    assert_eq!(
+        app.requests,
+        vec![ladder_tui::Request::Reply {
+            pane: 0,
+            text: Some("I live in Ostby".into())
+        }]
+    );
+    assert!(app.asking.is_empty());
+    update(
+        &mut app,
+        Msg::Ask {
+            pane: 1,
+            question: "Quiet or lively?".into(),
+        },
+    );
+    key(&mut app, Key::Enter); // an empty reply is not sent
+    assert_eq!(app.requests.len(), 1);
+    key(&mut app, Key::Esc);
+    assert_eq!(
+        app.requests[1],
+        ladder_tui::Request::Reply {
+            pane: 1,
+            text: None
+        }
+    );
+}
+
+#[test]
+fn a_bench_folder_lists_its_runs_and_opens_two_marked_ones() {
+    // A bench folder: the committed replay bench's results, its traces swapped for the
+    // two committed ones.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::create_dir(dir.join("traces")).unwrap();
+    let results =
+        std::fs::read_to_string(fixtures.join("runs/replay-small/results.jsonl")).unwrap();
+    let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
+    let mut lines = Vec::new();
+    for (i, line) in results.lines().enumerate() {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = names[i % 2];
+        std::fs::copy(
+            fixtures.join("traces").join(name),
+            dir.join("traces").join(name),
+        )
+        .unwrap();
+        record["trace"] = format!("traces/{name}").into();
+        lines.push(record.to_string());
+    }
+    std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let mut table = ladder_tui::live::bench_folder(dir).unwrap();
+    table.folder = "runs/replay-small".into(); // the snapshot does not show the temp path
+    assert!(table.rows.len() >= 2, "{:?}", table.rows);
+    let mut app = App::bench_folder(table);
+    insta::assert_snapshot!("bench_folder", snap(&app));
+    key(&mut app, Key::Space);
+    key(&mut app, Key::Down);
+    key(&mut app, Key::Space);
+    key(&mut app, Key::Enter);
+    let rows = &app.runs.as_ref().unwrap().rows;
+    let want: Vec<_> = rows[..2].iter().map(|r| r.trace.clone().unwrap()).collect();
+    assert_eq!(app.requests, vec![ladder_tui::Request::Open(want.clone())]);
+    // The runner reads them; the answer puts them side by side.
+    let panes = want
+        .iter()
+        .map(|p| ladder_tui::live::from_file(p).unwrap())
+        .collect();
+    update(&mut app, Msg::Opened(panes));
+    assert_eq!(app.base, ladder_tui::Base::Panes);
+    assert_eq!(app.panes.len(), 2);
+    key(&mut app, Key::Esc);
+    assert_eq!(
+        app.base,
+        ladder_tui::Base::Runs,
+        "Esc goes back to the table"
+    );
+    let missing = ladder_tui::live::bench_folder(Path::new("no/such/folder")).unwrap_err();
+    assert!(
+        missing.contains("no/such/folder/results.jsonl"),
+        "{missing}"
+    );
+}
