@@ -17,8 +17,8 @@ ort_sha := "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f"
 default:
     @just --list
 
-# Install build tools, the chat model, the embedding model and ONNX Runtime (idempotent:
-# a second run only checks sha256 sums).
+# Install build tools and tmux, the chat model, the embedding model and ONNX Runtime
+# (idempotent: a second run only checks sha256 sums).
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -26,8 +26,10 @@ setup:
     command -v cmake >/dev/null 2>&1 || missing+=(cmake)
     command -v clang >/dev/null 2>&1 || missing+=(clang)
     dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+    # tmux: the terminal UI's end-to-end test (tests/tui_tmux.rs) drives it.
+    command -v tmux >/dev/null 2>&1 || missing+=(tmux)
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "setup: installing ${missing[*]} (needed to build llama.cpp)"
+        echo "setup: installing ${missing[*]} (cmake, clang and libclang-dev build llama.cpp; tmux drives the TUI's end-to-end test)"
         sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
         $sudo apt-get update -q
         $sudo apt-get install -y -q "${missing[@]}"

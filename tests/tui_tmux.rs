@@ -1,0 +1,170 @@
+//! `ladder tui` end to end in a real terminal: the binary runs in tmux, keys go in with
+//! `send-keys`, the screen comes back with `capture-pane`. The model is a committed
+//! cassette (scaffold and bootstrap on seaside sea-002, recorded on the local model), so
+//! both runs reach their answers in seconds; the embedding model and the knowledge base are
+//! real. Skipped, with the reason printed, only when tmux is missing (`just setup`
+//! installs it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    /// Literal text, typed.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-t", "t", "-p"])
+    }
+
+    /// Wait until the screen satisfies `ok` (60 s at most), and return it.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(60) {
+                panic!("waited 60 s for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+#[test]
+fn pick_run_open_play_and_quit_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed (`just setup` installs it)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ladder"));
+    let cassette = root.join("fixtures/cassettes/tui-sea-002.jsonl");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tmux = Tmux {
+        socket: format!("ladder-test-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        root.to_str().unwrap(),
+        "bash --norc --noprofile",
+    ]);
+    let command = format!(
+        "stty -g > {d}/before; {bin} tui --model replay:{cassette} --data {d}/data --out {d}/out; stty -g > {d}/after; echo ENDED-$((40 + 2))",
+        d = dir.display(),
+        bin = bin.display(),
+        cassette = cassette.display(),
+    );
+    tmux.type_text(&command);
+    tmux.keys(&["Enter"]);
+
+    // The picker, on the first task; down to sea-002 and run both strategies.
+    tmux.wait("the task picker", |s| {
+        s.contains("tasks (") && s.contains("sea-001")
+    });
+    tmux.keys(&["Down"]);
+    tmux.wait("sea-002 selected", |s| s.contains("seaside sea-002: \""));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("both runs to end", |s| {
+        s.contains("■ answered") && s.contains("■ repeating")
+    });
+    assert!(
+        screen.contains("scaffold") && screen.contains("bootstrap"),
+        "{screen}"
+    );
+    assert!(screen.contains("failure (partial 0.00)"), "{screen}");
+
+    // The selected event in full, and back.
+    tmux.keys(&["Enter"]);
+    tmux.wait("the event detail", |s| s.contains("event (Esc back)"));
+    tmux.keys(&["Escape"]);
+    tmux.wait("the panes again", |s| {
+        !s.contains("event (Esc back)") && s.contains("metrics")
+    });
+
+    // Back to the picker; play the user this time: answer the form's first question as
+    // the simulated user did when the cassette was recorded, then give up on the next.
+    tmux.keys(&["b"]);
+    tmux.wait("the picker again", |s| s.contains("tasks ("));
+    tmux.keys(&["u"]);
+    tmux.wait("playing the user", |s| s.contains("you play the user: yes"));
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the first question", |s| {
+        s.contains("your reply") && s.contains("Where will you be travelling from?")
+    });
+    assert!(
+        screen.contains("home_city = Wenlow"),
+        "the profile card: {screen}"
+    );
+    tmux.type_text("I live in Wenlow.");
+    tmux.wait("the typed reply", |s| s.contains("> I live in Wenlow."));
+    tmux.keys(&["Enter"]);
+    tmux.wait("the next question", |s| {
+        s.contains("quiet or somewhere lively") && s.contains("I live in Wenlow.")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the scaffold's user to give up", |s| {
+        s.contains("■ user gave up")
+    });
+
+    // Quit: the shell comes back with the terminal as it was.
+    tmux.keys(&["q"]);
+    tmux.wait("the shell", |s| s.contains("ENDED-42"));
+    let before = std::fs::read_to_string(dir.join("before")).unwrap();
+    let after = std::fs::read_to_string(dir.join("after")).unwrap();
+    assert_eq!(before, after, "stty settings restored");
+    assert!(!before.trim().is_empty());
+    // The runs were saved: two of the first comparison, two of the played one.
+    let traces = std::fs::read_dir(dir.join("out"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "jsonl")
+        })
+        .count();
+    assert_eq!(traces, 4);
+}
