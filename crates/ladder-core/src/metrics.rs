@@ -45,59 +45,66 @@ pub struct Metrics {
 impl Metrics {
     pub fn from_events(events: &[Event]) -> Metrics {
         let mut m = Metrics::default();
-        for e in events {
-            match &e.kind {
-                EventKind::ModelCall {
-                    actor: crate::trace::Actor::User,
-                    usage,
-                    ..
-                } => {
-                    m.user_model_calls += 1;
-                    m.user_tokens += usage.prompt_tokens + usage.completion_tokens;
-                }
-                EventKind::ModelCall {
-                    usage, latency_ms, ..
-                } => {
-                    m.model_calls += 1;
-                    m.prompt_tokens += usage.prompt_tokens;
-                    m.cached_tokens += usage.cached_tokens;
-                    m.completion_tokens += usage.completion_tokens;
-                    m.model_ms += latency_ms;
-                }
-                EventKind::UserTurn { parts, .. } => {
-                    m.user_turns += 1;
-                    for p in parts {
-                        *match p.kind {
-                            crate::user::PartKind::Answered => &mut m.parts_answered,
-                            crate::user::PartKind::Repeated => &mut m.parts_repeated,
-                            crate::user::PartKind::NoPreference => &mut m.parts_no_preference,
-                            crate::user::PartKind::Irrelevant => &mut m.parts_irrelevant,
-                        } += 1;
-                    }
-                }
-                EventKind::Retrieval { .. } => m.retrievals += 1,
-                EventKind::IntentDecision { .. } => m.intent_decisions += 1,
-                EventKind::SlotFilled { .. } => m.slots_filled += 1,
-                EventKind::DebateMessage { .. } => m.debate_messages += 1,
-                EventKind::ContextCompression { .. } => m.compressions += 1,
-                EventKind::Error { .. } => m.errors += 1,
-                EventKind::RunFinished { outcome } => m.stop = Some(outcome.stop.clone()),
-                EventKind::Action { parse_error, .. } => {
-                    m.actions += 1;
-                    m.parse_errors += u64::from(parse_error.is_some());
-                }
-                EventKind::Vote { .. } => m.votes += 1,
-                EventKind::Header(_)
-                | EventKind::Answer { .. }
-                | EventKind::ComponentStarted { .. }
-                | EventKind::ComponentFinished { .. } => {}
+        if let Some(first) = events.first() {
+            for e in events {
+                m.add(first.at_ms, e);
             }
         }
-        m.total_tokens = m.prompt_tokens + m.completion_tokens;
-        if let (Some(first), Some(last)) = (events.first(), events.last()) {
-            m.wall_ms = last.at_ms - first.at_ms;
-        }
         m
+    }
+
+    /// Count one more event of a run that started at `first_at_ms` (what a live view
+    /// does as events arrive; [`Metrics::from_events`] is this over a whole trace).
+    pub fn add(&mut self, first_at_ms: f64, e: &Event) {
+        let m = self;
+        match &e.kind {
+            EventKind::ModelCall {
+                actor: crate::trace::Actor::User,
+                usage,
+                ..
+            } => {
+                m.user_model_calls += 1;
+                m.user_tokens += usage.prompt_tokens + usage.completion_tokens;
+            }
+            EventKind::ModelCall {
+                usage, latency_ms, ..
+            } => {
+                m.model_calls += 1;
+                m.prompt_tokens += usage.prompt_tokens;
+                m.cached_tokens += usage.cached_tokens;
+                m.completion_tokens += usage.completion_tokens;
+                m.model_ms += latency_ms;
+            }
+            EventKind::UserTurn { parts, .. } => {
+                m.user_turns += 1;
+                for p in parts {
+                    *match p.kind {
+                        crate::user::PartKind::Answered => &mut m.parts_answered,
+                        crate::user::PartKind::Repeated => &mut m.parts_repeated,
+                        crate::user::PartKind::NoPreference => &mut m.parts_no_preference,
+                        crate::user::PartKind::Irrelevant => &mut m.parts_irrelevant,
+                    } += 1;
+                }
+            }
+            EventKind::Retrieval { .. } => m.retrievals += 1,
+            EventKind::IntentDecision { .. } => m.intent_decisions += 1,
+            EventKind::SlotFilled { .. } => m.slots_filled += 1,
+            EventKind::DebateMessage { .. } => m.debate_messages += 1,
+            EventKind::ContextCompression { .. } => m.compressions += 1,
+            EventKind::Error { .. } => m.errors += 1,
+            EventKind::RunFinished { outcome } => m.stop = Some(outcome.stop.clone()),
+            EventKind::Action { parse_error, .. } => {
+                m.actions += 1;
+                m.parse_errors += u64::from(parse_error.is_some());
+            }
+            EventKind::Vote { .. } => m.votes += 1,
+            EventKind::Header(_)
+            | EventKind::Answer { .. }
+            | EventKind::ComponentStarted { .. }
+            | EventKind::ComponentFinished { .. } => {}
+        }
+        m.total_tokens = m.prompt_tokens + m.completion_tokens;
+        m.wall_ms = e.at_ms - first_at_ms;
     }
 }
 

@@ -23,6 +23,10 @@ pub struct Pane {
     pub score: Option<String>,
     /// True once the run finished (its `RunFinished` event arrived).
     pub done: bool,
+    /// The metrics of `events`, and the component running after them, kept up to date by
+    /// [`Pane::push`] so that a frame does not go over a long trace again.
+    totals: Metrics,
+    running: Option<String>,
 }
 
 impl Pane {
@@ -35,33 +39,36 @@ impl Pane {
 
     /// A pane holding a finished trace.
     pub fn from_events(title: impl Into<String>, events: Vec<Event>) -> Pane {
-        let done = events
-            .iter()
-            .any(|e| matches!(e.kind, EventKind::RunFinished { .. }));
-        Pane {
-            title: title.into(),
-            events,
-            done,
-            ..Pane::default()
+        let mut pane = Pane::new(title);
+        pane.events.reserve(events.len());
+        for e in events {
+            pane.push(e);
         }
+        pane.selected = 0;
+        pane
     }
 
-    /// Metrics of what has happened so far (a pure function of the events).
-    pub fn metrics(&self) -> Metrics {
-        Metrics::from_events(&self.events)
+    /// Add the run's next event.
+    pub fn push(&mut self, e: Event) {
+        let first = self.events.first().map(|f| f.at_ms).unwrap_or(e.at_ms);
+        self.totals.add(first, &e);
+        match &e.kind {
+            EventKind::ComponentStarted { component, .. } => self.running = Some(component.clone()),
+            EventKind::ComponentFinished { .. } => self.running = None,
+            EventKind::RunFinished { .. } => self.done = true,
+            _ => {}
+        }
+        self.events.push(e);
+    }
+
+    /// Metrics of what has happened so far (those of [`Metrics::from_events`]).
+    pub fn metrics(&self) -> &Metrics {
+        &self.totals
     }
 
     /// The component running now: the last one started and not yet finished.
     pub fn running_component(&self) -> Option<&str> {
-        let mut open: Option<&str> = None;
-        for e in &self.events {
-            match &e.kind {
-                EventKind::ComponentStarted { component, .. } => open = Some(component),
-                EventKind::ComponentFinished { .. } => open = None,
-                _ => {}
-            }
-        }
-        open
+        self.running.as_deref()
     }
 
     /// Each component in the order it started: (name, kind, state, ms, tokens).

@@ -73,10 +73,7 @@ pub fn update(app: &mut App, msg: Msg) {
                 if matches!(event.kind, EventKind::ModelCall { .. }) {
                     p.streaming.clear();
                 }
-                if matches!(event.kind, EventKind::RunFinished { .. }) {
-                    p.done = true;
-                }
-                p.events.push(event);
+                p.push(event);
                 if following {
                     p.selected = p.events.len() - 1;
                 }

@@ -437,3 +437,16 @@ fn a_bench_folder_lists_its_runs_and_opens_two_marked_ones() {
         "{missing}"
     );
 }
+
+#[test]
+fn a_panes_running_metrics_equal_the_whole_traces() {
+    for name in ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"] {
+        let pane = trace(name);
+        assert_eq!(
+            pane.metrics(),
+            &ladder_core::Metrics::from_events(&pane.events),
+            "{name}"
+        );
+        assert!(pane.done && pane.running_component().is_none());
+    }
+}
