@@ -83,17 +83,15 @@ setup:
 build: setup
     cargo build --bin ladder
 
-# The main job (for now): the teaching prompt answered by the embedded model, streamed, then
-# the direct baseline, the scaffold (its pipeline printed first) and the bootstrapped loop
-# on the same seaside task against the same simulated user, each with its trace and score.
-# (A run that ends without an answer exits 1; the demo shows it and goes on.)
+# The main job: the seaside lesson. Scaffold and bootstrapped loop run live, side by side,
+# on the essay's request ("I'd like to go to the seaside next week, sort it out for me.")
+# with the embedded model and the same simulated user, with captions saying what each
+# component or action does. In a terminal it is the TUI (q quits); in a pipe or CI log it
+# prints both transcripts, the captions and a metrics table. `ladder demo` runs every
+# lesson.
 demo: build
     "$CARGO_TARGET_DIR/debug/ladder" models
-    "$CARGO_TARGET_DIR/debug/ladder" chat "I'd like to go to the seaside next week, sort it out for me."
-    -"$CARGO_TARGET_DIR/debug/ladder" run --strategy direct --suite seaside --id sea-002
-    "$CARGO_TARGET_DIR/debug/ladder" scaffold show --suite seaside
-    -"$CARGO_TARGET_DIR/debug/ladder" run --strategy scaffold --suite seaside --id sea-002
-    -"$CARGO_TARGET_DIR/debug/ladder" run --strategy bootstrap --suite seaside --id sea-002 --max-steps 6
+    "$CARGO_TARGET_DIR/debug/ladder" demo seaside
 
 # Run the whole test suite (on the real local model).
 test: setup
@@ -154,9 +152,10 @@ lint:
 bench: build
     "$CARGO_TARGET_DIR/debug/ladder" bench-model
     "$CARGO_TARGET_DIR/debug/ladder" bench-retrieval
-    # Criterion (benches/): orchestration on a replayed run, retrieval. The dev profile
-    # optimises every dependency, so no second (release) build of llama.cpp is needed.
-    cargo bench --profile dev --bench strategies --bench model
+    # Criterion (benches/): orchestration on a replayed run, retrieval, the TUI's frame
+    # time. The dev profile optimises every dependency, so no second (release) build of
+    # llama.cpp is needed.
+    cargo bench --profile dev --bench strategies --bench model --bench tui
     just bench-strategies
 
 # The strategies on every suite's smoke tasks with the local model (about 15 minutes on 2

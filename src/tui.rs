@@ -382,7 +382,9 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
     };
     let terminal = std::io::stdout().is_terminal();
     let mut runner = Runner::new(&args.live)?;
-    for lesson in chosen {
+    let count = chosen.len();
+    for (i, lesson) in chosen.into_iter().enumerate() {
+        let last = i + 1 == count;
         let (task, _) = ladder_harness::load_task(
             &TaskSource::Suite(lesson.suite.to_string()),
             Some(lesson.task),
@@ -398,7 +400,18 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut app = App::new(vec![Pane::new(lesson.left), Pane::new(lesson.right)]);
         app.captions = true;
-        app.status = format!("lesson {}: {} · ? help · q next", lesson.name, lesson.title);
+        app.status = format!(
+            "lesson {}: {} · ? help · q {}",
+            lesson.name,
+            lesson.title,
+            if last { "quit" } else { "next lesson" }
+        );
+        // The lesson's text first, over the panes filling up (Esc closes it).
+        app.intro = format!(
+            "Lesson {}: {}\n\n{}\n\nWhat to notice: {}",
+            lesson.name, lesson.title, lesson.intro, lesson.notice
+        );
+        app.screen = ladder_tui::state::Screen::Help;
         app.requests.push(Request::Start {
             suite: lesson.suite.to_string(),
             id: lesson.task.to_string(),

@@ -270,6 +270,8 @@ pub struct App {
     pub captions: bool,
     /// Requests for the runner, taken by the terminal loop after each update.
     pub requests: Vec<Request>,
+    /// A lesson's text, shown above the keys on the help screen.
+    pub intro: String,
 }
 
 impl App {

@@ -605,11 +605,21 @@ pub fn view(frame: &mut Frame, app: &App) {
                 Base::Runs => RUNS_KEYS,
                 Base::Panes => KEYS,
             };
-            let lines: Vec<Line> = keys
-                .iter()
-                .map(|(k, what)| Line::from(format!("{k:<20} {what}")))
-                .collect();
-            draw_overlay(frame, overlay, Paragraph::new(lines), " keys (? back) ");
+            let mut lines: Vec<Line> = Vec::new();
+            if !app.intro.is_empty() {
+                lines.extend(app.intro.lines().map(|l| Line::from(l.to_string())));
+                lines.push(Line::from(""));
+            }
+            lines.extend(
+                keys.iter()
+                    .map(|(k, what)| Line::from(format!("{k:<20} {what}"))),
+            );
+            draw_overlay(
+                frame,
+                overlay,
+                Paragraph::new(lines).wrap(Wrap { trim: false }),
+                " keys (? or Esc back) ",
+            );
         }
     }
 }
