@@ -350,6 +350,10 @@ enum Command {
         /// Rounds of that debate.
         #[arg(long, default_value_t = 2)]
         debate_rounds: usize,
+        /// Runs in the shared-system-prefix test (each a new session after the same system
+        /// prompt); 0 skips it.
+        #[arg(long, default_value_t = 6)]
+        shared_runs: usize,
     },
 }
 
@@ -538,6 +542,7 @@ async fn dispatch(command: Command) -> Result<()> {
             prefix_turns,
             parallel_agents,
             debate_rounds,
+            shared_runs,
         } => {
             let mut model = ladder_model::LocalConfig::new(
                 path.unwrap_or_else(ladder_model::default_model_path),
@@ -574,6 +579,15 @@ async fn dispatch(command: Command) -> Result<()> {
                     })
                     .await
                     .context("the parallel-decoding benchmark failed")?;
+                print!("{}", report.table());
+            }
+            if shared_runs > 0 {
+                eprintln!("bench-model: shared system prefix, {shared_runs} runs per side");
+                let report = ladder_model::bench::shared(&config, shared_runs, |r| {
+                    eprintln!("  round {r}/{rounds} done")
+                })
+                .await
+                .context("the shared-prefix benchmark failed")?;
                 print!("{}", report.table());
             }
             Ok(())

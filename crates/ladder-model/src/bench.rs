@@ -484,3 +484,145 @@ pub async fn parallel(
         parallel_tokens,
     })
 }
+
+/// The shared-prefix benchmark's figures.
+#[derive(Debug, Clone)]
+pub struct SharedReport {
+    pub runs: usize,
+    pub rounds: usize,
+    /// Tokens of the system prefix every run starts with.
+    pub prefix_tokens: u64,
+    /// Prompt tokens of all runs' calls (the same on both sides).
+    pub prompt_tokens: u64,
+    /// Of those, evaluated: each run's session cache only, and with the shared store.
+    pub evaluated_apart: u64,
+    pub evaluated_shared: u64,
+    /// Median wall time of all runs, each way.
+    pub apart_ms: f64,
+    pub shared_ms: f64,
+}
+
+impl SharedReport {
+    pub fn table(&self) -> String {
+        format!(
+            "\nShared system prefix: {} runs, each two calls (its own opening, then one more turn) \
+             after the same {}-token system prompt, one after another on one thread; the store \
+             emptied before each round; median of {} rounds\n\
+             | mode | wall ms | prompt tokens evaluated (of {}) |\n|---|---|---|\n\
+             | each run's session cache only | {:.0} | {} |\n\
+             | system prefix shared across runs | {:.0} | {} |\n\
+             speed-up: {:.2}x; prompt tokens evaluated: {:.2}x fewer\n",
+            self.runs,
+            self.prefix_tokens,
+            self.rounds,
+            self.prompt_tokens,
+            self.apart_ms,
+            self.evaluated_apart,
+            self.shared_ms,
+            self.evaluated_shared,
+            if self.shared_ms > 0.0 {
+                self.apart_ms / self.shared_ms
+            } else {
+                0.0
+            },
+            if self.evaluated_shared > 0 {
+                self.evaluated_apart as f64 / self.evaluated_shared as f64
+            } else {
+                0.0
+            }
+        )
+    }
+}
+
+/// `runs` runs of a loop-shaped strategy (one session each: a call with the run's own
+/// opening after a long system prompt of action descriptions, then a second call with one
+/// more turn), alternately on a model whose runs share the system prefix's KV cells and on
+/// one whose runs each evaluate it; 8 tokens per call.
+pub async fn shared(
+    config: &BenchConfig,
+    runs: usize,
+    mut progress: impl FnMut(usize),
+) -> Result<SharedReport, ModelError> {
+    let mut on = config.model.clone();
+    on.prefix_cache = true;
+    on.shared_prefixes = true;
+    let mut off = on.clone();
+    off.shared_prefixes = false;
+    let (shared_model, apart_model) = (LocalModel::load(&on)?, LocalModel::load(&off)?);
+    let system = format!(
+        "You are the travel assistant of a holiday company in Norland. At each step choose one \
+         action and reply with JSON. Actions: ask (a question for the user), search (a query for \
+         the knowledge base), note (what you know so far, condensed), answer (your \
+         recommendation with its trade-offs). {}",
+        "Ask only for what you need; search before you answer; keep notes short. ".repeat(8)
+    );
+    let openings = [
+        "I'd like to go to the seaside next week, sort it out for me.",
+        "Can you find me a beach holiday?",
+        "I fancy a few days by the sea. Where should I go?",
+        "Plan me a trip to the coast, please.",
+        "I need a break by the sea. Any ideas?",
+        "Where should I go for a seaside holiday?",
+        "Sort me out a seaside trip.",
+        "I want to see the sea. Help me pick a place.",
+    ];
+    let calls = |run: usize| -> Vec<ChatRequest> {
+        let first = vec![
+            Message::system(system.clone()),
+            Message::user(format!("{} (trip {run})", openings[run % openings.len()])),
+        ];
+        let mut second = first.clone();
+        second.push(Message::assistant(
+            r#"{"action": "ask", "text": "Domestic or abroad?"}"#,
+        ));
+        second.push(Message::user("Abroad, somewhere quiet, for five days."));
+        [first, second]
+            .into_iter()
+            .map(|m| {
+                let mut r = ChatRequest::new(m);
+                r.sampling.max_tokens = 8;
+                r
+            })
+            .collect()
+    };
+    let prefix_tokens = shared_model.shared_prefix_tokens(&calls(0)[0]).unwrap_or(0) as u64;
+    let (mut apart, mut together) = (vec![], vec![]);
+    let (mut prompt_tokens, mut evaluated_apart, mut evaluated_shared) = (0, 0, 0);
+    for round in 0..config.rounds {
+        for side in 0..2 {
+            let sharing = (round + side) % 2 == 0;
+            let model = if sharing { &shared_model } else { &apart_model };
+            model.clear_shared_prefixes();
+            let started = Instant::now();
+            let (mut p, mut e) = (0, 0);
+            for run in 0..runs {
+                let session = ladder_core::Session::new();
+                for r in calls(run) {
+                    let out = model.chat_in(&session, &r, None).await?;
+                    p += out.usage.prompt_tokens;
+                    e += out.usage.prompt_tokens - out.usage.cached_tokens;
+                }
+            }
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            prompt_tokens = p;
+            if sharing {
+                together.push(ms);
+                evaluated_shared = e;
+            } else {
+                apart.push(ms);
+                evaluated_apart = e;
+            }
+        }
+        progress(round + 1);
+    }
+    Ok(SharedReport {
+        runs,
+        rounds: config.rounds,
+        prefix_tokens,
+        prompt_tokens,
+        evaluated_apart,
+        evaluated_shared,
+        apart_ms: median(apart),
+        shared_ms: median(together),
+    })
+}

@@ -12,6 +12,15 @@
 //!   conversation one reply of two ran 2 tokens longer). `--no-prefix-cache` gives the
 //!   fresh-context bytes; the trace header records which mode ran (`model_settings`);
 //!   cassettes replay either.
+//! - Shared system prefixes (on with prefix reuse, `shared_prefixes`): a prompt's system
+//!   prefix (its leading system messages as the template renders them: the assistant's
+//!   brief, a loop's action descriptions, a component's instructions) is the same in every
+//!   run of a strategy on a suite. When a session's cache lacks it, its KV cells are copied
+//!   in from a model-wide store (`llama_state_seq_set_data`) instead of evaluated; the first
+//!   run to need one evaluates it alone and saves it. The prompt is always split at the
+//!   prefix's end, whether the cells came from the store or were evaluated, so a run's bytes
+//!   do not depend on which run came first or on how runs share workers (tested in
+//!   `tests/local.rs`); they can differ from a session without the split, as above.
 //! - Parallel decoding (on by default, `parallel`): a batch of independent calls
 //!   ([`LanguageModel::chat_batch`]: debate agents, votes) runs as parallel sequences of
 //!   one fresh context (`n_seq_max` = the calls, one unified KV cache). The prompts'
@@ -47,6 +56,7 @@ use ladder_core::{
     ModelInfo, Session, TokenCount, TokenSink, Usage,
 };
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
@@ -78,6 +88,9 @@ pub struct LocalConfig {
     /// votes) as parallel sequences of one context, their common prompt prefix evaluated
     /// once (default on).
     pub parallel: bool,
+    /// With `prefix_cache`: share the KV cells of a prompt's system prefix across runs
+    /// (default on; see the module docs).
+    pub shared_prefixes: bool,
 }
 
 impl LocalConfig {
@@ -88,6 +101,7 @@ impl LocalConfig {
             max_context: 8192,
             prefix_cache: true,
             parallel: true,
+            shared_prefixes: true,
         }
     }
 }
@@ -106,6 +120,9 @@ struct Inner {
     max_context: u32,
     prefix_cache: bool,
     parallel: bool,
+    shared_prefixes: bool,
+    /// Saved KV cells of system prefixes, shared by every run's session (newest last).
+    prefixes: Mutex<Vec<Arc<SavedPrefix>>>,
     /// The model file's SHA-256, for manifests (computed on first use).
     path: PathBuf,
     sha256: std::sync::OnceLock<String>,
@@ -155,6 +172,8 @@ impl LocalModel {
                 max_context: config.max_context.min(context_train).max(64),
                 prefix_cache: config.prefix_cache,
                 parallel: config.parallel,
+                shared_prefixes: config.shared_prefixes,
+                prefixes: Mutex::new(Vec::new()),
                 path: path.clone(),
                 sha256: std::sync::OnceLock::new(),
                 grammars: Mutex::new(HashMap::new()),
@@ -192,6 +211,25 @@ impl LocalModel {
     }
 
     /// How many distinct grammars have been converted and parsed so far.
+    /// How many system prefixes the cross-run store holds now.
+    pub fn shared_prefixes_held(&self) -> usize {
+        self.inner.shared_prefixes_held()
+    }
+
+    /// The length in tokens of the system prefix a request's KV cells would be shared by
+    /// (None when it has none worth sharing, or sharing is off).
+    pub fn shared_prefix_tokens(&self, request: &ChatRequest) -> Option<usize> {
+        let tokens = self.inner.prompt_tokens(request).ok()?;
+        self.inner.shared_prefix(request, &tokens)
+    }
+
+    /// Empty the cross-run store (a benchmark's rounds each start from nothing).
+    pub fn clear_shared_prefixes(&self) {
+        if let Ok(mut store) = self.inner.prefixes.lock() {
+            store.clear();
+        }
+    }
+
     pub fn grammars_parsed(&self) -> usize {
         self.inner
             .grammars
@@ -711,6 +749,82 @@ impl Inner {
         ))
     }
 
+    /// The length of the request's system prefix in `tokens` (its leading system messages
+    /// as the chat template renders them, up to where the first other message's text
+    /// starts), when prefixes are shared and it is long enough to be worth it.
+    fn shared_prefix(&self, request: &ChatRequest, tokens: &[LlamaToken]) -> Option<usize> {
+        if !self.shared_prefixes {
+            return None;
+        }
+        let k = request
+            .messages
+            .iter()
+            .take_while(|m| m.role == ladder_core::Role::System)
+            .count();
+        if k == 0 || k == request.messages.len() {
+            return None;
+        }
+        const MARK: &str = "\u{1}ladder-prefix-end\u{1}";
+        let mut probe = request.messages[..k].to_vec();
+        probe.push(Message {
+            role: request.messages[k].role,
+            content: MARK.into(),
+        });
+        let text = self.render(&probe).ok()?;
+        let head = self.tokenize(&text[..text.find(MARK)?]);
+        (head.len() >= MIN_SHARED_PREFIX && head.len() < tokens.len() && tokens.starts_with(&head))
+            .then_some(head.len())
+    }
+
+    /// Make `cached` hold exactly `prefix`: its saved cells copied in from the shared
+    /// store (true), or (the first time) evaluated here and saved there (false). Either way
+    /// the prompt is split at the same place, so a run's bytes do not depend on which run
+    /// came first.
+    fn load_prefix(
+        &self,
+        cached: &mut Cached,
+        prefix: &[LlamaToken],
+        stop: &AtomicBool,
+    ) -> Result<bool, ModelError> {
+        let saved = {
+            let store = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
+            store.iter().rev().find(|p| p.tokens == prefix).cloned()
+        };
+        cached.ctx.clear_kv_cache();
+        cached.tokens.clear();
+        if let Some(saved) = saved {
+            if cached.ctx.state_seq_set(&saved.state, 0).is_ok() {
+                cached.tokens = prefix.to_vec();
+                return Ok(true);
+            }
+            cached.ctx.clear_kv_cache(); // a state that does not fit: evaluate instead
+        }
+        if decode_prompt(&mut cached.ctx, prefix, 0, stop)?.is_none() {
+            return Err(ModelError::Generation(
+                "stopped: the call was abandoned".into(),
+            ));
+        }
+        cached.tokens = prefix.to_vec();
+        if let Ok(state) = cached.ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
+            let mut store = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
+            if !store.iter().any(|p| p.tokens == prefix) {
+                if store.len() == SHARED_PREFIXES {
+                    store.remove(0);
+                }
+                store.push(Arc::new(SavedPrefix {
+                    tokens: prefix.to_vec(),
+                    state,
+                }));
+            }
+        }
+        Ok(false)
+    }
+
+    /// How many system prefixes the shared store holds (for tests).
+    fn shared_prefixes_held(&self) -> usize {
+        self.prefixes.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
     /// One completion in a run's session: the session keeps a context whose KV cache holds
     /// the previous call's prompt and output; only the tokens after the longest common
     /// prefix with it are evaluated.
@@ -737,13 +851,29 @@ impl Inner {
                 let cached = slot.as_mut().expect("filled above");
                 // Keep the longest common prefix, but evaluate at least one token: its
                 // logits are where sampling starts.
-                let keep = cached
+                let mut keep = cached
                     .tokens
                     .iter()
                     .zip(&tokens)
                     .take_while(|(a, b)| a == b)
                     .count()
                     .min(tokens.len() - 1);
+                // Prompt tokens evaluated here before `complete` (not served from a cache).
+                let mut evaluated = 0;
+                if let Some(p) = self.shared_prefix(request, &tokens) {
+                    if keep < p {
+                        // The session's cache lacks this prompt's system prefix: take its
+                        // cells from the shared store (or evaluate them once and share).
+                        if !self.load_prefix(cached, &tokens[..p], stop)? {
+                            evaluated = p as u64;
+                        }
+                        keep = p;
+                    }
+                }
+                let uncount = |mut r: ChatResponse| {
+                    r.usage.cached_tokens -= evaluated;
+                    r
+                };
                 if !cached
                     .ctx
                     .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
@@ -755,6 +885,7 @@ impl Inner {
                 }
                 cached.tokens.truncate(keep);
                 self.finish_cached(cached, &tokens, keep, request, stream, stop, started)
+                    .map(uncount)
             },
         )
     }
@@ -815,6 +946,19 @@ struct Seq {
     done: bool,
     error: Option<ModelError>,
 }
+
+/// A system prefix's KV cells, saved once and copied into any run's context.
+struct SavedPrefix {
+    tokens: Vec<LlamaToken>,
+    state: SeqState,
+}
+
+/// Shortest system prefix worth sharing, in tokens.
+const MIN_SHARED_PREFIX: usize = 16;
+
+/// System prefixes the shared store keeps (the oldest goes first): a bench has a few
+/// strategies' and components' system prompts per suite.
+const SHARED_PREFIXES: usize = 12;
 
 /// Tokens a session's context holds at least (it grows when a call needs more).
 const CACHED_CONTEXT: u32 = 4096;
@@ -1107,6 +1251,7 @@ impl LanguageModel for LocalModel {
             "threads": self.inner.threads,
             "max_context": self.inner.max_context,
             "prefix_cache": self.inner.prefix_cache,
+            "shared_prefixes": self.inner.prefix_cache && self.inner.shared_prefixes,
             "parallel": self.inner.parallel,
             "parameters": self.inner.model.n_params(),
             "sha256": self.inner.file_sha256(),
