@@ -203,6 +203,29 @@ pub struct RunTable {
     pub marked: Vec<usize>,
 }
 
+/// How the other pane follows the focused one's selection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lock {
+    /// It does not.
+    #[default]
+    Off,
+    /// It selects its last event at or before the same time.
+    Time,
+    /// It selects the event with the same number (its own last, when it has fewer).
+    Event,
+}
+
+impl Lock {
+    /// The next mode (`l` cycles: off, by time, by event).
+    pub fn next(self) -> Lock {
+        match self {
+            Lock::Off => Lock::Time,
+            Lock::Time => Lock::Event,
+            Lock::Event => Lock::Off,
+        }
+    }
+}
+
 /// The screen under the overlays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Base {
@@ -250,8 +273,8 @@ pub struct App {
     /// The pane the keys act on.
     pub focus: usize,
     pub screen: Screen,
-    /// Panes move together (the other follows the focused one's selection, by time).
-    pub locked: bool,
+    /// Whether and how the panes move together.
+    pub lock: Lock,
     /// Set when the user asked to quit.
     pub quit: bool,
     /// A line for the status bar (what the app is doing, or an error).

@@ -2,7 +2,7 @@
 
 use ladder_core::trace::{Event, EventKind};
 
-use crate::state::{App, Asking, Base, Pane, Request, Screen};
+use crate::state::{App, Asking, Base, Lock, Pane, Request, Screen};
 
 /// A key, as the UI understands it (the terminal layer maps crossterm's keys to these, so
 /// the update logic is tested without a terminal).
@@ -136,7 +136,7 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('g') => app.screen = toggle(app.screen, Screen::Components),
         Key::Enter => app.screen = toggle(app.screen, Screen::Detail),
         Key::Esc | Key::Backspace => app.screen = Screen::Panes,
-        Key::Char('l') => app.locked = !app.locked,
+        Key::Char('l') => app.lock = app.lock.next(),
         Key::Tab | Key::Left | Key::Right => {
             if app.panes.len() > 1 {
                 app.focus = (app.focus + 1) % app.panes.len();
@@ -310,7 +310,7 @@ fn toggle(now: Screen, to: Screen) -> Screen {
 }
 
 /// Move the focused pane's selection by `by` events (clamped); with the panes locked, the
-/// other pane selects its last event at or before the same time.
+/// other pane follows (by time or by event number: [`Lock`]).
 fn move_selection(app: &mut App, by: i64) {
     let Some(pane) = app.panes.get_mut(app.focus) else {
         return;
@@ -320,18 +320,22 @@ fn move_selection(app: &mut App, by: i64) {
     }
     let last = pane.events.len() as i64 - 1;
     pane.selected = (pane.selected as i64).saturating_add(by).clamp(0, last) as usize;
-    let at = pane.events[pane.selected].at_ms;
-    if app.locked {
-        let focus = app.focus;
-        for (i, other) in app.panes.iter_mut().enumerate() {
-            if i == focus || other.events.is_empty() {
-                continue;
+    let (at, number) = (pane.events[pane.selected].at_ms, pane.selected);
+    let focus = app.focus;
+    for (i, other) in app.panes.iter_mut().enumerate() {
+        if i == focus || other.events.is_empty() {
+            continue;
+        }
+        match app.lock {
+            Lock::Off => {}
+            Lock::Time => {
+                other.selected = other
+                    .events
+                    .iter()
+                    .rposition(|e| e.at_ms <= at)
+                    .unwrap_or(0)
             }
-            other.selected = other
-                .events
-                .iter()
-                .rposition(|e| e.at_ms <= at)
-                .unwrap_or(0);
+            Lock::Event => other.selected = number.min(other.events.len() - 1),
         }
     }
 }

@@ -298,7 +298,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab ← →", "switch pane"),
     ("Enter", "the selected event in full (Esc back)"),
     ("g", "the components: running, time and tokens each"),
-    ("l", "lock the panes: the other follows by time"),
+    (
+        "l",
+        "lock the panes: the other follows by time, by event, off",
+    ),
     ("b Esc", "back to the picker or the run table"),
     (
         "typing, Enter",
@@ -525,8 +528,12 @@ pub fn view(frame: &mut Frame, app: &App) {
             Base::Picker => "? help · q quit · ↑↓ task · h hidden profile · 1 2 strategies · u play the user · Enter run".into(),
             Base::Runs => "? help · q quit · ↑↓ run · Space mark two · Enter open".into(),
             Base::Panes => format!(
-                "? help · q quit · Tab switch · Enter detail · g components · l lock{}",
-                if app.locked { " (locked)" } else { "" }
+                "? help · q quit · Tab pane · Enter detail · g components · l lock{}",
+                match app.lock {
+                    crate::state::Lock::Off => "",
+                    crate::state::Lock::Time => " (by time)",
+                    crate::state::Lock::Event => " (by event)",
+                }
             ),
         }
     };

@@ -122,6 +122,17 @@ fn locked_panes_follow_each_other_by_time() {
         .events
         .get(other.selected + 1)
         .is_none_or(|e| e.at_ms > at));
+    // Again: by event number, clamped to the other's last event.
+    key(&mut app, Key::Char('l'));
+    key(&mut app, Key::Home);
+    key(&mut app, Key::PageDown);
+    assert_eq!(app.panes[1].selected, 10);
+    key(&mut app, Key::End);
+    assert_eq!(app.panes[1].selected, app.panes[1].events.len() - 1);
+    assert!(draw(&app, 80, 24).join("\n").contains("l lock (by event)"));
+    key(&mut app, Key::Char('l'));
+    key(&mut app, Key::Home);
+    assert_ne!(app.panes[1].selected, 0, "off again: the other stays");
 }
 
 #[test]
