@@ -81,6 +81,33 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// An A/B measurement: `rounds` rounds, each running side B (`measure(true)`) and side A
+/// (`measure(false)`) once, which goes first alternating by round. Returns each side's wall
+/// times (ms) and the figures its last round reported.
+async fn alternate<T: Default, F, Fut>(
+    rounds: usize,
+    mut progress: impl FnMut(usize),
+    measure: F,
+) -> Result<([Vec<f64>; 2], [T; 2]), ModelError>
+where
+    F: Fn(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ModelError>>,
+{
+    let mut ms: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut last: [T; 2] = [T::default(), T::default()];
+    for round in 0..rounds {
+        for side in 0..2 {
+            let b = (round + side) % 2 == 0;
+            let started = Instant::now();
+            let figures = measure(b).await?;
+            ms[usize::from(b)].push(started.elapsed().as_secs_f64() * 1000.0);
+            last[usize::from(b)] = figures;
+        }
+        progress(round + 1);
+    }
+    Ok((ms, last))
+}
+
 fn greedy(messages: Vec<Message>, max_tokens: u32) -> ChatRequest {
     let mut r = ChatRequest::new(messages);
     r.sampling.max_tokens = max_tokens;
@@ -293,10 +320,11 @@ impl PrefixReport {
 pub async fn prefix(
     config: &BenchConfig,
     turns: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<PrefixReport, ModelError> {
     let mut cfg = config.model.clone();
     cfg.prefix_cache = true;
+    cfg.shared_prefixes = false; // within one run only: `shared` measures across runs
     let model = LocalModel::load(&cfg)?;
     let system = format!(
         "You are an assistant that plans trips. At each step choose one action: ask the user, \
@@ -320,18 +348,16 @@ pub async fn prefix(
             r
         })
         .collect();
-    let (mut fresh, mut reuse) = (vec![], vec![]);
-    let (mut prompt_tokens, mut cached_tokens) = (0, 0);
     let session = ladder_core::Session::new();
     model.chat_in(&session, &requests[0], None).await?; // warm up
-    for round in 0..config.rounds {
-        for side in 0..2 {
-            let reuse_turn = (round + side) % 2 == 0;
-            let started = Instant::now();
+    let (model, requests) = (&model, &requests);
+    // Side B reuses the session's prefix; side A gets a fresh context per call.
+    let ([fresh, reuse], [(prompt_tokens, _), (_, cached_tokens)]) =
+        alternate(config.rounds, progress, |reuse| async move {
             let session = ladder_core::Session::new();
             let (mut p, mut c) = (0, 0);
-            for r in &requests {
-                let out = if reuse_turn {
+            for r in requests {
+                let out = if reuse {
                     model.chat_in(&session, r, None).await?
                 } else {
                     model.chat(r, None).await?
@@ -339,17 +365,9 @@ pub async fn prefix(
                 p += out.usage.prompt_tokens;
                 c += out.usage.cached_tokens;
             }
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            if reuse_turn {
-                reuse.push(ms);
-                cached_tokens = c;
-            } else {
-                fresh.push(ms);
-            }
-            prompt_tokens = p;
-        }
-        progress(round + 1);
-    }
+            Ok((p, c))
+        })
+        .await?;
     Ok(PrefixReport {
         turns: requests.len(),
         rounds: config.rounds,
@@ -408,7 +426,7 @@ pub async fn parallel(
     config: &BenchConfig,
     agents: usize,
     debate_rounds: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<ParallelReport, ModelError> {
     let mut cfg = config.model.clone();
     cfg.prefix_cache = false;
@@ -441,18 +459,16 @@ pub async fn parallel(
         })
         .collect();
     let session = ladder_core::Session::new();
-    let (mut sequential, mut batched) = (vec![], vec![]);
-    let (mut sequential_tokens, mut parallel_tokens) = (0, 0);
     model.chat(&round_calls[0][0], None).await?; // warm up
-    for round in 0..config.rounds {
-        for side in 0..2 {
-            let parallel_turn = (round + side) % 2 == 0;
-            let started = Instant::now();
+    let (model, round_calls, session) = (&model, &round_calls, &session);
+    // Side B decodes each round's calls as one batch; side A one after another.
+    let ([sequential, batched], [sequential_tokens, parallel_tokens]) =
+        alternate(config.rounds, progress, |parallel| async move {
             let mut tokens = 0;
-            for calls in &round_calls {
-                if parallel_turn {
+            for calls in round_calls {
+                if parallel {
                     for r in model
-                        .chat_batch(&session, calls, vec![None; calls.len()])
+                        .chat_batch(session, calls, vec![None; calls.len()])
                         .await
                     {
                         tokens += r?.usage.completion_tokens;
@@ -463,17 +479,9 @@ pub async fn parallel(
                     }
                 }
             }
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            if parallel_turn {
-                batched.push(ms);
-                parallel_tokens = tokens;
-            } else {
-                sequential.push(ms);
-                sequential_tokens = tokens;
-            }
-        }
-        progress(round + 1);
-    }
+            Ok(tokens)
+        })
+        .await?;
     Ok(ParallelReport {
         agents,
         debate_rounds,
@@ -541,7 +549,7 @@ impl SharedReport {
 pub async fn shared(
     config: &BenchConfig,
     runs: usize,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Result<SharedReport, ModelError> {
     let mut on = config.model.clone();
     on.prefix_cache = true;
@@ -586,14 +594,12 @@ pub async fn shared(
             .collect()
     };
     let prefix_tokens = shared_model.shared_prefix_tokens(&calls(0)[0]).unwrap_or(0) as u64;
-    let (mut apart, mut together) = (vec![], vec![]);
-    let (mut prompt_tokens, mut evaluated_apart, mut evaluated_shared) = (0, 0, 0);
-    for round in 0..config.rounds {
-        for side in 0..2 {
-            let sharing = (round + side) % 2 == 0;
-            let model = if sharing { &shared_model } else { &apart_model };
+    let (shared_model, apart_model, calls) = (&shared_model, &apart_model, &calls);
+    // Side B shares the system prefix across runs; side A evaluates it in every run.
+    let ([apart, together], [(prompt_tokens, evaluated_apart), (_, evaluated_shared)]) =
+        alternate(config.rounds, progress, |sharing| async move {
+            let model = if sharing { shared_model } else { apart_model };
             model.clear_shared_prefixes();
-            let started = Instant::now();
             let (mut p, mut e) = (0, 0);
             for run in 0..runs {
                 let session = ladder_core::Session::new();
@@ -603,18 +609,9 @@ pub async fn shared(
                     e += out.usage.prompt_tokens - out.usage.cached_tokens;
                 }
             }
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            prompt_tokens = p;
-            if sharing {
-                together.push(ms);
-                evaluated_shared = e;
-            } else {
-                apart.push(ms);
-                evaluated_apart = e;
-            }
-        }
-        progress(round + 1);
-    }
+            Ok((p, e))
+        })
+        .await?;
     Ok(SharedReport {
         runs,
         rounds: config.rounds,
