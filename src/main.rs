@@ -55,6 +55,10 @@ pub(crate) struct ModelArgs {
     /// (local model only).
     #[arg(long)]
     no_prefix_cache: bool,
+    /// Keep each run's prefix reuse, but have every run evaluate its system prompt itself
+    /// instead of copying its KV cells from the runs before it (local model only).
+    #[arg(long)]
+    no_shared_prefix: bool,
     /// Decode a run's concurrent calls (debate agents, votes) one after another instead of
     /// as parallel sequences sharing their prompt prefix (local model only).
     #[arg(long)]
@@ -85,6 +89,7 @@ impl ModelArgs {
                 threads: self.threads,
                 record: self.record.clone(),
                 no_prefix_cache: self.no_prefix_cache,
+                no_shared_prefix: self.no_shared_prefix,
                 no_parallel: self.no_parallel,
             },
         )

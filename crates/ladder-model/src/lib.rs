@@ -101,6 +101,8 @@ pub struct OpenOptions {
     pub record: Option<PathBuf>,
     /// Turn off the local model's prefix reuse between a run's calls.
     pub no_prefix_cache: bool,
+    /// Keep prefix reuse within each run but do not share system prefixes across runs.
+    pub no_shared_prefix: bool,
     /// Run a batch of calls one after another instead of as parallel sequences (local).
     pub no_parallel: bool,
 }
@@ -114,6 +116,7 @@ pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageM
                 config.threads = options.threads;
             }
             config.prefix_cache = !options.no_prefix_cache;
+            config.shared_prefixes = !options.no_shared_prefix;
             config.parallel = !options.no_parallel;
             Arc::new(LocalModel::load(&config)?)
         }
