@@ -1317,3 +1317,67 @@ fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
         text(&o)
     );
 }
+
+#[test]
+fn demo_and_tui_print_without_a_terminal_and_refuse_what_needs_one() {
+    // The seaside lesson, replayed from its recording on the local model: the lesson's
+    // text, both transcripts with captions, the metrics table and the ground truth.
+    let dir = tempfile::tempdir().unwrap();
+    let out = ladder(&[
+        "demo",
+        "seaside",
+        "--model",
+        &format!(
+            "replay:{}",
+            fixture("fixtures/cassettes/demo-seaside.jsonl")
+        ),
+        "--out",
+        &dir.path().display().to_string(),
+        "--data",
+        &dir.path().join("data").display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for want in [
+        "# lesson seaside",
+        "task seaside sea-045: \"I'd like to go to the seaside next week, sort it out for me.\"",
+        "== scaffold ==",
+        "== bootstrap ==",
+        "» form: fills each slot",
+        "| user turns |",
+        "What to notice:",
+        "Ground truth (the judge's; no strategy sees it): recommend any of: Porto Risava",
+    ] {
+        assert!(stdout.contains(want), "missing {want:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains("■ error"), "every run replays: {stdout}");
+
+    let out = ladder(&["demo", "nosuch"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("the lessons are seaside, unplaceable, already-said, debate"),
+        "{stderr}"
+    );
+    let out = ladder(&["tui"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("the task picker needs a terminal"));
+    let out = ladder(&["tui", "--id", "sea-002", "--play"]);
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("--play needs a terminal"));
+
+    // Saved work prints too: two traces, and a bench folder's runs.
+    let out = ladder(&[
+        "tui",
+        &fixture("fixtures/traces/sea-002-scaffold.jsonl"),
+        &fixture("fixtures/traces/sea-002-bootstrap.jsonl"),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("== scaffold · sea-002 ==") && stdout.contains("■ repeating"));
+    let out = ladder(&["tui", &fixture("fixtures/runs/replay-small")]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stdout.lines().count(), 4, "{stdout}");
+    assert!(stdout.contains("helpdesk help-031 scaffold"), "{stdout}");
+}
