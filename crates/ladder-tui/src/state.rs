@@ -113,6 +113,57 @@ impl Pane {
     }
 }
 
+/// One node of a pipeline's graph, as the run's header states its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanNode {
+    pub id: String,
+    pub kind: String,
+    /// False for a component the pipeline switched off.
+    pub enabled: bool,
+    /// The components whose output it takes (the graph's edges into it).
+    pub inputs: Vec<String>,
+}
+
+impl Pane {
+    /// The pipeline's graph from the run's header (`settings.plan`: nodes in run order and
+    /// edges); empty for a strategy that is not a pipeline.
+    pub fn plan(&self) -> Vec<PlanNode> {
+        let Some(EventKind::Header(h)) = self.events.first().map(|e| &e.kind) else {
+            return Vec::new();
+        };
+        let plan = &h.settings["plan"];
+        let edges: Vec<(&str, &str)> = plan["edges"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| Some((e.get(0)?.as_str()?, e.get(1)?.as_str()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        plan["order"]
+            .as_array()
+            .map(|nodes| {
+                nodes
+                    .iter()
+                    .filter_map(|n| {
+                        let id = n["id"].as_str()?.to_string();
+                        Some(PlanNode {
+                            inputs: edges
+                                .iter()
+                                .filter(|(_, to)| *to == id)
+                                .map(|(from, _)| from.to_string())
+                                .collect(),
+                            kind: n["kind"].as_str().unwrap_or("").to_string(),
+                            enabled: n["enabled"].as_bool().unwrap_or(true),
+                            id,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentState {
     Running,

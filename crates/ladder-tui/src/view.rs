@@ -272,6 +272,71 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions
     }
 }
 
+/// A pane's components: every node of its pipeline's graph in run order, with the nodes it
+/// takes input from, whether it is waiting, running (highlighted), done, failed or
+/// switched off, and its time and tokens so far.
+fn component_lines(p: &Pane) -> Vec<Line<'static>> {
+    let rows = p.components();
+    let plan = p.plan();
+    if plan.is_empty() && rows.is_empty() {
+        return vec![Line::from(
+            "  (no components: this strategy is not a pipeline)",
+        )];
+    }
+    // A trace without a plan in its header: the components as they ran.
+    let plan = if plan.is_empty() {
+        rows.iter()
+            .map(|r| crate::state::PlanNode {
+                id: r.name.clone(),
+                kind: r.kind.clone(),
+                enabled: true,
+                inputs: Vec::new(),
+            })
+            .collect()
+    } else {
+        plan
+    };
+    plan.iter()
+        .map(|node| {
+            let row = rows.iter().find(|r| r.name == node.id);
+            let mark = match row.map(|r| r.state) {
+                _ if !node.enabled => "–",
+                Some(ComponentState::Running) => "▶",
+                Some(ComponentState::Done) => "✓",
+                Some(ComponentState::Failed) => "✗",
+                None => "·",
+            };
+            let from = if node.inputs.is_empty() {
+                "opening".to_string()
+            } else {
+                node.inputs.join(",")
+            };
+            let text = match row {
+                Some(r) => format!(
+                    "  {mark} {:<9} ← {:<15} {:>6.1} s {:>5} tok  {}",
+                    node.id,
+                    from,
+                    r.ms / 1000.0,
+                    r.tokens,
+                    r.detail
+                ),
+                None if !node.enabled => {
+                    format!("  {mark} {:<9} ← {:<15} switched off", node.id, from)
+                }
+                None => format!("  {mark} {:<9} ← {:<15} waiting", node.id, from),
+            };
+            if row.is_some_and(|r| r.state == ComponentState::Running) {
+                Line::from(Span::styled(
+                    text,
+                    Style::default().add_modifier(Modifier::REVERSED),
+                ))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect()
+}
+
 /// The keys of the task picker.
 pub const PICKER_KEYS: &[(&str, &str)] = &[
     ("↑ ↓ j k PgUp PgDn", "choose a task"),
@@ -568,42 +633,14 @@ pub fn view(frame: &mut Frame, app: &App) {
                     p.title.clone(),
                     Style::default().add_modifier(Modifier::BOLD),
                 )));
-                let rows = p.components();
-                if rows.is_empty() {
-                    lines.push(Line::from(
-                        "  (no components: this strategy is not a pipeline)",
-                    ));
-                }
-                for r in rows {
-                    let mark = match r.state {
-                        ComponentState::Running => "▶",
-                        ComponentState::Done => "✓",
-                        ComponentState::Failed => "✗",
-                    };
-                    let text = format!(
-                        "  {mark} {:<10} {:<11} {:>7.1} s {:>6} tok  {}",
-                        r.name,
-                        r.kind,
-                        r.ms / 1000.0,
-                        r.tokens,
-                        r.detail
-                    );
-                    lines.push(if r.state == ComponentState::Running {
-                        Line::from(Span::styled(
-                            text,
-                            Style::default().add_modifier(Modifier::REVERSED),
-                        ))
-                    } else {
-                        Line::from(text)
-                    });
-                }
+                lines.extend(component_lines(p));
                 lines.push(Line::from(""));
             }
             draw_overlay(
                 frame,
                 overlay,
                 Paragraph::new(lines),
-                " components (g back) ",
+                " components: the pipeline's graph in run order (g back) ",
             );
         }
         Screen::Help => {

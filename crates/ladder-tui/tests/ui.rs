@@ -461,3 +461,42 @@ fn a_panes_running_metrics_equal_the_whole_traces() {
         assert!(pane.done && pane.running_component().is_none());
     }
 }
+
+#[test]
+fn the_component_view_draws_the_pipelines_graph_with_waiting_nodes_mid_run() {
+    let whole = trace("sea-002-scaffold.jsonl");
+    let plan = whole.plan();
+    let ids: Vec<&str> = plan.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["classify", "form", "retrieve", "compress", "debate", "answer"]
+    );
+    assert_eq!(plan[5].inputs, ["compress", "debate"], "answer's edges");
+    assert!(trace("sea-002-bootstrap.jsonl").plan().is_empty());
+    // Mid-run: up to the debate's start.
+    let upto = whole
+        .events
+        .iter()
+        .position(|e| {
+            matches!(&e.kind, EventKind::ComponentStarted { component, .. } if component == "debate")
+        })
+        .unwrap();
+    let mut app = App::new(vec![Pane::new("scaffold")]);
+    for e in &whole.events[..=upto] {
+        update(
+            &mut app,
+            Msg::Event {
+                pane: 0,
+                event: e.clone(),
+            },
+        );
+    }
+    key(&mut app, Key::Char('g'));
+    let text = draw(&app, 100, 24).join("\n");
+    assert!(text.contains("▶ debate"), "{text}");
+    assert!(text.contains("· answer    ← compress,debate"), "{text}");
+    assert!(
+        text.contains("waiting") && text.contains("✓ classify  ← opening"),
+        "{text}"
+    );
+}
