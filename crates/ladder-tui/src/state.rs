@@ -71,16 +71,15 @@ impl Pane {
         self.running.as_deref()
     }
 
-    /// Each component in the order it started: (name, kind, state, ms, tokens).
+    /// Each component in the order it started: name, state, time, tokens and detail.
     pub fn components(&self) -> Vec<ComponentRow> {
         let mut rows: Vec<ComponentRow> = Vec::new();
         let mut current: Option<usize> = None;
         for e in &self.events {
             match &e.kind {
-                EventKind::ComponentStarted { component, kind } => {
+                EventKind::ComponentStarted { component, .. } => {
                     rows.push(ComponentRow {
                         name: component.clone(),
-                        kind: kind.clone(),
                         state: ComponentState::Running,
                         started_ms: e.at_ms,
                         ms: 0.0,
@@ -117,7 +116,6 @@ impl Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanNode {
     pub id: String,
-    pub kind: String,
     /// False for a component the pipeline switched off.
     pub enabled: bool,
     /// The components whose output it takes (the graph's edges into it).
@@ -153,7 +151,6 @@ impl Pane {
                                 .filter(|(_, to)| *to == id)
                                 .map(|(from, _)| from.to_string())
                                 .collect(),
-                            kind: n["kind"].as_str().unwrap_or("").to_string(),
                             enabled: n["enabled"].as_bool().unwrap_or(true),
                             id,
                         })
@@ -175,7 +172,6 @@ pub enum ComponentState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentRow {
     pub name: String,
-    pub kind: String,
     pub state: ComponentState,
     pub started_ms: f64,
     pub ms: f64,

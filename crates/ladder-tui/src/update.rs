@@ -142,13 +142,13 @@ fn on_key(app: &mut App, key: Key) {
                 app.focus = (app.focus + 1) % app.panes.len();
             }
         }
-        Key::Up | Key::Char('k') | Key::Char('p') => move_selection(app, -1),
-        Key::Down | Key::Char('j') | Key::Char('n') => move_selection(app, 1),
-        Key::PageUp => move_selection(app, -(PAGE as i64)),
-        Key::PageDown => move_selection(app, PAGE as i64),
-        Key::Home => move_selection(app, i64::MIN / 2),
-        Key::End => move_selection(app, i64::MAX / 2),
-        Key::Char(_) | Key::Space | Key::Interrupt => {}
+        Key::Char('p') => move_selection(app, -1),
+        Key::Char('n') => move_selection(app, 1),
+        _ => {
+            if let Some(by) = moves(key) {
+                move_selection(app, by);
+            }
+        }
     }
 }
 
@@ -158,33 +158,30 @@ fn typing(app: &mut App, key: Key) -> bool {
     let Some(ask) = app.asking.first_mut() else {
         return false;
     };
-    match key {
-        Key::Char(c) => ask.input.push(c),
-        Key::Space => ask.input.push(' '),
+    let text = match key {
+        Key::Char(c) => {
+            ask.input.push(c);
+            return true;
+        }
+        Key::Space => {
+            ask.input.push(' ');
+            return true;
+        }
         Key::Backspace => {
             ask.input.pop();
+            return true;
         }
-        Key::Enter if !ask.input.trim().is_empty() => {
-            let ask = app.asking.remove(0);
-            app.requests.push(Request::Reply {
-                pane: ask.pane,
-                text: Some(ask.input.trim().to_string()),
-            });
-        }
-        Key::Enter => {}
-        Key::Esc => {
-            let ask = app.asking.remove(0);
-            app.requests.push(Request::Reply {
-                pane: ask.pane,
-                text: None,
-            });
-        }
+        Key::Enter if ask.input.trim().is_empty() => return true,
+        Key::Enter => Some(ask.input.trim().to_string()),
+        Key::Esc => None,
         _ => return false,
-    }
+    };
+    let pane = app.asking.remove(0).pane;
+    app.requests.push(Request::Reply { pane, text });
     true
 }
 
-/// Move `at` by `by` within `0..len` (clamped).
+/// Move `at` by `by` within `0..len` (clamped; 0 when empty).
 fn step(at: usize, by: i64, len: usize) -> usize {
     if len == 0 {
         return 0;
@@ -192,6 +189,8 @@ fn step(at: usize, by: i64, len: usize) -> usize {
     (at as i64).saturating_add(by).clamp(0, len as i64 - 1) as usize
 }
 
+/// How far a navigation key moves a selection (the panes, the picker and the run table
+/// share them).
 fn moves(key: Key) -> Option<i64> {
     Some(match key {
         Key::Up | Key::Char('k') => -1,
@@ -318,8 +317,7 @@ fn move_selection(app: &mut App, by: i64) {
     if pane.events.is_empty() {
         return;
     }
-    let last = pane.events.len() as i64 - 1;
-    pane.selected = (pane.selected as i64).saturating_add(by).clamp(0, last) as usize;
+    pane.selected = step(pane.selected, by, pane.events.len());
     let (at, number) = (pane.events[pane.selected].at_ms, pane.selected);
     let focus = app.focus;
     for (i, other) in app.panes.iter_mut().enumerate() {

@@ -229,18 +229,10 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions
         .take(rows)
         .map(|(i, e)| {
             let text = format!("{:>6.1}s {}", e.at_ms / 1000.0, summary(e));
-            if i == pane.selected && focused {
-                Line::from(Span::styled(
-                    text,
-                    Style::default().add_modifier(Modifier::REVERSED),
-                ))
-            } else if i == pane.selected {
-                Line::from(Span::styled(
-                    text,
-                    Style::default().add_modifier(Modifier::UNDERLINED),
-                ))
-            } else {
-                Line::from(text)
+            match (i == pane.selected, focused) {
+                (true, true) => styled(text, Modifier::REVERSED),
+                (true, false) => styled(text, Modifier::UNDERLINED),
+                _ => Line::from(text),
             }
         })
         .collect();
@@ -288,7 +280,6 @@ fn component_lines(p: &Pane) -> Vec<Line<'static>> {
         rows.iter()
             .map(|r| crate::state::PlanNode {
                 id: r.name.clone(),
-                kind: r.kind.clone(),
                 enabled: true,
                 inputs: Vec::new(),
             })
@@ -325,14 +316,10 @@ fn component_lines(p: &Pane) -> Vec<Line<'static>> {
                 }
                 None => format!("  {mark} {:<9} ← {:<15} waiting", node.id, from),
             };
-            if row.is_some_and(|r| r.state == ComponentState::Running) {
-                Line::from(Span::styled(
-                    text,
-                    Style::default().add_modifier(Modifier::REVERSED),
-                ))
-            } else {
-                Line::from(text)
-            }
+            highlight(
+                text,
+                row.is_some_and(|r| r.state == ComponentState::Running),
+            )
         })
         .collect()
 }
@@ -382,12 +369,14 @@ fn window(selected: usize, len: usize, rows: usize) -> std::ops::Range<usize> {
     start..(start + rows).min(len)
 }
 
+fn styled(text: String, modifier: Modifier) -> Line<'static> {
+    Line::from(Span::styled(text, Style::default().add_modifier(modifier)))
+}
+
+/// A line, reversed when `on` (a selection, or the component running).
 fn highlight(text: String, on: bool) -> Line<'static> {
     if on {
-        Line::from(Span::styled(
-            text,
-            Style::default().add_modifier(Modifier::REVERSED),
-        ))
+        styled(text, Modifier::REVERSED)
     } else {
         Line::from(text)
     }
