@@ -210,10 +210,9 @@ impl LocalModel {
             .generate(request, stream, &AtomicBool::new(false))
     }
 
-    /// How many distinct grammars have been converted and parsed so far.
     /// How many system prefixes the cross-run store holds now.
     pub fn shared_prefixes_held(&self) -> usize {
-        self.inner.shared_prefixes_held()
+        self.inner.store().len()
     }
 
     /// The length in tokens of the system prefix a request's KV cells would be shared by
@@ -225,11 +224,10 @@ impl LocalModel {
 
     /// Empty the cross-run store (a benchmark's rounds each start from nothing).
     pub fn clear_shared_prefixes(&self) {
-        if let Ok(mut store) = self.inner.prefixes.lock() {
-            store.clear();
-        }
+        self.inner.store().clear();
     }
 
+    /// How many distinct grammars have been converted and parsed so far.
     pub fn grammars_parsed(&self) -> usize {
         self.inner
             .grammars
@@ -786,10 +784,12 @@ impl Inner {
         prefix: &[LlamaToken],
         stop: &AtomicBool,
     ) -> Result<bool, ModelError> {
-        let saved = {
-            let store = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
-            store.iter().rev().find(|p| p.tokens == prefix).cloned()
-        };
+        let saved = self
+            .store()
+            .iter()
+            .rev()
+            .find(|p| p.tokens == prefix)
+            .cloned();
         cached.ctx.clear_kv_cache();
         cached.tokens.clear();
         if let Some(saved) = saved {
@@ -806,7 +806,7 @@ impl Inner {
         }
         cached.tokens = prefix.to_vec();
         if let Ok(state) = cached.ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
-            let mut store = self.prefixes.lock().unwrap_or_else(|e| e.into_inner());
+            let mut store = self.store();
             if !store.iter().any(|p| p.tokens == prefix) {
                 if store.len() == SHARED_PREFIXES {
                     store.remove(0);
@@ -820,9 +820,10 @@ impl Inner {
         Ok(false)
     }
 
-    /// How many system prefixes the shared store holds (for tests).
-    fn shared_prefixes_held(&self) -> usize {
-        self.prefixes.lock().map(|s| s.len()).unwrap_or(0)
+    /// The cross-run store of system prefixes (a poisoned lock still holds whole entries:
+    /// each is pushed or removed in one step).
+    fn store(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SavedPrefix>>> {
+        self.prefixes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// One completion in a run's session: the session keeps a context whose KV cache holds
