@@ -191,7 +191,8 @@ pub async fn run(args: TuiArgs) -> Result<()> {
         }
         [] => {
             let app = if let Some(id) = &args.id {
-                ladder_harness::load_task(&TaskSource::Suite(args.suite.clone()), Some(id))?;
+                let (task, _) =
+                    ladder_harness::load_task(&TaskSource::Suite(args.suite.clone()), Some(id))?;
                 let mut app = App::default();
                 app.requests.push(Request::Start {
                     suite: args.suite.clone(),
@@ -206,10 +207,6 @@ pub async fn run(args: TuiArgs) -> Result<()> {
                     args.left, args.right, args.suite, id
                 );
                 if args.play {
-                    let (task, _) = ladder_harness::load_task(
-                        &TaskSource::Suite(args.suite.clone()),
-                        Some(id),
-                    )?;
                     app.card = lessons::card(&task).hidden;
                 }
                 app
@@ -314,7 +311,7 @@ fn print(app: &App, lesson: Option<&Lesson>) {
 /// The two runs' metrics side by side, a row each.
 fn metrics_table(panes: &[Pane]) -> String {
     let ms: Vec<_> = panes.iter().map(|p| p.metrics()).collect();
-    let mut rows: Vec<(&str, Vec<String>)> = vec![
+    let rows: Vec<(&str, Vec<String>)> = vec![
         (
             "user turns",
             ms.iter().map(|m| m.user_turns.to_string()).collect(),
@@ -347,14 +344,14 @@ fn metrics_table(panes: &[Pane]) -> String {
                 .map(|m| format!("{:.1}", m.wall_ms / 1000.0))
                 .collect(),
         ),
+        (
+            "score",
+            panes
+                .iter()
+                .map(|p| p.score.clone().unwrap_or_else(|| "-".into()))
+                .collect(),
+        ),
     ];
-    rows.push((
-        "score",
-        panes
-            .iter()
-            .map(|p| p.score.clone().unwrap_or_else(|| "-".into()))
-            .collect(),
-    ));
     let mut s = format!(
         "| metric | {} |\n|---|{}\n",
         panes
