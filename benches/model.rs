@@ -5,7 +5,12 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ladder_core::{ChatRequest, LanguageModel, Message};
-use ladder_model::{default_model_path, LocalConfig, LocalModel};
+use ladder_model::{LocalConfig, LocalModel};
+
+/// The tests' model: the smallest of the catalog (quick).
+fn default_model_path() -> std::path::PathBuf {
+    ladder_model::model_path("smollm2-135m").expect("the catalog names smollm2-135m")
+}
 
 fn generation(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("a runtime");

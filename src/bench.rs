@@ -31,7 +31,8 @@ pub struct BenchArgs {
     #[arg(long)]
     resume: bool,
     /// Runs in flight at once. They share the one loaded model (its weights mapped once);
-    /// each has its own llama.cpp context with --threads threads. Default: one per core.
+    /// each has its own llama.cpp context with --threads threads (default: the cores
+    /// divided by this). Default: one per core.
     #[arg(long)]
     concurrency: Option<usize>,
     /// Re-run the bench in DIR from its cassette (DIR/cassette.jsonl, recorded with
@@ -71,6 +72,9 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             }
         }
     }
+    let concurrency = args
+        .concurrency
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let original = match &args.replay {
         Some(dir) => Some(ladder_harness::report::load(dir)?),
         None => None,
@@ -89,7 +93,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             vec![ladder_model::open(&spec, &Default::default())
                 .context("cannot open the cassette")?]
         }
-        None => args.model.open_all()?,
+        None => args.model.open_all(concurrency)?,
     };
     let mut spec = BenchSpec {
         plan: Plan {
@@ -114,9 +118,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         data_dir: args.data.join("qdrant"),
         embedder: None,
         options,
-        concurrency: args
-            .concurrency
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        concurrency,
     };
     if let Some((manifest, _)) = &original {
         if !manifest.plan.models.is_empty() {

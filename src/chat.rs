@@ -67,7 +67,7 @@ fn read_json(path: &Path) -> Result<serde_json::Value> {
 }
 
 async fn chat(args: &ModelArgs, request: ChatRequest) -> Result<()> {
-    let model = args.open()?;
+    let model = args.open(1)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let printer = tokio::spawn(async move {
         let mut stdout = std::io::stdout();

@@ -3,19 +3,49 @@
 use std::path::Path;
 
 pub fn run() {
-    let path = ladder_model::default_model_path();
-    println!("backend       status");
-    match std::fs::metadata(&path) {
-        Ok(m) => println!(
-            "local         installed: {} ({:.1} MB)",
-            path.display(),
-            m.len() as f64 / 1e6
-        ),
-        Err(_) => println!(
-            "local         missing: {} (run `just setup`)",
-            path.display()
-        ),
+    use ladder_model::catalog::{self, Installed};
+    println!("local models (--model NAME), in {}:", ladder_model::models_dir().display());
+    println!(
+        "  {:<20} {:<10} {:>8} {:>10}  {:<26} {:<9} default",
+        "name", "status", "size", "parameters", "quantisation", "sha256"
+    );
+    let default = catalog::default_model();
+    for m in catalog::models() {
+        let (status, checked) = match m.installed() {
+            Installed::Missing => ("missing", "-"),
+            Installed::Verified => ("installed", "checked"),
+            Installed::Unchecked => ("installed", "unchecked"),
+        };
+        println!(
+            "  {:<20} {:<10} {:>8} {:>10}  {:<26} {:<9} {}",
+            m.name,
+            status,
+            format!("{:.0} MB", m.bytes as f64 / 1e6),
+            m.parameters,
+            m.quantisation,
+            checked,
+            if m.name == default.name { "yes" } else { "" }
+        );
     }
+    let missing: Vec<&str> = catalog::models()
+        .iter()
+        .filter(|m| m.installed() == Installed::Missing)
+        .map(|m| m.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        println!("  missing: {} (run `just setup`)", missing.join(", "));
+    }
+    println!(
+        "  aliases: {}; `local` is {}; `local:PATH.gguf` loads any other GGUF chat model",
+        catalog::models()
+            .iter()
+            .map(|m| format!("{} = {}", m.aliases.join("/"), m.name))
+            .collect::<Vec<_>>()
+            .join(", "),
+        default.name
+    );
+    println!();
+    println!("backend       status");
     let key = ["LADDER_API_KEY", "OPENAI_API_KEY"]
         .iter()
         .find(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));

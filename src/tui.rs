@@ -85,7 +85,7 @@ impl Runner {
     fn new(args: &LiveArgs) -> Result<Runner> {
         Ok(Runner {
             options: args.strategy.options()?,
-            model: args.model.open()?,
+            model: args.model.open(2)?,
             embedder: Arc::new(
                 ladder_retrieval::FastEmbedder::load_default()
                     .context("a suite run needs the embedding model")?,

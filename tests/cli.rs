@@ -13,8 +13,16 @@ fn test_history() -> PathBuf {
     std::env::temp_dir().join("ladder-test-bench-history.jsonl")
 }
 
+/// The binary on the tests' model, the smallest of the catalog (quick), unless a test
+/// names another with --model.
+fn ladder_cmd() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ladder"));
+    command.env("LADDER_MODEL", "smollm2-135m");
+    command
+}
+
 fn ladder(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ladder"))
+    ladder_cmd()
         .args(args)
         .env("LADDER_HISTORY", test_history())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -512,7 +520,7 @@ fn ingest_then_search_from_the_command_line() {
 #[test]
 fn the_committed_cassette_replays_without_any_model() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
+    let out = ladder_cmd()
         .args([
             "run",
             "--task",
@@ -593,7 +601,7 @@ fn the_wall_time_limit_stops_a_generation_in_flight_and_the_trace_says_so() {
 fn a_killed_run_leaves_every_event_it_emitted_on_disk() {
     let dir = tempfile::tempdir().unwrap();
     let task = story_task(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+    let mut child = ladder_cmd()
         .args(["run", "--task", &task, "--out"])
         .arg(dir.path())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -888,7 +896,7 @@ fn an_interrupted_bench_resumes_without_repeating_or_losing_a_run() {
         }
         a
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ladder"))
+    let mut child = ladder_cmd()
         .args(args(false))
         .env("LADDER_HISTORY", test_history())
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -1045,7 +1053,7 @@ fn the_committed_scaffold_cassette_replays_to_the_same_trace_twice() {
     let mut traces = Vec::new();
     for run in ["a", "b"] {
         let out_dir = dir.path().join(run);
-        let out = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        let out = ladder_cmd()
             .args([
                 "run",
                 "--strategy",
@@ -1213,7 +1221,7 @@ fn a_dry_run_estimates_the_time_from_earlier_benches_on_this_machine() {
     )
     .unwrap();
     let run = |strategies: &str| {
-        let o = Command::new(env!("CARGO_BIN_EXE_ladder"))
+        let o = ladder_cmd()
             .args([
                 "bench",
                 "--dry-run",

@@ -12,8 +12,11 @@ use ladder_core::{
 use ladder_harness::{run_with, RunSpec, TaskSource, UserKind};
 
 fn local() -> Arc<dyn LanguageModel> {
-    ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default())
-        .expect("`just setup` installs the local model")
+    ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .expect("`just setup` installs the local model")
 }
 
 /// Searches the knowledge base with a filter, asks the user one question and answers with

@@ -22,8 +22,11 @@ fn embedder() -> Arc<dyn Embedder> {
 }
 
 fn local() -> Arc<dyn LanguageModel> {
-    ladder_model::open(&ladder_model::ModelSpec::Local(None), &Default::default())
-        .expect("`just setup` installs the local model")
+    ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .expect("`just setup` installs the local model")
 }
 
 /// Answers every call with one fixed reply with picks, and keeps the requests.

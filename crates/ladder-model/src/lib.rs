@@ -1,6 +1,7 @@
 //! ladder-model: language-model backends behind [`ladder_core::LanguageModel`].
 //!
 //! - [`local`]: the embedded default, llama.cpp in-process on a GGUF file.
+//! - [`catalog`]: the ladder of embedded models (`--model qwen2.5-coder-1.5b`, ...).
 //! - [`openai`]: any OpenAI-compatible chat-completions server.
 //! - [`cassette`]: record any backend's calls to a file, and replay them without a model.
 //!
@@ -9,6 +10,7 @@
 
 pub mod bench;
 pub mod cassette;
+pub mod catalog;
 pub mod local;
 mod native;
 pub mod openai;
@@ -20,21 +22,28 @@ use std::sync::Arc;
 use ladder_core::{LanguageModel, ModelError};
 
 pub use cassette::{Recorder, Replayer};
-pub use local::{LocalConfig, LocalModel, DEFAULT_MODEL_FILE};
+pub use local::{LocalConfig, LocalModel};
 pub use openai::{OpenAiConfig, OpenAiModel, ServerKind};
 
 pub use ladder_core::paths::models_dir;
 
-/// The default local model file.
+/// The default local model's file (the catalog's default, see [`catalog`]).
 pub fn default_model_path() -> PathBuf {
-    models_dir().join(DEFAULT_MODEL_FILE)
+    catalog::default_model().path()
+}
+
+/// The file of a catalog model by name or alias; `None` for a name the catalog lacks.
+pub fn model_path(name: &str) -> Option<PathBuf> {
+    catalog::find(name).map(|m| m.path())
 }
 
 /// Which backend to use, parsed from the `--model` argument.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ModelSpec {
-    /// `local` or `local:PATH`.
+    /// `local` (the catalog's default model) or `local:PATH`.
     Local(Option<PathBuf>),
+    /// A catalog model by its canonical name (`qwen2.5-coder-1.5b`; aliases are resolved).
+    Named(String),
     /// `openai:MODEL@URL`, `llama-server:MODEL@URL`, `llama-cpp-python:MODEL@URL` or
     /// `ollama:MODEL@URL`: an OpenAI-compatible server, and how it takes JSON Schemas.
     OpenAi {
@@ -47,7 +56,8 @@ pub enum ModelSpec {
 }
 
 pub const SPEC_HELP: &str =
-    "local | local:PATH.gguf | openai:MODEL@URL[,URL2,...] | llama-server:MODEL@URL | \
+    "smollm2-135m | qwen2.5-coder-0.5b | qwen2.5-coder-1.5b (or 135m, 0.5b, 1.5b) | local | \
+     local:PATH.gguf | openai:MODEL@URL[,URL2,...] | llama-server:MODEL@URL | \
      llama-cpp-python:MODEL@URL | ollama:MODEL@URL | replay:CASSETTE.jsonl";
 
 impl std::str::FromStr for ModelSpec {
@@ -59,6 +69,11 @@ impl std::str::FromStr for ModelSpec {
             Some((a, b)) => (a, Some(b)),
             None => (s, None),
         };
+        if rest.is_none() {
+            if let Some(m) = catalog::find(s) {
+                return Ok(ModelSpec::Named(m.name.clone()));
+            }
+        }
         match (scheme, rest) {
             ("local", None) => Ok(ModelSpec::Local(None)),
             ("local", Some(p)) if !p.is_empty() => Ok(ModelSpec::Local(Some(p.into()))),
@@ -107,18 +122,32 @@ pub struct OpenOptions {
     pub no_parallel: bool,
 }
 
+fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
+    let mut config = LocalConfig::new(path);
+    if options.threads > 0 {
+        config.threads = options.threads;
+    }
+    config.prefix_cache = !options.no_prefix_cache;
+    config.shared_prefixes = !options.no_shared_prefix;
+    config.parallel = !options.no_parallel;
+    config
+}
+
 /// Open the backend a spec names.
 pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
     let model: Arc<dyn LanguageModel> = match spec {
         ModelSpec::Local(path) => {
-            let mut config = LocalConfig::new(path.clone().unwrap_or_else(default_model_path));
-            if options.threads > 0 {
-                config.threads = options.threads;
-            }
-            config.prefix_cache = !options.no_prefix_cache;
-            config.shared_prefixes = !options.no_shared_prefix;
-            config.parallel = !options.no_parallel;
-            Arc::new(LocalModel::load(&config)?)
+            let path = path.clone().unwrap_or_else(default_model_path);
+            Arc::new(LocalModel::load(&local_config(path, options))?)
+        }
+        ModelSpec::Named(name) => {
+            let entry = catalog::find(name).ok_or_else(|| {
+                ModelError::Load {
+                    path: name.clone(),
+                    reason: format!("no such model; the catalog has {}", catalog::names()),
+                }
+            })?;
+            Arc::new(LocalModel::load(&local_config(entry.path(), options))?)
         }
         ModelSpec::OpenAi { kind, model, url } if url.contains(',') => {
             let urls: Vec<String> = url.split(',').map(|u| u.trim().to_string()).collect();
@@ -194,6 +223,18 @@ mod tests {
             "replay:c.jsonl".parse::<ModelSpec>().unwrap(),
             ModelSpec::Replay("c.jsonl".into())
         );
+        for (given, name) in [
+            ("smollm2-135m", "smollm2-135m"),
+            ("135m", "smollm2-135m"),
+            ("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b"),
+            ("1.5B", "qwen2.5-coder-1.5b"),
+        ] {
+            assert_eq!(
+                given.parse::<ModelSpec>().unwrap(),
+                ModelSpec::Named(name.into()),
+                "{given}"
+            );
+        }
     }
 
     #[test]

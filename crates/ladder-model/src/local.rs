@@ -66,8 +66,6 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::native;
 
-/// The model `just setup` installs.
-pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
 /// Tokens decoded per batch while reading the prompt.
 const BATCH: usize = 512;
@@ -322,6 +320,31 @@ pub(crate) fn context_size(
     Ok((need.div_ceil(256) * 256).min(u64::from(limit)) as u32)
 }
 
+/// llama.cpp's name for a GGUF `general.file_type` code (`llama_ftype`).
+fn file_type_name(code: &str) -> String {
+    let name = match code.trim() {
+        "0" => "F32",
+        "1" => "F16",
+        "2" => "Q4_0",
+        "3" => "Q4_1",
+        "7" => "Q8_0",
+        "8" => "Q5_0",
+        "9" => "Q5_1",
+        "10" => "Q2_K",
+        "11" => "Q3_K_S",
+        "12" => "Q3_K_M",
+        "13" => "Q3_K_L",
+        "14" => "Q4_K_S",
+        "15" => "Q4_K_M",
+        "16" => "Q5_K_S",
+        "17" => "Q5_K_M",
+        "18" => "Q6_K",
+        "32" => "BF16",
+        other => return format!("file_type {other}"),
+    };
+    name.into()
+}
+
 /// The SHA-256 of a file: read from `just setup`'s `FILE.verified` note when its size and
 /// modification time still match (so a run does not hash 100 MB again), else computed.
 fn file_sha256(path: &Path) -> String {
@@ -358,6 +381,18 @@ fn file_sha256(path: &Path) -> String {
 impl Inner {
     fn file_sha256(&self) -> String {
         self.sha256.get_or_init(|| file_sha256(&self.path)).clone()
+    }
+
+    /// The catalog's word for the weights' quantisation, else the GGUF's own
+    /// `general.file_type` named as llama.cpp names it.
+    fn quantisation(&self) -> String {
+        if let Some(m) = crate::catalog::by_file(&self.name) {
+            return m.quantisation.clone();
+        }
+        match self.model.meta_val_str("general.file_type") {
+            Ok(code) => file_type_name(&code),
+            Err(_) => "unknown".into(),
+        }
     }
 
     fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
@@ -1256,6 +1291,8 @@ impl LanguageModel for LocalModel {
             "parallel": self.inner.parallel,
             "parameters": self.inner.model.n_params(),
             "sha256": self.inner.file_sha256(),
+            "catalog_name": crate::catalog::by_file(&self.inner.name).map(|m| m.name.clone()),
+            "quantisation": self.inner.quantisation(),
         })
     }
 

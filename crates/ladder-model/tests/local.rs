@@ -3,7 +3,12 @@
 use std::sync::OnceLock;
 
 use ladder_core::{ChatRequest, Constraint, FinishReason, LanguageModel, Message, ModelError};
-use ladder_model::{default_model_path, LocalConfig, LocalModel};
+use ladder_model::{LocalConfig, LocalModel};
+
+/// The tests' model: the smallest of the catalog (quick).
+fn default_model_path() -> std::path::PathBuf {
+    ladder_model::model_path("smollm2-135m").expect("the catalog names smollm2-135m")
+}
 
 fn model() -> LocalModel {
     static MODEL: OnceLock<LocalModel> = OnceLock::new();
