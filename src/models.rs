@@ -4,7 +4,10 @@ use std::path::Path;
 
 pub fn run() {
     use ladder_model::catalog::{self, Installed};
-    println!("local models (--model NAME), in {}:", ladder_model::models_dir().display());
+    println!(
+        "local models (--model NAME), in {}:",
+        ladder_model::models_dir().display()
+    );
     println!(
         "  {:<20} {:<10} {:>8} {:>10}  {:<26} {:<9} default",
         "name", "status", "size", "parameters", "quantisation", "sha256"

@@ -155,12 +155,17 @@ mod tests {
 
     #[test]
     fn names_and_aliases_resolve() {
-        assert_eq!(find("smollm2-135m").unwrap().file, "SmolLM2-135M-Instruct.Q4_1.gguf");
+        assert_eq!(
+            find("smollm2-135m").unwrap().file,
+            "SmolLM2-135M-Instruct.Q4_1.gguf"
+        );
         assert_eq!(find("0.5B").unwrap().name, "qwen2.5-coder-0.5b");
         assert_eq!(find("1.5b").unwrap().name, "qwen2.5-coder-1.5b");
         assert!(find("gpt-4").is_none());
         assert_eq!(
-            by_file("qwen2.5-coder-1.5b-instruct.Q4_K_M.gguf").unwrap().name,
+            by_file("qwen2.5-coder-1.5b-instruct.Q4_K_M.gguf")
+                .unwrap()
+                .name,
             "qwen2.5-coder-1.5b"
         );
     }

@@ -141,11 +141,9 @@ pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageM
             Arc::new(LocalModel::load(&local_config(path, options))?)
         }
         ModelSpec::Named(name) => {
-            let entry = catalog::find(name).ok_or_else(|| {
-                ModelError::Load {
-                    path: name.clone(),
-                    reason: format!("no such model; the catalog has {}", catalog::names()),
-                }
+            let entry = catalog::find(name).ok_or_else(|| ModelError::Load {
+                path: name.clone(),
+                reason: format!("no such model; the catalog has {}", catalog::names()),
             })?;
             Arc::new(LocalModel::load(&local_config(entry.path(), options))?)
         }

@@ -66,7 +66,6 @@ use llama_cpp_2::token::LlamaToken;
 
 use crate::native;
 
-
 /// Tokens decoded per batch while reading the prompt.
 const BATCH: usize = 512;
 

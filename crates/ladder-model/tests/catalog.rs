@@ -1,7 +1,7 @@
 //! The ladder of embedded models: every catalog name resolves to its installed file, and
 //! each model answers one short real call (one test per model, a few seconds each).
 
-use ladder_core::{ChatRequest, LanguageModel, Message};
+use ladder_core::{ChatRequest, Message};
 use ladder_model::catalog::{self, Installed};
 use ladder_model::{ModelSpec, OpenOptions};
 
@@ -22,7 +22,12 @@ fn every_name_resolves_to_its_installed_file() {
             m.name,
             path.display()
         );
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), m.bytes, "{}", m.name);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            m.bytes,
+            "{}",
+            m.name
+        );
     }
     assert_eq!(
         ladder_model::default_model_path(),
@@ -45,12 +50,10 @@ async fn capital(name: &str) {
     assert_eq!(settings["sha256"], entry.sha256.as_str());
     assert_eq!(settings["quantisation"], entry.quantisation.as_str());
     assert!(settings["parameters"].as_u64().unwrap() > 100_000_000);
-    let request = ChatRequest {
-        max_tokens: 12,
-        ..ChatRequest::new(vec![Message::user(
-            "What is the capital of France? Answer in one word.",
-        )])
-    };
+    let mut request = ChatRequest::new(vec![Message::user(
+        "What is the capital of France? Answer in one word.",
+    )]);
+    request.sampling.max_tokens = 12;
     let response = model.chat(&request, None).await.unwrap();
     assert!(
         response.text.contains("Paris"),

@@ -196,8 +196,11 @@ fn in_the_facts_suite_every_question_is_wasted() {
 
 #[tokio::test]
 async fn through_the_run_context_a_user_who_gives_up_ends_the_run() {
-    let model =
-        ladder_model::open(&ladder_model::ModelSpec::Named("smollm2-135m".into()), &Default::default()).unwrap();
+    let model = ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .unwrap();
     let u = user(
         "seaside",
         "sea-001",
@@ -243,8 +246,11 @@ async fn through_the_run_context_a_user_who_gives_up_ends_the_run() {
 
 #[tokio::test]
 async fn a_model_can_play_the_user() {
-    let model =
-        ladder_model::open(&ladder_model::ModelSpec::Named("smollm2-135m".into()), &Default::default()).unwrap();
+    let model = ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .unwrap();
     let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
     let task = s.task("sea-001").unwrap().clone();
     let mut u = ModelUser::new(
@@ -289,8 +295,11 @@ impl ladder_core::Strategy for AskTwice {
 
 #[tokio::test]
 async fn a_model_played_users_calls_are_traced_as_the_users_not_the_strategys() {
-    let model =
-        ladder_model::open(&ladder_model::ModelSpec::Named("smollm2-135m".into()), &Default::default()).unwrap();
+    let model = ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .unwrap();
     let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
     let task = s.task("sea-001").unwrap().clone();
     let user = ModelUser::new(Arc::clone(&model), task.clone(), Patience::default());
@@ -366,8 +375,11 @@ fn with_embeddings_a_paraphrase_without_keywords_still_finds_the_fact() {
 
 #[tokio::test]
 async fn the_trace_records_what_the_user_matched_and_scoring_agrees() {
-    let model =
-        ladder_model::open(&ladder_model::ModelSpec::Named("smollm2-135m".into()), &Default::default()).unwrap();
+    let model = ladder_model::open(
+        &ladder_model::ModelSpec::Named("smollm2-135m".into()),
+        &Default::default(),
+    )
+    .unwrap();
     let s = Suite::load(&default_suites_dir().join("seaside")).unwrap();
     let task = s.task("sea-001").unwrap().clone();
     let u = SimulatedUser::new(
