@@ -13,8 +13,13 @@ pub fn run() {
         "name", "status", "size", "parameters", "quantisation", "sha256"
     );
     let default = catalog::default_model();
+    let mut missing = Vec::new();
     for m in catalog::models() {
-        let (status, checked) = match m.installed() {
+        let installed = m.installed();
+        if installed == Installed::Missing {
+            missing.push(m.name.as_str());
+        }
+        let (status, checked) = match installed {
             Installed::Missing => ("missing", "-"),
             Installed::Verified => ("installed", "checked"),
             Installed::Unchecked => ("installed", "unchecked"),
@@ -30,11 +35,6 @@ pub fn run() {
             if m.name == default.name { "yes" } else { "" }
         );
     }
-    let missing: Vec<&str> = catalog::models()
-        .iter()
-        .filter(|m| m.installed() == Installed::Missing)
-        .map(|m| m.name.as_str())
-        .collect();
     if !missing.is_empty() {
         println!("  missing: {} (run `just setup`)", missing.join(", "));
     }

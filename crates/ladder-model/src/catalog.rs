@@ -9,7 +9,7 @@
 //! - Nothing here reads the network or the model file; `installed` only looks at the file
 //!   and setup's `FILE.verified` note.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -64,19 +64,11 @@ impl CatalogModel {
     /// Whether the file is there and whether setup checked it.
     pub fn installed(&self) -> Installed {
         let path = self.path();
-        let Ok(meta) = std::fs::metadata(&path) else {
+        if !path.is_file() {
             return Installed::Missing;
-        };
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
-        let mut note = path.into_os_string();
-        note.push(".verified");
-        let expected = mtime.map(|t| format!("{} {} {t}", self.sha256, meta.len()));
-        match (std::fs::read_to_string(PathBuf::from(note)), expected) {
-            (Ok(text), Some(expected)) if text.trim() == expected => Installed::Verified,
+        }
+        match verified_sha256(&path) {
+            Some(sha) if sha == self.sha256 => Installed::Verified,
             _ => Installed::Unchecked,
         }
     }
@@ -86,6 +78,23 @@ impl CatalogModel {
         self.name.eq_ignore_ascii_case(name)
             || self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
+}
+
+/// The sha256 that `just setup` recorded for `path` in its `PATH.verified` note
+/// (`SHA SIZE MTIME`), when the note still matches the file's size and modification time.
+pub fn verified_sha256(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let mut note = path.as_os_str().to_owned();
+    note.push(".verified");
+    let text = std::fs::read_to_string(PathBuf::from(note)).ok()?;
+    let (sha, stamp) = text.trim().split_once(' ')?;
+    (stamp == format!("{} {mtime}", meta.len()) && sha.len() == 64).then(|| sha.to_string())
 }
 
 #[derive(Debug, Deserialize)]

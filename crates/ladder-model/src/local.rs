@@ -347,23 +347,8 @@ fn file_type_name(code: &str) -> String {
 /// The SHA-256 of a file: read from `just setup`'s `FILE.verified` note when its size and
 /// modification time still match (so a run does not hash 100 MB again), else computed.
 fn file_sha256(path: &Path) -> String {
-    let meta = std::fs::metadata(path).ok();
-    let stamp = meta.as_ref().and_then(|m| {
-        let mtime = m
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?;
-        Some(format!("{} {}", m.len(), mtime.as_secs()))
-    });
-    let mut note = path.as_os_str().to_owned();
-    note.push(".verified");
-    if let (Some(stamp), Ok(text)) = (&stamp, std::fs::read_to_string(PathBuf::from(note))) {
-        if let Some((sha, rest)) = text.trim().split_once(' ') {
-            if rest == stamp && sha.len() == 64 {
-                return sha.to_string();
-            }
-        }
+    if let Some(sha) = crate::catalog::verified_sha256(path) {
+        return sha;
     }
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
