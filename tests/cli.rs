@@ -1275,7 +1275,7 @@ fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
         "--tasks",
         "facts-001",
         "--model",
-        "local",
+        "smollm2-135m",
         "--model",
         "replay:fixtures/runs/replay-small/cassette.jsonl",
         "--concurrency",
