@@ -1,16 +1,28 @@
 //! ladder-world: the benchmark world both strategies are measured in.
 //!
-//! - [`suite`]: suites on disk (manifest, tasks, knowledge base) and loading them.
-//! - [`validate`]: every problem of a suite, with file and line.
+//! - [`suite`]: the types of a suite on disk (manifest, tasks, knowledge base); no I/O.
+//! - [`parse`]: reading a suite folder's files into those types, every syntax problem listed.
+//! - [`validate`]: every problem of a suite, with file and line; `Suite::load`.
 //! - [`gen`]: the fixed-seed generator that writes the committed suites (and larger ones).
-//! - [`user`]: the simulated user (deterministic, or played by a model).
+//! - [`rules`]: the pure matching rules (question parts, slots asked, relevance, replay)
+//!   that the user, `validate` and scoring share.
+//! - [`user`]: the users: simulated (deterministic, over [`rules`]) or played by a model.
 //! - [`score`]: scoring, a pure function of task, outcome and trace.
-//! - [`text`]: reading an answer: recommendations, rejections, stated facts.
+//! - [`text`]: the one text normaliser; reading an answer: recommendations, rejections,
+//!   stated facts.
 //! - [`check`]: slot checks against entity attributes, shared by generator and scoring.
 //! - [`schema`]: JSON Schemas of the fixture files, generated from the Rust types.
+//!
+//! Modules use each other downwards only (`tests/modules.rs` checks there is no cycle):
+//! `suite` and `text` use no other module; `check`, `parse` and `schema` use `suite`;
+//! `rules` uses `suite` and `text`; `user` uses `suite` and `rules`; `validate` uses
+//! `suite`, `parse`, `check`, `rules` and `text`; `score` uses `suite`, `check`, `rules`
+//! and `text`; `gen` uses `suite` and `check`.
 
 pub mod check;
 pub mod gen;
+pub mod parse;
+pub mod rules;
 pub mod schema;
 pub mod score;
 pub mod suite;

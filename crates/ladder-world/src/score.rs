@@ -21,8 +21,8 @@ use ladder_core::{Outcome, Task};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{evaluate, hard_checks};
+use crate::rules::{replay, Relevance};
 use crate::suite::Suite;
-use crate::user::{replay, Relevance};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {

@@ -6,11 +6,13 @@
 //!                        kb/*.md      one document per entity, TOML front matter between +++ lines
 //! ```
 //!
-//! Loading is strict (unknown fields are errors) and reports the file and line of a
-//! problem. [`crate::validate`] goes further and lists every problem at once.
+//! The types only, with what can be derived from them alone (a suite's form spec, its
+//! content hash): no I/O. Reading the files is [`crate::parse`]'s; checking them and
+//! `Suite::load` (strict: unknown fields are errors, every problem listed with file and
+//! line) are [`crate::validate`]'s.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use ladder_core::Task;
 use schemars::JsonSchema;
@@ -180,7 +182,7 @@ pub struct SuiteError {
     pub problems: Vec<Problem>,
 }
 
-/// A loaded suite.
+/// A loaded suite ([`Suite::load`]).
 #[derive(Debug, Clone)]
 pub struct Suite {
     pub dir: PathBuf,
@@ -190,15 +192,6 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// Load a suite folder; fails with every problem found.
-    pub fn load(dir: &Path) -> Result<Suite, SuiteError> {
-        let (suite, problems) = crate::validate::read(dir);
-        match suite {
-            Some(suite) if problems.is_empty() => Ok(suite),
-            _ => Err(SuiteError { problems }),
-        }
-    }
-
     pub fn task(&self, id: &str) -> Option<&Task> {
         self.tasks.iter().find(|t| t.id == id)
     }
@@ -295,19 +288,4 @@ impl Suite {
             .iter()
             .find(|d| d.meta.title.eq_ignore_ascii_case(name))
     }
-}
-
-/// Split `+++`-fenced TOML front matter from a markdown document.
-pub fn split_front_matter(text: &str) -> Option<(&str, &str, usize)> {
-    let rest = text
-        .strip_prefix("+++\n")
-        .or_else(|| text.strip_prefix("+++\r\n"))?;
-    let end = rest.find("\n+++")?;
-    let front = &rest[..end + 1];
-    let after = &rest[end + 4..];
-    let body = after
-        .strip_prefix('\n')
-        .or_else(|| after.strip_prefix("\r\n"))
-        .unwrap_or(after);
-    Some((front, body, 1))
 }

@@ -1,5 +1,8 @@
 //! Reading an answer the way a person would: which named entities it recommends and which
-//! it rejects, and whether it states a fact or only mentions it to deny it.
+//! it rejects, and whether it states a fact or only mentions it to deny it. Also the
+//! crate's one text normaliser, [`normalise`], which every whole-word match in the crate
+//! goes through (cues here, facts here and in `validate`, keywords in [`crate::rules`]);
+//! [`Keep`] names what each job keeps besides letters and digits.
 //!
 //! Invariants (each has a case in `tests/judge.rs`):
 //! - A mention is judged within its *segment*: the sentence, cut again at contrast words
@@ -156,15 +159,38 @@ const CONTRAST: &[&str] = &[
     " on the other hand",
 ];
 
-/// Lowercase words, apostrophes kept ("don't"), everything else a space; padded with
-/// spaces so that phrases match as whole words.
-fn words(s: &str) -> String {
+/// Which characters besides letters and digits a normalised text keeps, named for the job
+/// each reading of a text does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Apostrophes ("don't", "wouldn't"): the cues of an answer; the word sets that
+    /// `validate` compares.
+    Apostrophes,
+    /// `€`, `%`, `:` and `.`: facts, whose prices, shares, times and decimals must survive.
+    Figures,
+    /// Hyphens ("half-board"): a question's words, matched against slot keywords.
+    Hyphens,
+}
+
+impl Keep {
+    fn keeps(self, c: char) -> bool {
+        match self {
+            Keep::Apostrophes => c == '\'',
+            Keep::Figures => "€%:.".contains(c),
+            Keep::Hyphens => c == '-',
+        }
+    }
+}
+
+/// The crate's one text normaliser: `s` lowercased, every character that is neither
+/// alphanumeric nor kept by `keep` turned into a space, runs of spaces collapsed into one,
+/// and one space of padding on each side, so that `" {phrase} "` finds whole words only.
+pub fn normalise(s: &str, keep: Keep) -> String {
     let t: String = s
         .to_lowercase()
-        .replace(['\u{2019}', '\u{2018}'], "'")
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '\'' {
+            if c.is_alphanumeric() || keep.keeps(c) {
                 c
             } else {
                 ' '
@@ -172,6 +198,12 @@ fn words(s: &str) -> String {
         })
         .collect();
     format!(" {} ", t.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// An answer's words as cues are read in them: curly apostrophes read as straight ones
+/// ("don’t" is "don't").
+fn words(s: &str) -> String {
+    normalise(&s.replace(['\u{2019}', '\u{2018}'], "'"), Keep::Apostrophes)
 }
 
 /// Where each cue occurs in `w` (already [`words`]): (end position, length, rejects).
@@ -336,30 +368,16 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
     )
 }
 
-/// Lowercase text with every run of non-alphanumerics turned into one space, padded; `€`,
-/// `%`, `:` and `.` are kept (prices, times).
-fn normal(s: &str) -> String {
-    let t: String = s
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "€%:.".contains(c) {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    format!(" {} ", t.split_whitespace().collect::<Vec<_>>().join(" "))
+/// A text's words as facts are matched in them: figures kept, and a "." that ends a
+/// sentence dropped (the one inside "3.5" stays).
+fn fact_words(s: &str) -> String {
+    normalise(s, Keep::Figures).replace(". ", " ")
 }
 
 /// Does `text` contain `needle` as whole words?
 pub fn mentions(text: &str, needle: &str) -> bool {
-    let n = normal(needle);
-    !n.trim().is_empty()
-        && normal(text)
-            .replace(". ", " ")
-            .contains(&n.replace(". ", " "))
+    let n = normalise(needle, Keep::Figures);
+    !n.trim().is_empty() && fact_words(text).contains(&n.replace(". ", " "))
 }
 
 /// Words that deny what follows them within a few words.
@@ -372,7 +390,7 @@ pub fn states(text: &str, fact: &str) -> bool {
     if fact.contains([',', ';']) {
         return mentions(text, fact);
     }
-    let n = normal(fact).replace(". ", " ");
+    let n = fact_words(fact);
     let n = n.trim();
     if n.is_empty() {
         return false;
@@ -395,8 +413,7 @@ pub fn states(text: &str, fact: &str) -> bool {
     }
     clauses.push(&text[from..]);
     clauses.iter().any(|clause| {
-        let c = normal(clause).replace(". ", " ");
-        let c = c.replace('\'', " ");
+        let c = fact_words(clause);
         let mut from = 0;
         while let Some(i) = c[from..].find(&format!(" {n} ")) {
             let at = from + i;

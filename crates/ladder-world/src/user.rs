@@ -1,6 +1,9 @@
-//! The simulated user: knows a task's hidden profile and answers only what it is asked.
+//! The users a strategy talks to: [`SimulatedUser`], which knows a task's hidden profile
+//! and answers only what it is asked, by the pure matching rules of [`crate::rules`]
+//! (re-exported here at their old paths); and [`ModelUser`], a language model playing the
+//! user from the same profile.
 //!
-//! Invariants:
+//! Invariants of the simulated user:
 //! - Deterministic: the reply depends only on the task, the manifest, the questions so far
 //!   and (when attached) the embedding model. A question matches a profile fact by its
 //!   slot's keywords; failing that, by embedding similarity to the slot's form question
@@ -24,7 +27,13 @@ use ladder_core::{
     UserChannel, UserError, UserPart, UserReply,
 };
 
+use crate::rules::stated;
 use crate::suite::Manifest;
+
+/// The matching rules, at their old paths (they live in [`crate::rules`]).
+pub use crate::rules::{
+    classify, keyword_matches, parts, relevance, replay, slots_asked, Relevance,
+};
 
 /// How patient the user is, and what each kind of question part costs it.
 ///
@@ -69,199 +78,12 @@ impl Patience {
     }
 }
 
-/// What a question was, for this user.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Relevance {
-    /// Asked for these profile slots, at least one of them new.
-    Answered(Vec<String>),
-    /// Asked only for slots already given or stated in the opening.
-    Repeated(Vec<String>),
-    /// About a slot the suite knows but this user has no preference on.
-    NoPreference(String),
-    /// About nothing this user knows.
-    Irrelevant,
-}
-
-impl Relevance {
-    pub fn is_wasted(&self) -> bool {
-        !matches!(self, Relevance::Answered(_))
-    }
-
-    pub fn kind(&self) -> PartKind {
-        match self {
-            Relevance::Answered(_) => PartKind::Answered,
-            Relevance::Repeated(_) => PartKind::Repeated,
-            Relevance::NoPreference(_) => PartKind::NoPreference,
-            Relevance::Irrelevant => PartKind::Irrelevant,
-        }
-    }
-}
-
-/// The parts of a question: its sentences (ending in "?", "!", ";", a new line, or a "."
-/// followed by a space), each answered on its own. "Domestic or abroad? Quiet or lively?"
-/// has two parts; "Where from, and for how many days?" one (that asks for two slots).
-pub fn parts(question: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut chars = question.chars().peekable();
-    while let Some(c) = chars.next() {
-        current.push(c);
-        let end = match c {
-            '?' | '!' | ';' | '\n' => true,
-            '.' => chars.peek().is_none_or(|n| n.is_whitespace()),
-            _ => false,
-        };
-        if end {
-            if current.chars().any(|c| c.is_alphanumeric()) {
-                out.push(current.trim().to_string());
-            }
-            current.clear();
-        }
-    }
-    if current.chars().any(|c| c.is_alphanumeric()) {
-        out.push(current.trim().to_string());
-    }
-    if out.is_empty() {
-        out.push(question.trim().to_string());
-    }
-    out
-}
-
-/// Every slot of the manifest (not only the profile's) whose keywords appear in `text`.
-pub fn slots_asked(manifest: &Manifest, text: &str) -> Vec<String> {
-    let q = words(text);
-    manifest
-        .slots()
-        .into_iter()
-        .filter(|s| hits(&s.keywords, &q) > 0)
-        .map(|s| s.name.clone())
-        .collect()
-}
-
 pub const GIVE_UP: &str = "Never mind, this is taking too long.";
 
 /// Default cosine similarity above which a question counts as asking for a slot. Measured
 /// with all-MiniLM-L6-v2 on seaside paraphrases: questions that ask for a slot in other
 /// words scored 0.46-0.58 against it; unrelated questions, and the wrong slots, at most 0.42.
 pub const SIMILARITY_THRESHOLD: f32 = 0.45;
-
-fn words(text: &str) -> String {
-    let lowered: String = text
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    format!(
-        " {} ",
-        lowered.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
-}
-
-fn hits(keywords: &[String], question: &str) -> usize {
-    keywords
-        .iter()
-        .filter(|k| question.contains(&format!(" {} ", k.to_lowercase())))
-        .count()
-}
-
-/// The profile slots whose keywords appear in the question.
-pub fn keyword_matches(manifest: &Manifest, task: &Task, question: &str) -> Vec<String> {
-    if !manifest.interactive {
-        return vec![];
-    }
-    let q = words(question);
-    task.profile
-        .iter()
-        .filter(|f| {
-            manifest
-                .slot(&f.slot)
-                .is_some_and(|s| hits(&s.keywords, &q) > 0)
-        })
-        .map(|f| f.slot.clone())
-        .collect()
-}
-
-/// Which of the user's facts a question asks for (by keywords), given the slots already given.
-pub fn classify(
-    manifest: &Manifest,
-    task: &Task,
-    question: &str,
-    given: &BTreeSet<String>,
-) -> Relevance {
-    relevance(
-        manifest,
-        task,
-        question,
-        &keyword_matches(manifest, task, question),
-        given,
-    )
-}
-
-/// The relevance of a question that matched the profile slots `matched`.
-pub fn relevance(
-    manifest: &Manifest,
-    task: &Task,
-    question: &str,
-    matched: &[String],
-    given: &BTreeSet<String>,
-) -> Relevance {
-    if !manifest.interactive {
-        return Relevance::Irrelevant;
-    }
-    if matched.is_empty() {
-        let q = words(question);
-        return match manifest
-            .slots()
-            .into_iter()
-            .find(|s| hits(&s.keywords, &q) > 0)
-        {
-            Some(s) => Relevance::NoPreference(s.name.clone()),
-            None => Relevance::Irrelevant,
-        };
-    }
-    let already = |slot: &String| {
-        given.contains(slot) || task.profile.iter().any(|f| &f.slot == slot && f.stated)
-    };
-    if matched.iter().all(already) {
-        Relevance::Repeated(matched.to_vec())
-    } else {
-        Relevance::Answered(matched.to_vec())
-    }
-}
-
-/// Slots whose facts the user has given (stated in the opening or answered) by the end of
-/// these questions, and the relevance of each. Each question comes with the slots the user
-/// recorded as matched, when it recorded them; otherwise its keywords decide.
-pub fn replay(
-    manifest: &Manifest,
-    task: &Task,
-    questions: &[(&str, Option<&[String]>)],
-) -> (BTreeSet<String>, Vec<Relevance>) {
-    let mut given: BTreeSet<String> = task
-        .profile
-        .iter()
-        .filter(|f| f.stated)
-        .map(|f| f.slot.clone())
-        .collect();
-    let mut out = Vec::new();
-    for (q, recorded) in questions {
-        let r = match recorded {
-            Some(slots) => relevance(manifest, task, q, slots, &given),
-            None => classify(manifest, task, q, &given),
-        };
-        if let Relevance::Answered(slots) | Relevance::Repeated(slots) = &r {
-            given.extend(slots.iter().cloned());
-        }
-        out.push(r);
-    }
-    (given, out)
-}
 
 fn say(f: &ProfileFact) -> String {
     f.say.clone().unwrap_or_else(|| f.value.clone())
@@ -327,12 +149,7 @@ pub struct SimulatedUser {
 impl SimulatedUser {
     /// A user that matches questions by keywords only.
     pub fn new(manifest: Arc<Manifest>, task: Task, patience: Patience) -> Self {
-        let given = task
-            .profile
-            .iter()
-            .filter(|f| f.stated)
-            .map(|f| f.slot.clone())
-            .collect();
+        let given = stated(&task);
         SimulatedUser {
             manifest,
             task,

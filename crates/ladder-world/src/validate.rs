@@ -1,4 +1,6 @@
-//! Reading and checking a suite, collecting every problem instead of stopping at the first.
+//! Reading and checking a suite, collecting every problem instead of stopping at the first:
+//! [`read`] parses the files ([`crate::parse`]) and checks what they say; [`Suite::load`]
+//! is [`read`] that fails on any problem.
 //!
 //! Checks: syntax errors (with file and line), unknown fields, repeated task ids, profile
 //! slots the suite does not declare, expectations naming entities or facts that the
@@ -6,27 +8,17 @@
 //! names unknown tasks, slot checks on attributes no document has, bad entity patterns.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use ladder_core::{Task, TaskFile};
+use ladder_core::Task;
 
-use crate::suite::{split_front_matter, Check, Document, FrontMatter, Manifest, Problem, Suite};
+use crate::check::{evaluate, hard_checks};
+use crate::parse::{line_of, read_files, Collector, Files};
+use crate::rules::slots_asked;
+use crate::suite::{Check, Document, Manifest, Problem, Suite, SuiteError};
+use crate::text::{mentions, normalise, Keep};
 
 pub const MAX_SMOKE: usize = 5;
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-fn toml_problem(file: &Path, text: &str, e: &toml::de::Error, line_offset: usize) -> Problem {
-    let line = e.span().map(|s| line_of(text, s.start) + line_offset);
-    let message = e.message().trim().to_string();
-    Problem {
-        file: file.to_path_buf(),
-        line,
-        message,
-    }
-}
 
 /// The line of the `n`-th (0-based) occurrence of `needle`, if any.
 fn find_line(text: &str, needle: &str, n: usize) -> Option<usize> {
@@ -35,56 +27,17 @@ fn find_line(text: &str, needle: &str, n: usize) -> Option<usize> {
         .map(|(i, _)| line_of(text, i))
 }
 
-struct Collector {
-    problems: Vec<Problem>,
-    /// Documents that could not be read: checks that look entities up are then skipped
-    /// (one note instead of a follow-on line per task).
-    unreadable_documents: usize,
-}
-
-impl Collector {
-    fn add(&mut self, file: &Path, line: Option<usize>, message: impl Into<String>) {
-        self.problems.push(Problem {
-            file: file.to_path_buf(),
-            line,
-            message: message.into(),
-        });
-    }
-}
-
-/// Read a suite folder. Returns the suite when it could be read at all, and every problem.
+/// Read a suite folder. Returns the suite when it could be read at all, and every problem:
+/// the files' own ([`crate::parse`]), then the manifest's, then the tasks'.
 pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
-    let mut c = Collector {
-        problems: vec![],
-        unreadable_documents: 0,
-    };
-    let manifest_path = dir.join("suite.toml");
-    let manifest = match std::fs::read_to_string(&manifest_path) {
-        Err(e) => {
-            c.add(
-                &manifest_path,
-                None,
-                format!("cannot read the manifest: {e}"),
-            );
-            None
-        }
-        Ok(text) => match toml::from_str::<Manifest>(&text) {
-            Ok(m) => Some((m, text)),
-            Err(e) => {
-                c.problems.push(toml_problem(&manifest_path, &text, &e, 0));
-                None
-            }
-        },
-    };
-    let (kb_rel, tasks_rel) = manifest
-        .as_ref()
-        .map(|(m, _)| (m.knowledge_base.clone(), m.tasks.clone()))
-        .unwrap_or_else(|| ("kb".into(), "tasks.toml".into()));
-
-    let documents = read_documents(&dir.join(&kb_rel), &mut c);
-    let tasks_path = dir.join(&tasks_rel);
-    let tasks = read_tasks(&tasks_path, &mut c);
-
+    let mut c = Collector::default();
+    let Files {
+        manifest_path,
+        manifest,
+        documents,
+        tasks_path,
+        tasks,
+    } = read_files(dir, &mut c);
     let Some((manifest, manifest_text)) = manifest else {
         return (None, c.problems);
     };
@@ -120,132 +73,15 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
     (suite, c.problems)
 }
 
-fn read_documents(kb: &Path, c: &mut Collector) -> Vec<Document> {
-    let mut paths: Vec<PathBuf> = match std::fs::read_dir(kb) {
-        Ok(entries) => entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "md"))
-            .collect(),
-        Err(e) => {
-            c.add(
-                kb,
-                None,
-                format!("cannot read the knowledge-base folder: {e}"),
-            );
-            return vec![];
-        }
-    };
-    paths.sort();
-    if paths.is_empty() {
-        c.add(kb, None, "the knowledge base has no .md documents");
-    }
-    let mut docs = Vec::new();
-    let mut ids: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for path in paths {
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                c.add(&path, None, format!("cannot read: {e}"));
-                continue;
-            }
-        };
-        let Ok(text) = String::from_utf8(bytes) else {
-            c.add(&path, None, "not UTF-8 text");
-            continue;
-        };
-        if text.trim().is_empty() {
-            c.add(&path, None, "empty document");
-            continue;
-        }
-        let Some((front, body, _)) = split_front_matter(&text) else {
-            c.add(&path, Some(1), "missing front matter: a document starts with a +++ line, TOML (id, title, kind, [attributes]), and another +++ line");
-            c.unreadable_documents += 1;
-            continue;
-        };
-        let meta: FrontMatter = match toml::from_str(front) {
-            Ok(m) => m,
-            Err(e) => {
-                c.problems.push(toml_problem(&path, front, &e, 1));
-                c.unreadable_documents += 1;
-                continue;
-            }
-        };
-        if body.trim().is_empty() {
-            c.add(
-                &path,
-                None,
-                format!("document {:?} has front matter but no text", meta.id),
-            );
-        }
-        if let Some(first) = ids.insert(meta.id.clone(), path.clone()) {
-            c.add(
-                &path,
-                Some(2),
-                format!(
-                    "document id {:?} is also used by {}",
-                    meta.id,
-                    first.display()
-                ),
-            );
-        }
-        docs.push(Document {
-            path,
-            meta,
-            body: body.to_string(),
-        });
-    }
-    docs
-}
-
-fn read_tasks(path: &Path, c: &mut Collector) -> Option<(Vec<Task>, String)> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            c.add(path, None, format!("cannot read the task file: {e}"));
-            return None;
-        }
-    };
-    match toml::from_str::<TaskFile>(&text) {
-        Ok(f) if f.task.is_empty() => {
-            c.add(path, None, "the task file holds no [[task]] entries");
-            Some((vec![], text))
-        }
-        Ok(f) => Some((f.task, text)),
-        Err(e) => {
-            // Report every broken [[task]], not only the first: parse each block alone.
-            let mut tasks = Vec::new();
-            let before = c.problems.len();
-            for (offset, block) in task_blocks(&text) {
-                match toml::from_str::<TaskFile>(block) {
-                    Ok(f) => tasks.extend(f.task),
-                    Err(e) => c.problems.push(toml_problem(path, block, &e, offset)),
-                }
-            }
-            if c.problems.len() == before {
-                c.problems.push(toml_problem(path, &text, &e, 0));
-            }
-            // The tasks that parsed are still checked, so their problems show too.
-            Some((tasks, text))
+impl Suite {
+    /// Load a suite folder; fails with every problem found ([`read`]).
+    pub fn load(dir: &Path) -> Result<Suite, SuiteError> {
+        let (suite, problems) = read(dir);
+        match suite {
+            Some(suite) if problems.is_empty() => Ok(suite),
+            _ => Err(SuiteError { problems }),
         }
     }
-}
-
-/// The task file cut before each `[[task]]` line: (lines before the block, the block).
-fn task_blocks(text: &str) -> Vec<(usize, &str)> {
-    let mut starts = vec![0];
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        if line.trim_start().starts_with("[[task]]") && offset > 0 {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    starts.push(text.len());
-    starts
-        .windows(2)
-        .map(|w| (text[..w[0]].matches('\n').count(), &text[w[0]..w[1]]))
-        .collect()
 }
 
 fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &mut Collector) {
@@ -285,7 +121,7 @@ fn check_manifest(m: &Manifest, text: &str, path: &Path, docs: &[Document], c: &
             } else if m.interactive {
                 // The form's own question must ask for its slot, and only for it: otherwise
                 // the simulated user hands a form two facts for one question.
-                let matched = crate::user::slots_asked(m, &slot.question);
+                let matched = slots_asked(m, &slot.question);
                 let slot_line =
                     find_line(text, &format!("question = {:?}", slot.question), 0).or(line);
                 if !matched.contains(&slot.name) {
@@ -414,7 +250,7 @@ fn check_gold(
         }
     } else if !gold.is_empty() {
         for fact in &t.expect.must_mention {
-            if !gold.iter().any(|d| crate::text::mentions(&d.body, fact)) {
+            if !gold.iter().any(|d| mentions(&d.body, fact)) {
                 c.add(
                     path,
                     line,
@@ -456,7 +292,7 @@ fn check_recommendations(
             );
         }
     }
-    let checks = crate::check::hard_checks(m, &t.profile);
+    let checks = hard_checks(m, &t.profile);
     if checks.is_empty() || docs.is_empty() {
         return;
     }
@@ -465,7 +301,7 @@ fn check_recommendations(
     for d in docs {
         let mut all = true;
         for (fact, check) in &checks {
-            match crate::check::evaluate(check, &d.meta.attributes, &fact.value, &t.profile) {
+            match evaluate(check, &d.meta.attributes, &fact.value, &t.profile) {
                 Ok(ok) => all &= ok,
                 Err(why) => {
                     all = false;
@@ -530,9 +366,8 @@ fn check_recommendations(
 /// sets of at least 0.8.
 pub fn nearly_equal(a: &str, b: &str) -> bool {
     let set = |s: &str| -> BTreeSet<String> {
-        s.to_lowercase()
-            .split(|c: char| !c.is_alphanumeric() && c != '\'')
-            .filter(|w| !w.is_empty())
+        normalise(s, Keep::Apostrophes)
+            .split_whitespace()
             .map(str::to_string)
             .collect()
     };
