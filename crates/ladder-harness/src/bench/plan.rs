@@ -1,0 +1,291 @@
+//! What a bench runs: its settings ([`Plan`], written to `manifest.json` inside a
+//! [`Manifest`]), the models and folders it runs with ([`BenchSpec`]), and the list of
+//! [`Job`]s they make.
+//!
+//! Invariants:
+//! - [`prepare`] lists the jobs suite by suite, then task, model, strategy and trial, in
+//!   that nesting (the order a fresh bench runs them in), and fails rather than return none.
+//! - After [`prepare`], the plan holds every strategy's settings, every suite's content
+//!   hash and the models' names and settings: what `--resume` and a replay compare.
+//! - A [`Manifest`] serialises its fields, and the plan's, in declaration order; only
+//!   `concurrency` and `incidents` are outside the plan (they change timings, not results).
+//! - A run's label is its strategy alone in a bench of one model, `strategy@model` with
+//!   several: the one rule [`Job`] and [`crate::bench::Record`] share.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ladder_core::{Embedder, LanguageModel};
+use serde::{Deserialize, Serialize};
+
+use crate::registry::StrategyOptions;
+use crate::run::{io, load_suite};
+use crate::HarnessError;
+
+/// Which tasks of each suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tasks {
+    All,
+    Smoke,
+    Ids(Vec<String>),
+}
+
+impl std::fmt::Display for Tasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tasks::All => write!(f, "all"),
+            Tasks::Smoke => write!(f, "smoke"),
+            Tasks::Ids(ids) => write!(f, "{}", ids.join(",")),
+        }
+    }
+}
+
+impl std::str::FromStr for Tasks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "all" => Tasks::All,
+            "smoke" => Tasks::Smoke,
+            ids => Tasks::Ids(ids.split(',').map(|x| x.trim().to_string()).collect()),
+        })
+    }
+}
+
+/// What a bench runs. The settings that must match for `--resume` are in [`Plan`].
+pub struct BenchSpec {
+    pub plan: Plan,
+    /// Every strategy runs with every model (the first is the plan's `model`).
+    pub models: Vec<Arc<dyn LanguageModel>>,
+    pub out: PathBuf,
+    pub resume: bool,
+    pub data_dir: PathBuf,
+    pub embedder: Option<Arc<dyn Embedder>>,
+    pub options: StrategyOptions,
+    /// Runs in flight at once (at least 1). They share the one loaded model (its weights
+    /// mapped once) and each has its own context; records are appended as runs finish.
+    pub concurrency: usize,
+}
+
+impl BenchSpec {
+    /// Each model's short name (labels of a bench with several models).
+    pub fn model_labels(&self) -> Vec<String> {
+        self.models
+            .iter()
+            .map(|m| model_label(&m.info().to_string()))
+            .collect()
+    }
+}
+
+/// The settings of a bench, written to `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub suites: Vec<String>,
+    pub strategies: Vec<String>,
+    pub tasks: Tasks,
+    pub trials: u32,
+    pub seed: u64,
+    pub model: String,
+    #[serde(default)]
+    pub model_settings: serde_json::Value,
+    /// With several models: each one's name and settings (the first is `model`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<ModelEntry>,
+    #[serde(default)]
+    pub strategy_settings: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub suite_hashes: BTreeMap<String, String>,
+    pub max_steps: Option<u32>,
+    pub max_model_calls: Option<u32>,
+    pub max_tokens: Option<u64>,
+    pub max_wall_ms: Option<u64>,
+}
+
+/// The settings that differ between the plan a bench was made with and the plan `now`,
+/// one line per top-level field of `then`: `field: VALUE then, VALUE now`.
+pub(super) fn plan_changes(then: &Plan, now: &Plan) -> Vec<String> {
+    let a = serde_json::to_value(then).unwrap_or_default();
+    let b = serde_json::to_value(now).unwrap_or_default();
+    a.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+        .map(|(k, v)| {
+            format!(
+                "{k}: {v} then, {} now",
+                b.get(k.as_str()).cloned().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// One model of a bench with several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub name: String,
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+/// The manifest's file name in a bench folder.
+pub(super) const MANIFEST: &str = "manifest.json";
+
+/// `manifest.json`: the plan and where and from what it ran.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub plan: Plan,
+    pub git_revision: String,
+    pub git_dirty: bool,
+    pub machine: serde_json::Value,
+    /// Runs in flight at once when the bench (or its last resumption) ran. Not part of the
+    /// plan: it changes timings, not results.
+    #[serde(default)]
+    pub concurrency: usize,
+    /// What went wrong in the model backend and was recovered from (an endpoint that
+    /// failed and was replaced), written when the bench ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incidents: Vec<String>,
+}
+
+impl Manifest {
+    /// Write it to `path` as pretty JSON with a final newline.
+    pub(super) fn write(&self, path: &Path) -> Result<(), HarnessError> {
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
+        )
+        .map_err(io("cannot write", path))
+    }
+}
+
+/// One run to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub suite: String,
+    pub task: String,
+    pub strategy: String,
+    pub trial: u32,
+    /// Which of the bench's models (an index into `BenchSpec::models`).
+    pub model: usize,
+}
+
+/// A model's short name in labels: its file or model name without the backend and folder.
+pub fn model_label(info: &str) -> String {
+    let name = info.rsplit(['/', ':']).next().unwrap_or(info);
+    let name = name.strip_suffix(".gguf").unwrap_or(name);
+    if info.starts_with("replay:") {
+        format!("replay-{name}")
+    } else {
+        name.to_string()
+    }
+}
+
+/// A run's label: the strategy, and the model in a bench with several (`model` is empty
+/// in a bench of one).
+pub(super) fn label(strategy: &str, model: &str) -> String {
+    if model.is_empty() {
+        strategy.to_string()
+    } else {
+        format!("{strategy}@{model}")
+    }
+}
+
+impl Job {
+    /// The model its record names: empty in a bench of one model, else the model's label.
+    pub(super) fn record_model(&self, labels: &[String]) -> String {
+        match labels.len() {
+            0 | 1 => String::new(),
+            _ => labels[self.model].clone(),
+        }
+    }
+
+    /// The key its record will have.
+    pub(super) fn key(&self, labels: &[String]) -> (String, String, String, u32) {
+        (
+            self.suite.clone(),
+            self.task.clone(),
+            label(&self.strategy, &self.record_model(labels)),
+            self.trial,
+        )
+    }
+}
+
+/// Fill the plan's hashes and settings, and list its jobs.
+pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
+    let mut jobs = Vec::new();
+    for name in &spec.plan.strategies {
+        let s = crate::registry::build(name, &spec.options)?;
+        spec.plan
+            .strategy_settings
+            .insert(name.clone(), s.settings());
+    }
+    let first = spec
+        .models
+        .first()
+        .ok_or_else(|| HarnessError::Choose("a bench needs a model (--model)".into()))?;
+    spec.plan.model = first.info().to_string();
+    spec.plan.model_settings = first.settings();
+    spec.plan.models = if spec.models.len() > 1 {
+        spec.models
+            .iter()
+            .map(|m| ModelEntry {
+                name: m.info().to_string(),
+                settings: m.settings(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    for suite_name in &spec.plan.suites {
+        let suite = load_suite(suite_name)?;
+        spec.plan
+            .suite_hashes
+            .insert(suite_name.clone(), suite.content_hash());
+        let ids: Vec<String> = match &spec.plan.tasks {
+            Tasks::All => suite.tasks.iter().map(|t| t.id.clone()).collect(),
+            Tasks::Smoke => suite.manifest.smoke.clone(),
+            Tasks::Ids(ids) => ids
+                .iter()
+                .filter(|id| suite.task(id).is_some())
+                .cloned()
+                .collect(),
+        };
+        for task in ids {
+            for model in 0..spec.models.len() {
+                for strategy in &spec.plan.strategies {
+                    for trial in 0..spec.plan.trials.max(1) {
+                        jobs.push(Job {
+                            suite: suite_name.clone(),
+                            task: task.clone(),
+                            strategy: strategy.clone(),
+                            trial,
+                            model,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if jobs.is_empty() {
+        return Err(HarnessError::Choose(
+            "the bench has no runs: no task of those suites matches --tasks".into(),
+        ));
+    }
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_label_is_its_file_or_model_name() {
+        assert_eq!(
+            model_label("local:/m/SmolLM2-135M.Q4_1.gguf"),
+            "SmolLM2-135M.Q4_1"
+        );
+        assert_eq!(model_label("openai:qwen2.5"), "qwen2.5");
+        assert_eq!(model_label("replay:local:SmolLM2.gguf"), "replay-SmolLM2");
+    }
+}
