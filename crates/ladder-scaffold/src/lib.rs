@@ -8,6 +8,10 @@
 //!   words, the suite's brief and form spec (intents, labelled examples, slots, their
 //!   questions and options), the knowledge base. Never the profile or the expectations
 //!   (it gets a `TaskView`, by type).
+//! - Each component kind is one file of `components/` implementing [`Component`]: it
+//!   declares the fields of the [`State`] it reads and writes, and sees and changes only
+//!   those; [`Pipeline::plan`] refuses a pipeline in which a component reads what no
+//!   enabled component upstream of it writes.
 //! - Components run in the plan's order (topological, ties by file order); each writes a
 //!   `ComponentStarted` and a `ComponentFinished` event around its own events, so a trace
 //!   shows which component did what and what it cost.
@@ -18,17 +22,22 @@
 //! - The form never asks a slot it already has, and asks one slot per turn, in the form's
 //!   order.
 
+mod components;
 pub mod pipeline;
 mod run;
+mod state;
 pub mod text;
+mod vectors;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use ladder_core::{content_hash, Constraint, Outcome, RunContext, Strategy, TaskView};
 
-pub use pipeline::{Component, Pipeline, PipelineError, Plan};
+pub use components::{Component, Env, Kind, KINDS};
+pub use pipeline::{Pipeline, PipelineError, Plan};
+pub use state::{Field, Read, State};
 
 /// The prompts, shipped with the crate.
 pub mod prompts {
@@ -74,7 +83,7 @@ pub struct Scaffold {
     default_plan: Plan,
     hashes: serde_json::Value,
     /// Embeddings of each form's labelled examples and slot texts, by the form's hash.
-    cache: Mutex<HashMap<String, Arc<run::FormVectors>>>,
+    cache: vectors::Cache,
 }
 
 impl std::fmt::Debug for Scaffold {

@@ -6,9 +6,11 @@
 //!
 //! Invariants:
 //! - A pipeline that [`Pipeline::plan`] accepts has known kinds and settings, no cycle, no
-//!   edge to a missing node, exactly one `synthesis`, and every component's required input
-//!   provided by a component upstream of it. Every refusal names the node or edge and
-//!   what was expected.
+//!   edge to a missing node, exactly one `synthesis`, and every field of the state a
+//!   component reads ([`Component::reads`]) written by an enabled component upstream of
+//!   it; a read with a documented default may have no writer at all, but never one that
+//!   runs beside or after the reader. Every refusal names the node (and the field, or the
+//!   edge) and what was expected.
 //! - The plan's order is topological with ties broken by the file's order, so a run's
 //!   component events always come in the same order.
 //! - A switched-off component is removed with its edges bridged (its predecessors feed its
@@ -19,6 +21,16 @@ use std::collections::BTreeSet;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
+pub use crate::components::classifier::{ClassifierMethod, ClassifierSettings};
+pub use crate::components::compress::{CompressMethod, CompressSettings};
+pub use crate::components::debate::{Agent, DebateSettings};
+pub use crate::components::form::{ExtractorMethod, FormSettings, SlotPattern};
+pub use crate::components::retrieve::{FilterRule, RetrieveSettings, SlotFilter};
+pub use crate::components::synthesis::SynthesisSettings;
+pub use crate::components::vote::VoteSettings;
+pub use crate::components::{Component, Kind, KINDS};
+use crate::state::Field;
+
 /// Why a pipeline file was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("pipeline {origin}: {message}")]
@@ -28,299 +40,13 @@ pub struct PipelineError {
     pub message: String,
 }
 
-/// What a component produces or needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Flow {
-    Intent,
-    Slots,
-    Documents,
-    Context,
-    Drafts,
-    Answer,
-}
-
-impl Flow {
-    fn name(self) -> &'static str {
-        match self {
-            Flow::Intent => "an intent (from a classifier)",
-            Flow::Slots => "filled slots (from a form)",
-            Flow::Documents => "documents (from retrieve)",
-            Flow::Context => "a context (from compress)",
-            Flow::Drafts => "drafts (from debate)",
-            Flow::Answer => "an answer",
-        }
-    }
-}
-
-/// How the classifier decides.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClassifierMethod {
-    /// Nearest labelled examples by embedding similarity.
-    Embedding,
-    /// The model picks a label under a grammar (known labels and `unknown`).
-    Llm,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClassifierSettings {
-    pub method: ClassifierMethod,
-    /// Below this score (mean similarity to an intent's nearest examples) a request goes
-    /// to the `unknown` route.
-    #[serde(default = "defaults::threshold")]
-    pub threshold: f32,
-    /// How many nearest examples of an intent its score averages.
-    #[serde(default = "defaults::neighbours")]
-    pub neighbours: usize,
-    /// At most this many intents per request (a request may ask two things).
-    #[serde(default = "defaults::max_intents")]
-    pub max_intents: usize,
-}
-
-/// How the form reads what the opening already says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExtractorMethod {
-    /// A slot is stated when the opening names one of its options, or when a clause of the
-    /// opening is similar enough to the slot's question. Deterministic.
-    Embedding,
-    /// The model fills a JSON object of the slots under a schema.
-    Llm,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FormSettings {
-    pub extractor: ExtractorMethod,
-    /// Similarity of a clause to a slot's question above which the slot counts as stated
-    /// (when that slot is the clause's most similar one).
-    #[serde(default = "defaults::slot_threshold")]
-    pub threshold: f32,
-    /// Regular expressions that read a slot's value (a team's entity extractor): the
-    /// first capture group, or the whole match.
-    #[serde(default)]
-    pub patterns: Vec<SlotPattern>,
-}
-
-/// A regular expression that reads one slot's value from the user's words.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlotPattern {
-    pub slot: String,
-    pub regex: String,
-}
-
-/// A slot value turned into a filter on a document attribute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlotFilter {
-    pub slot: String,
-    pub attribute: String,
-    pub rule: FilterRule,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterRule {
-    /// The attribute equals the slot's value (only when the value is one of its options).
-    Equals,
-    /// The attribute is at most the number in the slot's value.
-    AtMost,
-    /// The attribute is at least the number in the slot's value.
-    AtLeast,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetrieveSettings {
-    pub k: usize,
-    #[serde(default)]
-    pub filters: Vec<SlotFilter>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CompressMethod {
-    /// Drop the lowest-scoring chunks until the rest fit.
-    DropChunks,
-    /// Keep the sentences most similar to the query (in their original order).
-    Sentences,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompressSettings {
-    pub method: CompressMethod,
-    /// The context's size after compression, in the model's tokens.
-    pub budget_tokens: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Agent {
-    pub name: String,
-    pub role: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DebateSettings {
-    pub agents: Vec<Agent>,
-    /// Revision rounds after the first drafts.
-    pub rounds: u32,
-    /// Tokens per draft.
-    pub max_tokens: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VoteSettings {
-    /// Independent samples (each with its own seed); the majority's pick wins.
-    pub samples: u32,
-    pub max_tokens: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SynthesisSettings {
-    pub max_tokens: u32,
-}
-
-mod defaults {
-    pub fn threshold() -> f32 {
-        0.5
-    }
-    pub fn neighbours() -> usize {
-        2
-    }
-    pub fn max_intents() -> usize {
-        2
-    }
-    pub fn slot_threshold() -> f32 {
-        0.6
-    }
-}
-
-/// A component and its settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Component {
-    Classifier(ClassifierSettings),
-    Form(FormSettings),
-    Retrieve(RetrieveSettings),
-    Compress(CompressSettings),
-    Debate(DebateSettings),
-    Vote(VoteSettings),
-    Synthesis(SynthesisSettings),
-}
-
-/// Every component kind, as the file names them.
-pub const KINDS: [&str; 7] = [
-    "classifier",
-    "form",
-    "retrieve",
-    "compress",
-    "debate",
-    "vote",
-    "synthesis",
-];
-
-impl Component {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Component::Classifier(_) => "classifier",
-            Component::Form(_) => "form",
-            Component::Retrieve(_) => "retrieve",
-            Component::Compress(_) => "compress",
-            Component::Debate(_) => "debate",
-            Component::Vote(_) => "vote",
-            Component::Synthesis(_) => "synthesis",
-        }
-    }
-
-    /// What the component cannot work without.
-    pub fn requires(&self) -> &'static [Flow] {
-        match self {
-            Component::Form(_) => &[Flow::Intent],
-            Component::Compress(_) => &[Flow::Documents],
-            _ => &[],
-        }
-    }
-
-    pub fn provides(&self) -> Flow {
-        match self {
-            Component::Classifier(_) => Flow::Intent,
-            Component::Form(_) => Flow::Slots,
-            Component::Retrieve(_) => Flow::Documents,
-            Component::Compress(_) => Flow::Context,
-            Component::Debate(_) => Flow::Drafts,
-            Component::Vote(_) | Component::Synthesis(_) => Flow::Answer,
-        }
-    }
-
-    /// The model calls it makes at most (for plans and equal-cost comparisons).
-    pub fn max_calls(&self) -> u32 {
-        match self {
-            Component::Classifier(s) => u32::from(s.method == ClassifierMethod::Llm),
-            Component::Form(s) => u32::from(s.extractor == ExtractorMethod::Llm),
-            Component::Retrieve(_) | Component::Compress(_) => 0,
-            Component::Debate(s) => s.agents.len() as u32 * (s.rounds + 1),
-            Component::Vote(s) => s.samples,
-            Component::Synthesis(_) => 1,
-        }
-    }
-
-    /// A one-line summary of its settings.
-    pub fn summary(&self) -> String {
-        match self {
-            Component::Classifier(s) => format!(
-                "{:?}, threshold {}, {} neighbours, up to {} intents",
-                s.method, s.threshold, s.neighbours, s.max_intents
-            )
-            .to_lowercase(),
-            Component::Form(s) => {
-                format!("extractor {:?}, threshold {}", s.extractor, s.threshold).to_lowercase()
-            }
-            Component::Retrieve(s) => {
-                let filters: Vec<String> = s
-                    .filters
-                    .iter()
-                    .map(|f| format!("{} {:?} {}", f.attribute, f.rule, f.slot).to_lowercase())
-                    .collect();
-                if filters.is_empty() {
-                    format!("k {}", s.k)
-                } else {
-                    format!("k {}, filters: {}", s.k, filters.join("; "))
-                }
-            }
-            Component::Compress(s) => {
-                format!("{:?} to {} tokens", s.method, s.budget_tokens).to_lowercase()
-            }
-            Component::Debate(s) => format!(
-                "{} agents ({}) x {} rounds, {} tokens a draft",
-                s.agents.len(),
-                s.agents
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                s.rounds,
-                s.max_tokens
-            ),
-            Component::Vote(s) => format!("{} samples, {} tokens each", s.samples, s.max_tokens),
-            Component::Synthesis(s) => format!("{} tokens", s.max_tokens),
-        }
-    }
-}
-
 /// One node of the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Node {
     pub id: String,
     pub enabled: bool,
     #[serde(flatten)]
-    pub component: Component,
+    pub component: Kind,
 }
 
 /// An edge: `from`'s output flows to `to`.
@@ -439,7 +165,7 @@ impl Pipeline {
             let mut found = false;
             for node in &mut self.nodes {
                 if node.id == *name || node.component.kind() == name {
-                    if !on && matches!(node.component, Component::Synthesis(_)) {
+                    if !on && matches!(node.component, Kind::Synthesis(_)) {
                         return Err(self_error(
                             &self.origin,
                             format!("`{name}` cannot be switched off: the synthesis component is what answers the user"),
@@ -534,7 +260,7 @@ impl Pipeline {
         let synths: Vec<&Node> = enabled
             .iter()
             .map(|&i| &self.nodes[i])
-            .filter(|x| matches!(x.component, Component::Synthesis(_)))
+            .filter(|x| matches!(x.component, Kind::Synthesis(_)))
             .collect();
         if synths.len() != 1 {
             return Err(self.error(format!(
@@ -570,36 +296,16 @@ impl Pipeline {
             }
         }
         for &i in &order {
-            if let Component::Form(f) = &self.nodes[i].component {
-                for p in &f.patterns {
-                    if let Err(e) = regex::Regex::new(&p.regex) {
-                        return Err(self.error(format!(
-                            "node `{}` (form): the pattern for slot `{}` is not a valid regular expression: {e}",
-                            self.nodes[i].id, p.slot
-                        )));
-                    }
-                }
+            if let Err(e) = self.nodes[i].component.check() {
+                let node = &self.nodes[i];
+                return Err(self.error(format!(
+                    "node `{}` ({}): {e}",
+                    node.id,
+                    node.component.kind()
+                )));
             }
         }
-        // Every required input must come from an upstream component.
-        for &i in &order {
-            let node = &self.nodes[i];
-            for need in node.component.requires() {
-                let upstream = ancestors(i, &edges);
-                if !upstream
-                    .iter()
-                    .any(|&u| self.nodes[u].component.provides() == *need)
-                {
-                    return Err(self.error(format!(
-                        "node `{}` ({}) needs {}, and no enabled component upstream of it provides that; add an edge from one, or switch `{}` off too",
-                        node.id,
-                        node.component.kind(),
-                        need.name(),
-                        node.id
-                    )));
-                }
-            }
-        }
+        self.check_reads(&order, &edges)?;
         Ok(Plan {
             order: order.iter().map(|&i| self.nodes[i].clone()).collect(),
             edges: edges
@@ -607,6 +313,63 @@ impl Pipeline {
                 .map(|&(a, b)| (self.nodes[a].id.clone(), self.nodes[b].id.clone()))
                 .collect(),
         })
+    }
+
+    /// Every field a component reads is written by an enabled component upstream of it.
+    /// A read with a documented default may have no writer at all; but a writer that runs
+    /// beside or after the reader is refused, since what it reads would then depend on
+    /// the file's order.
+    fn check_reads(
+        &self,
+        order: &[usize],
+        edges: &BTreeSet<(usize, usize)>,
+    ) -> Result<(), PipelineError> {
+        let writes = |j: usize, f: Field| self.nodes[j].component.writes().contains(&f);
+        for &i in order {
+            let node = &self.nodes[i];
+            let id = &node.id;
+            let upstream = ancestors(i, edges);
+            for read in node.component.reads() {
+                let field = read.field;
+                if upstream.iter().any(|&u| writes(u, field)) {
+                    continue;
+                }
+                let who = format!("node `{id}` ({})", node.component.kind());
+                let what = format!("{} (the `{}` field)", field.what(), field.name());
+                let beside = order.iter().copied().find(|&j| j != i && writes(j, field));
+                match (read.otherwise, beside) {
+                    (None, _) => {
+                        let others: Vec<String> = (0..self.nodes.len())
+                            .filter(|&j| j != i && writes(j, field))
+                            .map(|j| {
+                                let w = &self.nodes[j];
+                                if w.enabled {
+                                    format!("`{}`, which is not upstream of it", w.id)
+                                } else {
+                                    format!("`{}`, switched off", w.id)
+                                }
+                            })
+                            .collect();
+                        let written = if others.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (written by {})", others.join("; "))
+                        };
+                        return Err(self.error(format!(
+                            "{who} needs {what}, and no enabled component upstream of it writes that{written}; add an edge from one, or switch `{id}` off too"
+                        )));
+                    }
+                    (Some(otherwise), Some(j)) => {
+                        let w = &self.nodes[j].id;
+                        return Err(self.error(format!(
+                            "{who} reads {what}, which `{w}` writes, but `{w}` is not upstream of it, so what it reads would depend on the file's order; add an edge from `{w}` to `{id}` (or to a node before it), or switch `{w}` off (then `{id}` goes without: {otherwise})"
+                        )));
+                    }
+                    (Some(_), None) => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The graph as text: each enabled component in order, with its settings and inputs;
@@ -731,29 +494,21 @@ fn parse_node(mut table: toml::Table, index: usize) -> Result<Node, String> {
             ))
         }
     };
-    if !KINDS.contains(&kind.as_str()) {
-        return Err(format!(
+    let unknown = || {
+        format!(
             "node `{id}`: unknown component kind `{kind}`; the kinds are {}",
             KINDS.join(", ")
-        ));
+        )
+    };
+    if !KINDS.contains(&kind.as_str()) {
+        return Err(unknown());
     }
     // Re-read the node as its own small document, so an error's span points at the
     // offending setting and the message can quote it.
     table.remove("kind");
     let text = toml::to_string(&table).map_err(|e| format!("node `{id}` ({kind}): {e}"))?;
-    fn read<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, toml::de::Error> {
-        toml::from_str(text)
-    }
-    let component = match kind.as_str() {
-        "classifier" => read(&text).map(Component::Classifier),
-        "form" => read(&text).map(Component::Form),
-        "retrieve" => read(&text).map(Component::Retrieve),
-        "compress" => read(&text).map(Component::Compress),
-        "debate" => read(&text).map(Component::Debate),
-        "vote" => read(&text).map(Component::Vote),
-        _ => read(&text).map(Component::Synthesis),
-    }
-    .map_err(|e: toml::de::Error| {
+    let component = Kind::parse(&kind, &text).ok_or_else(unknown)?;
+    let component = component.map_err(|e: toml::de::Error| {
         let at = e
             .span()
             .and_then(|span| {

@@ -43,7 +43,7 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
         ["classify", "form", "retrieve", "compress", "debate", "answer"]
     );
     let sea = s.plan_for("seaside");
-    let Some(Component::Retrieve(r)) = sea
+    let Some(Kind::Retrieve(r)) = sea
         .order
         .iter()
         .find(|n| n.id == "retrieve")
@@ -52,7 +52,7 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
         panic!("no retrieve node")
     };
     assert_eq!(r.filters.len(), 3, "seaside's override adds its filters");
-    let Some(Component::Retrieve(r)) = s
+    let Some(Kind::Retrieve(r)) = s
         .plan_for("facts")
         .order
         .iter()
@@ -244,7 +244,7 @@ fn an_override_changes_named_nodes_and_refuses_unknown_ones() {
         .expect("override");
     assert_eq!(
         p.nodes[2].component,
-        Component::Synthesis(pipeline::SynthesisSettings { max_tokens: 9 })
+        Kind::Synthesis(pipeline::SynthesisSettings { max_tokens: 9 })
     );
     let e = Pipeline::parse(SMALL, "base")
         .and_then(|p| p.with_override("[[node]]\nid = \"debate\"\nrounds = 2\n", "o.toml"))
@@ -270,4 +270,173 @@ fn a_file_scaffold_is_checked_when_it_is_made() {
         e.to_string().starts_with("pipeline mine.toml: node `form`"),
         "{e}"
     );
+}
+
+#[test]
+fn a_component_that_reads_what_nothing_upstream_writes_is_refused_naming_node_and_field() {
+    // The form fills slots, but nothing joins it to the synthesis that reads them: it
+    // would see them only because the file lists the form first.
+    let e = err_of(&SMALL.replace("[[edge]]\nfrom = \"form\"\nto = \"answer\"\n", ""));
+    assert!(
+        e.contains("node `answer` (synthesis) reads filled slots (the `slots` field), which `form` writes, but `form` is not upstream of it"),
+        "{e}"
+    );
+    assert!(e.contains("add an edge from `form` to `answer`"), "{e}");
+    // Retrieval that runs before the form it reads the slots of.
+    let retrieve_first = format!(
+        "{SMALL}\n[[node]]\nid = \"retrieve\"\nkind = \"retrieve\"\nk = 2\n[[edge]]\nfrom = \"retrieve\"\nto = \"form\"\n"
+    );
+    let e = err_of(&retrieve_first);
+    assert!(
+        e.contains("node `retrieve` (retrieve) reads filled slots (the `slots` field), which `form` writes"),
+        "{e}"
+    );
+    // A required field written only downstream is named with its writer.
+    let compress_first = format!(
+        "{SMALL}\n[[node]]\nid = \"retrieve\"\nkind = \"retrieve\"\nk = 2\n[[node]]\nid = \"compress\"\nkind = \"compress\"\nmethod = \"drop_chunks\"\nbudget_tokens = 9\n[[edge]]\nfrom = \"compress\"\nto = \"retrieve\"\n[[edge]]\nfrom = \"retrieve\"\nto = \"form\"\n"
+    );
+    let e = err_of(&compress_first);
+    assert!(
+        e.contains("node `compress` (compress) needs documents (the `hits` field)")
+            && e.contains("written by `retrieve`, which is not upstream of it"),
+        "{e}"
+    );
+    // An optional read whose writer is switched off takes its documented default.
+    let p = Pipeline::parse(SMALL, "t")
+        .and_then(|p| p.without(&["form".into()]))
+        .and_then(|p| p.plan())
+        .expect("the synthesis goes without the slots");
+    assert_eq!(p.order.len(), 2);
+    // Two writers beside each other: the vote would read the debate's drafts or not
+    // depending on the file's order.
+    let both = Switches {
+        with: vec!["vote".into()],
+        without: vec![],
+    };
+    let e = Scaffold::new(PipelineSource::Default, both).expect_err("vote beside debate");
+    assert!(
+        e.to_string().contains(
+            "node `vote` (vote) reads drafts (the `drafts` field), which `debate` writes"
+        ),
+        "{e}"
+    );
+}
+
+/// The registry's ablation variants, read from its source (the harness is above this
+/// crate): the components each switches off and on.
+fn registry_ablations() -> Vec<(Vec<String>, Vec<String>)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../ladder-harness/src/registry.rs"
+    );
+    let text = std::fs::read_to_string(path).expect("the harness's registry");
+    let call = regex::Regex::new(r"scaffold_variant\(\s*o,\s*&\[([^\]]*)\],\s*&\[([^\]]*)\]\s*\)")
+        .expect("regex");
+    let names = |list: &str| -> Vec<String> {
+        list.split(',')
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let found: Vec<(Vec<String>, Vec<String>)> = call
+        .captures_iter(&text)
+        .map(|c| (names(&c[1]), names(&c[2])))
+        .collect();
+    assert_eq!(
+        found.len(),
+        text.matches("name: \"scaffold-").count(),
+        "every scaffold-<variant> of the registry is read"
+    );
+    found
+}
+
+#[test]
+fn every_shipped_pipeline_and_ablation_plans() {
+    // Every file of fixtures/pipelines is the default or a suite's override.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/pipelines");
+    for entry in std::fs::read_dir(dir).expect("fixtures/pipelines") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let stem = name.trim_end_matches(".toml");
+        assert!(
+            stem == "default" || SUITE_OVERRIDES.iter().any(|(s, _)| *s == stem),
+            "{name} is not shipped with the scaffold"
+        );
+    }
+    let ablations = registry_ablations();
+    assert!(ablations.len() >= 6, "{ablations:?}");
+    let mut variants = vec![(vec![], vec![])];
+    variants.extend(ablations);
+    for (without, with) in variants {
+        let switches = Switches { with, without };
+        // `new` plans the default and every suite's pipeline.
+        let s = Scaffold::new(PipelineSource::Default, switches.clone())
+            .unwrap_or_else(|e| panic!("{switches:?}: {e}"));
+        for (suite, _) in SUITE_OVERRIDES {
+            let plan = s.plan_for(suite);
+            assert_eq!(
+                plan.order.last().map(|n| n.component.kind()),
+                Some("synthesis"),
+                "{suite} {switches:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_kind_is_registered_once_and_named_as_files_name_it() {
+    let p = Pipeline::parse(DEFAULT_PIPELINE, "default").expect("parse");
+    let mut kinds: Vec<&str> = p.nodes.iter().map(|n| n.component.kind()).collect();
+    kinds.sort_unstable();
+    let mut registered = KINDS.to_vec();
+    registered.sort_unstable();
+    assert_eq!(
+        kinds, registered,
+        "the default pipeline has one node of each kind"
+    );
+    for node in &p.nodes {
+        let table = toml::Table::try_from(node).expect("a node serializes");
+        assert_eq!(
+            table.get("kind").and_then(|k| k.as_str()),
+            Some(node.component.kind()),
+            "the serialized tag is the kind's name"
+        );
+        // Every field a kind needs is written by some kind.
+        for read in node.component.reads() {
+            assert!(
+                p.nodes
+                    .iter()
+                    .any(|w| w.id != node.id && w.component.writes().contains(&read.field)),
+                "{}: nothing writes {}",
+                node.id,
+                read.field.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_component_sees_only_what_it_reads_and_keeps_only_what_it_writes() {
+    let full = State {
+        intents: Some(vec!["plan_trip".into()]),
+        slots: vec![("days".into(), "3 days".into())],
+        query: "q".into(),
+        context: Some("c".into()),
+        ..State::default()
+    };
+    let seen = full.view([Field::Slots]);
+    assert_eq!(seen.slots, full.slots);
+    assert_eq!(seen.intents, None);
+    assert!(seen.query.is_empty() && seen.context.is_none());
+    let mut out = seen.clone();
+    out.slots.clear();
+    out.query = "changed".into();
+    let mut kept = full.clone();
+    kept.keep(&out, &[Field::Slots]);
+    assert!(kept.slots.is_empty(), "a written field is kept");
+    assert_eq!(kept.query, "q", "an unwritten change is dropped");
+    assert_eq!(Field::ALL.len(), 7);
 }
