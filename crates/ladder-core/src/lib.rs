@@ -21,6 +21,7 @@ pub mod form;
 pub mod message;
 pub mod metrics;
 pub mod model;
+pub mod numbers;
 pub mod outcome;
 pub mod paths;
 pub mod retrieval;
@@ -39,6 +40,7 @@ pub use model::{
     ChatRequest, ChatResponse, Constraint, FinishReason, LanguageModel, ModelError, ModelInfo,
     Sampling, Session, TokenCount, TokenSink, Usage,
 };
+pub use numbers::{hex, quantile};
 pub use outcome::{Outcome, StopReason};
 pub use retrieval::{AttrValue, Condition, Filter, Hit, RetrievalError, Retriever};
 pub use run::{

@@ -723,7 +723,7 @@ impl RunContext {
 pub fn content_hash<T: Serialize>(value: &T) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(crate::model::canonical_json(value).as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::numbers::hex(&digest)
 }
 
 /// Run `strategy` on `task`: writes the header, hands the strategy a [`TaskView`] and a

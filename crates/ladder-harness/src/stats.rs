@@ -87,16 +87,8 @@ pub fn mcnemar_exact(b: u64, c: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
-/// The `q`-quantile (0..=1) of `values` by nearest rank; 0 when empty.
-pub fn quantile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    v[rank - 1]
-}
+/// The one quantile of the workbench (nearest rank), re-exported for the summaries.
+pub use ladder_core::numbers::quantile;
 
 /// The mean of paired differences with a 95% percentile-bootstrap interval (2,000
 /// resamples of the pairs, from a fixed seed, so a report never changes between runs).
@@ -169,13 +161,5 @@ mod tests {
             "fixed seed: the same interval"
         );
         assert_eq!(mean_with_interval(&[]), (0.0, 0.0, 0.0));
-    }
-
-    #[test]
-    fn quantiles_by_nearest_rank() {
-        let v = [5.0, 1.0, 3.0, 2.0, 4.0];
-        assert_eq!(quantile(&v, 0.5), 3.0);
-        assert_eq!(quantile(&v, 0.95), 5.0);
-        assert_eq!(quantile(&[], 0.5), 0.0);
     }
 }

@@ -73,12 +73,9 @@ impl BenchReport {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+/// The p50 of a side's rounds: the workbench's one quantile (nearest rank).
+fn median(v: Vec<f64>) -> f64 {
+    ladder_core::numbers::quantile(&v, 0.5)
 }
 
 /// An A/B measurement: `rounds` rounds, each running side B (`measure(true)`) and side A

@@ -66,10 +66,7 @@ struct Entry {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    ladder_core::numbers::hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// The key of a chat request to the model `backend:model`.

@@ -31,13 +31,8 @@ fn unit(mut v: Vec<f32>) -> Vec<f32> {
     v
 }
 
-pub fn percentile(sorted_ms: &[f64], p: f64) -> f64 {
-    if sorted_ms.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted_ms.len() as f64 - 1.0) * p).round() as usize;
-    sorted_ms[i.min(sorted_ms.len() - 1)]
-}
+/// The p-quantile of measured times: the workbench's one quantile (nearest rank).
+pub use ladder_core::numbers::quantile as percentile;
 
 /// Embedding throughput: (trait sentences/s, direct sentences/s).
 pub fn embedding_throughput(
@@ -241,7 +236,7 @@ mod tests {
     #[test]
     fn percentiles_and_recall() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 0.5), 51.0);
+        assert_eq!(percentile(&v, 0.5), 50.0);
         assert_eq!(percentile(&v, 0.99), 99.0);
         assert_eq!(recall(&[vec![1, 2, 3, 4]], &[vec![1, 2, 9, 4]]), 0.75);
     }

@@ -64,9 +64,7 @@ pub fn point_id(document: &str, index: usize) -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]) >> 1
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use ladder_core::numbers::hex;
 
 /// The `id` and `title` of front matter, and the text after it.
 fn front_matter(text: &str) -> (Option<String>, Option<String>, &str) {
