@@ -118,20 +118,20 @@ impl Runner {
                         TaskSource::Suite(suite.clone()),
                         strategy,
                         self.model.clone(),
-                    );
-                    spec.id = Some(id.clone());
-                    spec.options = self.options.clone();
-                    spec.overrides = self.overrides;
-                    spec.out = self.out.clone();
-                    spec.data_dir = self.data.join("qdrant");
-                    spec.embedder = Some(Arc::clone(&self.embedder));
+                    )
+                    .task(Some(id.clone()))
+                    .options(self.options.clone())
+                    .overrides(self.overrides)
+                    .out(&self.out)
+                    .data(&self.data)
+                    .embedder(Some(Arc::clone(&self.embedder)));
                     if play_user {
                         let (user, replies) = ladder_tui::person::PersonUser::new(pane, tx.clone());
                         spec.person = Some(Box::new(user));
                         self.replies.insert(pane, replies);
                     }
                     self.cancels.push(spec.cancel.clone());
-                    ladder_tui::live::start(
+                    crate::live::start(
                         pane,
                         spec,
                         tx.clone(),
@@ -157,7 +157,7 @@ impl Runner {
 fn open_traces(paths: &[PathBuf]) -> Result<Vec<Pane>> {
     paths
         .iter()
-        .map(|p| ladder_tui::live::from_file(p).map_err(anyhow::Error::msg))
+        .map(|p| ladder_tui::saved::from_file(p).map_err(anyhow::Error::msg))
         .collect()
 }
 
@@ -177,7 +177,7 @@ pub async fn run(args: TuiArgs) -> Result<()> {
     let mut runner = None;
     let app = match args.paths.as_slice() {
         [dir] if dir.is_dir() => {
-            let table = ladder_tui::live::bench_folder(dir).map_err(anyhow::Error::msg)?;
+            let table = crate::live::bench_folder(dir).map_err(anyhow::Error::msg)?;
             if !terminal {
                 for r in &table.rows {
                     println!(

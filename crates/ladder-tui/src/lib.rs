@@ -8,12 +8,15 @@
 //! Invariants:
 //! - The UI only consumes trace events (live from a run's [`ladder_core::TraceSink`]
 //!   subscription, or read from trace files); it never reaches into a strategy.
+//! - It depends on ladder-core alone (checked by the workspace's `tests/architecture.rs`):
+//!   starting runs and reading bench records is the binary's (`src/live.rs`); the UI gets
+//!   their results as [`Msg`]s and plain [`RunTable`]s.
 //! - The terminal is restored on every exit: normal, error, Ctrl-C or panic
 //!   ([`terminal::Session`]).
 
 pub mod lessons;
-pub mod live;
 pub mod person;
+pub mod saved;
 pub mod state;
 pub mod terminal;
 pub mod update;

@@ -15,7 +15,7 @@ fn trace(name: &str) -> Pane {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures/traces")
         .join(name);
-    ladder_tui::live::from_file(&path).unwrap()
+    ladder_tui::saved::from_file(&path).unwrap()
 }
 
 fn app() -> App {
@@ -234,11 +234,20 @@ fn snap(app: &App) -> String {
 }
 
 fn picker() -> ladder_tui::Picker {
-    let suite = ladder_harness::load_suite("seaside").unwrap();
+    let suite =
+        ladder_world::Suite::load(&ladder_world::default_suites_dir().join("seaside")).unwrap();
     let cards = suite.tasks.iter().map(ladder_tui::lessons::card).collect();
+    // The picker shows whatever strategies the binary registers; these are some of them.
+    let strategies = [
+        "direct",
+        "scaffold",
+        "scaffold-no-form",
+        "bootstrap",
+        "bootstrap-free",
+    ];
     ladder_tui::Picker::new(
         cards,
-        ladder_harness::registry::names(),
+        strategies.iter().map(|s| s.to_string()).collect(),
         "scaffold",
         "bootstrap",
     )
@@ -389,63 +398,6 @@ fn playing_the_user_types_a_reply_sends_it_and_can_give_up() {
             pane: 1,
             text: None
         }
-    );
-}
-
-#[test]
-fn a_bench_folder_lists_its_runs_and_opens_two_marked_ones() {
-    // A bench folder: the committed replay bench's results, its traces swapped for the
-    // two committed ones.
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::create_dir(dir.join("traces")).unwrap();
-    let results =
-        std::fs::read_to_string(fixtures.join("runs/replay-small/results.jsonl")).unwrap();
-    let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
-    let mut lines = Vec::new();
-    for (i, line) in results.lines().enumerate() {
-        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-        let name = names[i % 2];
-        std::fs::copy(
-            fixtures.join("traces").join(name),
-            dir.join("traces").join(name),
-        )
-        .unwrap();
-        record["trace"] = format!("traces/{name}").into();
-        lines.push(record.to_string());
-    }
-    std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
-    let mut table = ladder_tui::live::bench_folder(dir).unwrap();
-    table.folder = "runs/replay-small".into(); // the snapshot does not show the temp path
-    assert!(table.rows.len() >= 2, "{:?}", table.rows);
-    let mut app = App::bench_folder(table);
-    insta::assert_snapshot!("bench_folder", snap(&app));
-    key(&mut app, Key::Space);
-    key(&mut app, Key::Down);
-    key(&mut app, Key::Space);
-    key(&mut app, Key::Enter);
-    let rows = &app.runs.as_ref().unwrap().rows;
-    let want: Vec<_> = rows[..2].iter().map(|r| r.trace.clone().unwrap()).collect();
-    assert_eq!(app.requests, vec![ladder_tui::Request::Open(want.clone())]);
-    // The runner reads them; the answer puts them side by side.
-    let panes = want
-        .iter()
-        .map(|p| ladder_tui::live::from_file(p).unwrap())
-        .collect();
-    update(&mut app, Msg::Opened(panes));
-    assert_eq!(app.base, ladder_tui::Base::Panes);
-    assert_eq!(app.panes.len(), 2);
-    key(&mut app, Key::Esc);
-    assert_eq!(
-        app.base,
-        ladder_tui::Base::Runs,
-        "Esc goes back to the table"
-    );
-    let missing = ladder_tui::live::bench_folder(Path::new("no/such/folder")).unwrap_err();
-    assert!(
-        missing.contains("no/such/folder/results.jsonl"),
-        "{missing}"
     );
 }
 

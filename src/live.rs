@@ -1,0 +1,180 @@
+//! The live side of `ladder tui` and `ladder demo`: runs started for the UI, their trace
+//! events (and streamed tokens) turned into the UI's messages, and a bench folder's
+//! results read into its run table.
+//!
+//! Invariants:
+//! - ladder-tui knows nothing of the harness: this module is the one place where runs
+//!   and bench records become [`Msg`]s and [`RunTable`]s.
+//! - A run forwards its messages only while its generation is the one on screen (a new
+//!   start on the same panes silences the old runs).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ladder_harness::RunSpec;
+use ladder_tui::{Msg, RunRow, RunTable};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// Which runs are on screen: a run started as generation `mine` forwards its messages only
+/// while the shared counter still says `mine`.
+pub type Generation = (Arc<AtomicU64>, u64);
+
+/// Start `spec` in the background; its events go to pane `pane` through `tx`.
+pub fn start(pane: usize, mut spec: RunSpec, tx: UnboundedSender<Msg>, generation: Generation) {
+    let current = move || generation.0.load(Ordering::SeqCst) == generation.1;
+    let (c1, c2, c3) = (current.clone(), current.clone(), current);
+    let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
+    let (ttx, mut trx) = tokio::sync::mpsc::unbounded_channel();
+    spec.events = Some(etx);
+    spec.tokens = Some(ttx);
+    let events = tx.clone();
+    tokio::spawn(async move {
+        while let Some(event) = erx.recv().await {
+            if !c1() || events.send(Msg::Event { pane, event }).is_err() {
+                break;
+            }
+        }
+    });
+    let tokens = tx.clone();
+    tokio::spawn(async move {
+        while let Some(t) = trx.recv().await {
+            if !c2() || tokens.send(Msg::Token { pane, text: t.text }).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let line = match ladder_harness::run(spec).await {
+            Ok(out) => match out.score {
+                Some(s) => format!(
+                    "{} (partial {:.2})",
+                    if s.success { "SUCCESS" } else { "failure" },
+                    s.partial
+                ),
+                None => out.outcome.stop.label().to_string(),
+            },
+            Err(e) => format!("could not run: {e}"),
+        };
+        if c3() {
+            let _ = tx.send(Msg::Score { pane, line });
+        }
+    });
+}
+
+/// A bench folder's runs (its `results.jsonl`), for the run table.
+pub fn bench_folder(dir: &Path) -> Result<RunTable, String> {
+    let results = dir.join("results.jsonl");
+    let records = ladder_harness::bench::read_results(&results)
+        .map_err(|e| format!("{}: {e}", results.display()))?;
+    if records.is_empty() {
+        return Err(format!(
+            "{} has no runs yet (is the bench still starting?)",
+            results.display()
+        ));
+    }
+    let rows = records
+        .iter()
+        .map(|r| {
+            let m = r.metrics.clone().unwrap_or_default();
+            RunRow {
+                suite: r.suite.clone(),
+                task: r.task.clone(),
+                label: r.label(),
+                trial: r.trial,
+                success: r.score.as_ref().map(|s| s.success),
+                partial: r.score.as_ref().map(|s| s.partial).unwrap_or(0.0),
+                user_turns: m.user_turns,
+                model_calls: m.model_calls,
+                tokens: m.total_tokens,
+                trace: (!r.trace.is_empty()).then(|| dir.join(&r.trace)),
+            }
+        })
+        .collect();
+    Ok(RunTable {
+        folder: dir.display().to_string(),
+        rows,
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use ladder_tui::update::Key;
+    use ladder_tui::{update, App, Base, Msg, Request};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    use super::bench_folder;
+
+    /// The screen at 80x24 as text, a line per row.
+    fn snap(app: &App) -> String {
+        let (w, h) = (80, 24);
+        let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+        t.draw(|f| ladder_tui::view::view(f, app)).unwrap();
+        let buf = t.backend().buffer().clone();
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn key(app: &mut App, k: Key) {
+        update(app, Msg::Key(k));
+    }
+
+    #[test]
+    fn a_bench_folder_lists_its_runs_and_opens_two_marked_ones() {
+        // A bench folder: the committed replay bench's results, its traces swapped for the
+        // two committed ones.
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir(dir.join("traces")).unwrap();
+        let results =
+            std::fs::read_to_string(fixtures.join("runs/replay-small/results.jsonl")).unwrap();
+        let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
+        let mut lines = Vec::new();
+        for (i, line) in results.lines().enumerate() {
+            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+            let name = names[i % 2];
+            std::fs::copy(
+                fixtures.join("traces").join(name),
+                dir.join("traces").join(name),
+            )
+            .unwrap();
+            record["trace"] = format!("traces/{name}").into();
+            lines.push(record.to_string());
+        }
+        std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+        let mut table = bench_folder(dir).unwrap();
+        table.folder = "runs/replay-small".into(); // the snapshot does not show the temp path
+        assert!(table.rows.len() >= 2, "{:?}", table.rows);
+        let mut app = App::bench_folder(table);
+        insta::assert_snapshot!("bench_folder", snap(&app));
+        key(&mut app, Key::Space);
+        key(&mut app, Key::Down);
+        key(&mut app, Key::Space);
+        key(&mut app, Key::Enter);
+        let rows = &app.runs.as_ref().unwrap().rows;
+        let want: Vec<_> = rows[..2].iter().map(|r| r.trace.clone().unwrap()).collect();
+        assert_eq!(app.requests, vec![Request::Open(want.clone())]);
+        // The runner reads them; the answer puts them side by side.
+        let panes = want
+            .iter()
+            .map(|p| ladder_tui::saved::from_file(p).unwrap())
+            .collect();
+        update(&mut app, Msg::Opened(panes));
+        assert_eq!(app.base, Base::Panes);
+        assert_eq!(app.panes.len(), 2);
+        key(&mut app, Key::Esc);
+        assert_eq!(app.base, Base::Runs, "Esc goes back to the table");
+        let missing = bench_folder(Path::new("no/such/folder")).unwrap_err();
+        assert!(
+            missing.contains("no/such/folder/results.jsonl"),
+            "{missing}"
+        );
+    }
+}
