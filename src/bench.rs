@@ -115,7 +115,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         models: model,
         out: args.out.clone(),
         resume: args.resume,
-        data_dir: args.data.join("qdrant"),
+        data: args.data.clone(),
         embedder: None,
         options,
         concurrency,

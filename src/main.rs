@@ -2,8 +2,11 @@
 //! models and task files, runs strategies, and prints; the work itself lives in the crates.
 
 mod bench;
+mod bench_model;
 mod chat;
+mod live;
 mod models;
+mod report;
 mod retrieval;
 mod run;
 mod scaffold;
@@ -16,8 +19,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
-use ladder_harness::{Overrides, RunSpec, TaskSource};
+use clap::{Parser, Subcommand};
+use ladder_harness::Overrides;
 use ladder_model::{ModelSpec, OpenOptions, SPEC_HELP};
 
 #[derive(Parser)]
@@ -176,17 +179,6 @@ pub(crate) fn strategy_name(s: &str) -> Result<String, String> {
     }
 }
 
-#[derive(Copy, Clone, ValueEnum)]
-enum UserKind {
-    /// Answers from the task's hidden profile, literally and deterministically; matches
-    /// questions by keywords and by embedding similarity.
-    Simulated,
-    /// The simulated user with keyword matching only (no embedding model needed).
-    Keywords,
-    /// The model plays the user from the profile.
-    Model,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Chat with a model: one prompt, the answer streamed as it is generated.
@@ -200,44 +192,7 @@ enum Command {
     /// default) and the other backends.
     Models,
     /// Run a strategy on a task: prints the outcome and metrics and writes the trace (JSONL).
-    Run {
-        /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free, or a scaffold
-        /// ablation (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
-        /// scaffold-vote).
-        #[arg(long, short, default_value = "direct", value_parser = strategy_name)]
-        strategy: String,
-        #[command(flatten)]
-        strategy_args: StrategyArgs,
-        /// A task file (TOML or JSON with [[task]] entries).
-        #[arg(
-            long,
-            short,
-            value_name = "FILE",
-            required_unless_present = "suite",
-            conflicts_with = "suite"
-        )]
-        task: Option<PathBuf>,
-        /// A suite (name under fixtures/suites, or a folder): the simulated user answers
-        /// the strategy's questions and the outcome is scored.
-        #[arg(long, value_name = "SUITE")]
-        suite: Option<String>,
-        /// Which task of the file or suite, when it holds more than one.
-        #[arg(long)]
-        id: Option<String>,
-        /// Who plays the user in a suite run: the deterministic simulated user, or the model.
-        #[arg(long, value_enum, default_value = "simulated")]
-        user: UserKind,
-        #[command(flatten)]
-        model: ModelArgs,
-        #[command(flatten)]
-        budget: BudgetArgs,
-        /// Folder for the trace and the score.
-        #[arg(long, default_value = "runs", value_name = "DIR")]
-        out: PathBuf,
-        /// Data folder of the embedded store (where suite knowledge bases are indexed).
-        #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
-        data: PathBuf,
-    },
+    Run(run::RunArgs),
     /// Ingest a folder of markdown and text files into a collection (incremental).
     Ingest {
         /// The folder to ingest (searched recursively for .md, .markdown and .txt).
@@ -285,25 +240,10 @@ enum Command {
     /// Write a bench folder's report: report.md (plan, tables, charts), results.csv (a row
     /// per run), summary.json (every figure) and SVG charts (success against user turns,
     /// the cost frontier of success against tokens, success per suite).
-    Report {
-        /// The bench folder (`ladder bench --out DIR`).
-        dir: PathBuf,
-        /// Also put the bench's table (with what produced it) into this document, between
-        /// `<!-- ladder report: NAME -->` and `<!-- end: NAME -->` (see --section).
-        #[arg(long, value_name = "FILE", requires = "section")]
-        into: Option<PathBuf>,
-        /// The section's NAME in the --into document.
-        #[arg(long, value_name = "NAME")]
-        section: Option<String>,
-    },
+    Report(report::ReportArgs),
     /// Compare two bench folders: each strategy's success with intervals (and whether they
     /// separate), paired on the runs both made, and its tokens, turns and time.
-    Compare {
-        /// The first bench folder (A).
-        a: PathBuf,
-        /// The second bench folder (B).
-        b: PathBuf,
-    },
+    Compare(report::CompareArgs),
     /// Score an answer to a suite task without running a strategy: prints every verdict
     /// (for suite authors trying a suite, and for checking the judge).
     Score(world::ScoreArgs),
@@ -353,44 +293,7 @@ enum Command {
         data: PathBuf,
     },
     /// Measure local-model throughput through ladder's model trait against a bare llama.cpp loop.
-    BenchModel {
-        /// The local model: a catalog name (smollm2-135m, qwen2.5-coder-0.5b,
-        /// qwen2.5-coder-1.5b), `local` (the default model) or local:PATH.gguf.
-        #[arg(
-            long,
-            short,
-            default_value = "local",
-            env = "LADDER_MODEL",
-            value_name = "SPEC"
-        )]
-        model: ModelSpec,
-        #[arg(long, default_value_t = 1)]
-        threads: u32,
-        /// Rounds per side (medians are reported).
-        #[arg(long, default_value_t = 5)]
-        rounds: usize,
-        /// Tokens generated in the generation test.
-        #[arg(long, default_value_t = 128)]
-        gen_tokens: u32,
-        /// Repetitions of a 20-word sentence in the prompt-processing test.
-        #[arg(long, default_value_t = 24)]
-        prompt_repeat: usize,
-        /// Calls in the prefix-reuse test (a conversation whose history grows each call);
-        /// 0 skips it.
-        #[arg(long, default_value_t = 6)]
-        prefix_turns: usize,
-        /// Agents in the parallel-decoding test (debate-shaped calls, each round one batch);
-        /// 0 skips it.
-        #[arg(long, default_value_t = 3)]
-        parallel_agents: usize,
-        /// Rounds of that debate.
-        #[arg(long, default_value_t = 2)]
-        debate_rounds: usize,
-        /// Runs in the shared-system-prefix test (each a new session after the same system
-        /// prompt); 0 skips it.
-        #[arg(long, default_value_t = 6)]
-        shared_runs: usize,
-    },
+    BenchModel(bench_model::BenchModelArgs),
 }
 
 /// The run's seed and budget; each limit overrides the task's own (0 = no limit).
@@ -414,7 +317,7 @@ pub(crate) struct BudgetArgs {
 }
 
 impl BudgetArgs {
-    fn overrides(&self) -> Overrides {
+    pub(crate) fn overrides(&self) -> Overrides {
         Overrides {
             seed: Some(self.seed),
             max_steps: self.max_steps,
@@ -476,61 +379,15 @@ async fn dispatch(command: Command) -> Result<()> {
             models::run();
             Ok(())
         }
-        Command::Run {
-            strategy,
-            strategy_args,
-            task,
-            suite,
-            id,
-            user,
-            model,
-            budget,
-            out,
-            data,
-        } => {
-            let source = match (task, suite) {
-                (Some(path), _) => TaskSource::File(path),
-                (None, Some(suite)) => TaskSource::Suite(suite),
-                (None, None) => bail!("give a task with --task FILE or --suite NAME"),
-            };
-            // A bad task file or id is reported before the model is opened.
-            ladder_harness::load_task(&source, id.as_deref())?;
-            let options = strategy_args.options()?;
-            // A bad pipeline or option is reported before the model is opened.
-            ladder_harness::registry::build(&strategy, &options)?;
-            let mut spec = RunSpec::new(source, &strategy, model.open(1)?);
-            spec.options = options;
-            spec.id = id;
-            spec.user = match user {
-                UserKind::Simulated => ladder_harness::UserKind::Simulated,
-                UserKind::Keywords => ladder_harness::UserKind::Keywords,
-                UserKind::Model => ladder_harness::UserKind::Model,
-            };
-            spec.overrides = budget.overrides();
-            spec.out = out;
-            spec.data_dir = data.join("qdrant");
-            run::run(spec).await
-        }
+        Command::Run(args) => run::command(args).await,
         Command::Validate { suites } => world::validate(&suites),
         Command::Scaffold { command } => scaffold::run(command),
         Command::Tui(args) => tui::run(args).await,
         Command::Demo(args) => tui::demo(args).await,
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
-        Command::Report { dir, into, section } => {
-            for path in ladder_harness::report::write(&dir)? {
-                println!("wrote {}", path.display());
-            }
-            if let (Some(doc), Some(name)) = (into, section) {
-                ladder_harness::report::into_document(&dir, &doc, &name)?;
-                println!("updated section {name} of {}", doc.display());
-            }
-            Ok(())
-        }
-        Command::Compare { a, b } => {
-            print!("{}", ladder_harness::report::compare_dirs(&a, &b)?);
-            Ok(())
-        }
+        Command::Report(args) => report::report(&args),
+        Command::Compare(args) => report::compare(&args),
         Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,
@@ -569,73 +426,6 @@ async fn dispatch(command: Command) -> Result<()> {
             sentences,
             data,
         } => retrieval::bench(&sizes, queries, sentences, &data).await,
-        Command::BenchModel {
-            model,
-            threads,
-            rounds,
-            gen_tokens,
-            prompt_repeat,
-            prefix_turns,
-            parallel_agents,
-            debate_rounds,
-            shared_runs,
-        } => {
-            let path = match &model {
-                ModelSpec::Local(path) => path
-                    .clone()
-                    .unwrap_or_else(ladder_model::default_model_path),
-                ModelSpec::Named(name) => ladder_model::model_path(name)
-                    .with_context(|| format!("no model named {name}"))?,
-                _ => bail!(
-                    "bench-model measures a local model: give a catalog name or local:PATH.gguf"
-                ),
-            };
-            eprintln!("bench-model: {}", path.display());
-            let mut model = ladder_model::LocalConfig::new(path);
-            model.threads = threads;
-            let config = ladder_model::bench::BenchConfig {
-                model,
-                rounds: rounds.max(1),
-                gen_tokens,
-                prompt_repeat,
-            };
-            eprintln!("bench-model: {rounds} rounds per side, alternating which side goes first");
-            let report =
-                ladder_model::bench::run(&config, |r| eprintln!("  round {r}/{rounds} done"))
-                    .await
-                    .context("the benchmark failed")?;
-            print!("{}", report.table());
-            if prefix_turns > 0 {
-                eprintln!("bench-model: prefix reuse, {prefix_turns} calls per conversation");
-                let report = ladder_model::bench::prefix(&config, prefix_turns, |r| {
-                    eprintln!("  round {r}/{rounds} done")
-                })
-                .await
-                .context("the prefix-reuse benchmark failed")?;
-                print!("{}", report.table());
-            }
-            if parallel_agents > 0 {
-                eprintln!(
-                    "bench-model: parallel decoding, {parallel_agents} agents x {debate_rounds} rounds"
-                );
-                let report =
-                    ladder_model::bench::parallel(&config, parallel_agents, debate_rounds, |r| {
-                        eprintln!("  round {r}/{rounds} done")
-                    })
-                    .await
-                    .context("the parallel-decoding benchmark failed")?;
-                print!("{}", report.table());
-            }
-            if shared_runs > 0 {
-                eprintln!("bench-model: shared system prefix, {shared_runs} runs per side");
-                let report = ladder_model::bench::shared(&config, shared_runs, |r| {
-                    eprintln!("  round {r}/{rounds} done")
-                })
-                .await
-                .context("the shared-prefix benchmark failed")?;
-                print!("{}", report.table());
-            }
-            Ok(())
-        }
+        Command::BenchModel(args) => bench_model::run(args).await,
     }
 }

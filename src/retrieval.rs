@@ -19,7 +19,7 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     pub fn open(&self) -> Result<Box<dyn ladder_retrieval::store::VectorStore>> {
-        ladder_retrieval::store::open(&self.store, &self.data.join("qdrant"))
+        ladder_retrieval::store::open(&self.store, &ladder_retrieval::store_dir(&self.data))
             .context("cannot open the vector store")
     }
 }

@@ -1,9 +1,103 @@
 //! `ladder run`: one strategy on one task, through the harness; prints the outcome, the
 //! metrics and the score, and says where the trace and score were saved.
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use ladder_core::StopReason;
-use ladder_harness::{RunOutput, RunSpec};
+use ladder_harness::{RunOutput, RunSpec, TaskSource};
+
+use crate::{BudgetArgs, ModelArgs, StrategyArgs};
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free, or a scaffold
+    /// ablation (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
+    /// scaffold-vote).
+    #[arg(long, short, default_value = "direct", value_parser = crate::strategy_name)]
+    pub strategy: String,
+    #[command(flatten)]
+    pub strategy_args: StrategyArgs,
+    /// A task file (TOML or JSON with [[task]] entries).
+    #[arg(
+        long,
+        short,
+        value_name = "FILE",
+        required_unless_present = "suite",
+        conflicts_with = "suite"
+    )]
+    pub task: Option<PathBuf>,
+    /// A suite (name under fixtures/suites, or a folder): the simulated user answers
+    /// the strategy's questions and the outcome is scored.
+    #[arg(long, value_name = "SUITE")]
+    pub suite: Option<String>,
+    /// Which task of the file or suite, when it holds more than one.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Who plays the user in a suite run: the deterministic simulated user, or the model.
+    #[arg(long, value_enum, default_value = "simulated")]
+    pub user: UserKind,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    /// Folder for the trace and the score.
+    #[arg(long, default_value = "runs", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Data folder of the embedded store (where suite knowledge bases are indexed).
+    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    pub data: PathBuf,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+pub enum UserKind {
+    /// Answers from the task's hidden profile, literally and deterministically; matches
+    /// questions by keywords and by embedding similarity.
+    Simulated,
+    /// The simulated user with keyword matching only (no embedding model needed).
+    Keywords,
+    /// The model plays the user from the profile.
+    Model,
+}
+
+/// `ladder run`: the task and strategy checked before the model is opened, then the run.
+pub async fn command(args: RunArgs) -> Result<()> {
+    let RunArgs {
+        strategy,
+        strategy_args,
+        task,
+        suite,
+        id,
+        user,
+        model,
+        budget,
+        out,
+        data,
+    } = args;
+    let source = match (task, suite) {
+        (Some(path), _) => TaskSource::File(path),
+        (None, Some(suite)) => TaskSource::Suite(suite),
+        (None, None) => bail!("give a task with --task FILE or --suite NAME"),
+    };
+    // A bad task file or id is reported before the model is opened.
+    ladder_harness::load_task(&source, id.as_deref())?;
+    let options = strategy_args.options()?;
+    // A bad pipeline or option is reported before the model is opened.
+    ladder_harness::registry::build(&strategy, &options)?;
+    let mut spec = RunSpec::new(source, &strategy, model.open(1)?)
+        .task(id)
+        .options(options)
+        .overrides(budget.overrides())
+        .out(out)
+        .data(&data);
+    spec.user = match user {
+        UserKind::Simulated => ladder_harness::UserKind::Simulated,
+        UserKind::Keywords => ladder_harness::UserKind::Keywords,
+        UserKind::Model => ladder_harness::UserKind::Model,
+    };
+    run(spec).await
+}
 
 /// Run, print, and fail (exit 1) when the run did not answer.
 pub async fn run(spec: RunSpec) -> Result<()> {

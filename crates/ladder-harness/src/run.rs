@@ -105,6 +105,43 @@ impl RunSpec {
             events: None,
         }
     }
+
+    /// The task `id` of the source (a suite's task; a file holds one).
+    pub fn task(mut self, id: Option<String>) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The strategy's options (`--pipeline`, `--with`, ...).
+    pub fn options(mut self, options: crate::registry::StrategyOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Budget and seed changes over the task's own.
+    pub fn overrides(mut self, overrides: Overrides) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// The folder the trace and score files go to.
+    pub fn out(mut self, out: impl Into<PathBuf>) -> Self {
+        self.out = out.into();
+        self
+    }
+
+    /// The data folder (`--data DIR`); the embedded store lives in it where
+    /// [`ladder_retrieval::store_dir`] says.
+    pub fn data(mut self, data: &std::path::Path) -> Self {
+        self.data_dir = ladder_retrieval::store_dir(data);
+        self
+    }
+
+    /// An embedder shared with other runs (one is loaded per run otherwise).
+    pub fn embedder(mut self, embedder: Option<Arc<dyn Embedder>>) -> Self {
+        self.embedder = embedder;
+        self
+    }
 }
 
 /// What a run produced, and where it was saved.

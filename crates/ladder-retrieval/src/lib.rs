@@ -20,8 +20,15 @@ pub use kb::KnowledgeBase;
 
 /// Where embedded collections live: `$LADDER_DATA_DIR/qdrant`, else `data/qdrant`.
 pub fn default_data_dir() -> std::path::PathBuf {
-    std::env::var_os("LADDER_DATA_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from("data"))
-        .join("qdrant")
+    store_dir(
+        &std::env::var_os("LADDER_DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from("data")),
+    )
+}
+
+/// The embedded store's folder inside a data folder (`--data DIR`): `DIR/qdrant`. The one
+/// place that says so.
+pub fn store_dir(data: &std::path::Path) -> std::path::PathBuf {
+    data.join("qdrant")
 }

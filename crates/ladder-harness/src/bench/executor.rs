@@ -115,23 +115,23 @@ async fn run_job(
     embedder: Option<Arc<dyn Embedder>>,
 ) -> Result<Record, HarnessError> {
     let seed = spec.plan.seed + u64::from(job.trial);
-    let mut run_spec = RunSpec::new(
+    let run_spec = RunSpec::new(
         TaskSource::Suite(job.suite.clone()),
         &job.strategy,
         Arc::clone(&spec.models[job.model]),
-    );
-    run_spec.id = Some(job.task.clone());
-    run_spec.out = spec.out.join("traces");
-    run_spec.data_dir = spec.data_dir.clone();
-    run_spec.embedder = embedder;
-    run_spec.options = spec.options.clone();
-    run_spec.overrides = Overrides {
+    )
+    .task(Some(job.task.clone()))
+    .out(spec.out.join("traces"))
+    .embedder(embedder)
+    .options(spec.options.clone())
+    .data(&spec.data)
+    .overrides(Overrides {
         seed: Some(seed),
         max_steps: spec.plan.max_steps,
         max_model_calls: spec.plan.max_model_calls,
         max_tokens: spec.plan.max_tokens,
         max_wall_ms: spec.plan.max_wall_ms,
-    };
+    });
     let strategy = crate::registry::build(&job.strategy, &spec.options)?;
     let mut record = Record {
         suite: job.suite.clone(),

@@ -60,7 +60,9 @@ pub struct BenchSpec {
     pub models: Vec<Arc<dyn LanguageModel>>,
     pub out: PathBuf,
     pub resume: bool,
-    pub data_dir: PathBuf,
+    /// The data folder (`--data`): the knowledge bases' store is in it
+    /// ([`ladder_retrieval::store_dir`]).
+    pub data: PathBuf,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub options: StrategyOptions,
     /// Runs in flight at once (at least 1). They share the one loaded model (its weights

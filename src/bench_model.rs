@@ -1,0 +1,114 @@
+//! `ladder bench-model`: a local model's throughput through ladder's model trait against a
+//! bare llama.cpp loop, side by side in one run (ratios, since the machine is shared).
+//! The measuring is ladder-model's (`ladder_model::bench`).
+
+use anyhow::{bail, Context, Result};
+use ladder_model::ModelSpec;
+
+#[derive(clap::Args)]
+pub struct BenchModelArgs {
+    /// The local model: a catalog name (smollm2-135m, qwen2.5-coder-0.5b,
+    /// qwen2.5-coder-1.5b), `local` (the default model) or local:PATH.gguf.
+    #[arg(
+        long,
+        short,
+        default_value = "local",
+        env = "LADDER_MODEL",
+        value_name = "SPEC"
+    )]
+    pub model: ModelSpec,
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
+    /// Rounds per side (medians are reported).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Tokens generated in the generation test.
+    #[arg(long, default_value_t = 128)]
+    pub gen_tokens: u32,
+    /// Repetitions of a 20-word sentence in the prompt-processing test.
+    #[arg(long, default_value_t = 24)]
+    pub prompt_repeat: usize,
+    /// Calls in the prefix-reuse test (a conversation whose history grows each call);
+    /// 0 skips it.
+    #[arg(long, default_value_t = 6)]
+    pub prefix_turns: usize,
+    /// Agents in the parallel-decoding test (debate-shaped calls, each round one batch);
+    /// 0 skips it.
+    #[arg(long, default_value_t = 3)]
+    pub parallel_agents: usize,
+    /// Rounds of that debate.
+    #[arg(long, default_value_t = 2)]
+    pub debate_rounds: usize,
+    /// Runs in the shared-system-prefix test (each a new session after the same system
+    /// prompt); 0 skips it.
+    #[arg(long, default_value_t = 6)]
+    pub shared_runs: usize,
+}
+
+/// Measure, and print each test's table as it finishes.
+pub async fn run(args: BenchModelArgs) -> Result<()> {
+    let BenchModelArgs {
+        model,
+        threads,
+        rounds,
+        gen_tokens,
+        prompt_repeat,
+        prefix_turns,
+        parallel_agents,
+        debate_rounds,
+        shared_runs,
+    } = args;
+    let path = match &model {
+        ModelSpec::Local(path) => path
+            .clone()
+            .unwrap_or_else(ladder_model::default_model_path),
+        ModelSpec::Named(name) => {
+            ladder_model::model_path(name).with_context(|| format!("no model named {name}"))?
+        }
+        _ => bail!("bench-model measures a local model: give a catalog name or local:PATH.gguf"),
+    };
+    eprintln!("bench-model: {}", path.display());
+    let mut model = ladder_model::LocalConfig::new(path);
+    model.threads = threads;
+    let config = ladder_model::bench::BenchConfig {
+        model,
+        rounds: rounds.max(1),
+        gen_tokens,
+        prompt_repeat,
+    };
+    eprintln!("bench-model: {rounds} rounds per side, alternating which side goes first");
+    let report = ladder_model::bench::run(&config, |r| eprintln!("  round {r}/{rounds} done"))
+        .await
+        .context("the benchmark failed")?;
+    print!("{}", report.table());
+    if prefix_turns > 0 {
+        eprintln!("bench-model: prefix reuse, {prefix_turns} calls per conversation");
+        let report = ladder_model::bench::prefix(&config, prefix_turns, |r| {
+            eprintln!("  round {r}/{rounds} done")
+        })
+        .await
+        .context("the prefix-reuse benchmark failed")?;
+        print!("{}", report.table());
+    }
+    if parallel_agents > 0 {
+        eprintln!(
+            "bench-model: parallel decoding, {parallel_agents} agents x {debate_rounds} rounds"
+        );
+        let report = ladder_model::bench::parallel(&config, parallel_agents, debate_rounds, |r| {
+            eprintln!("  round {r}/{rounds} done")
+        })
+        .await
+        .context("the parallel-decoding benchmark failed")?;
+        print!("{}", report.table());
+    }
+    if shared_runs > 0 {
+        eprintln!("bench-model: shared system prefix, {shared_runs} runs per side");
+        let report = ladder_model::bench::shared(&config, shared_runs, |r| {
+            eprintln!("  round {r}/{rounds} done")
+        })
+        .await
+        .context("the shared-prefix benchmark failed")?;
+        print!("{}", report.table());
+    }
+    Ok(())
+}

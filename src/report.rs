@@ -1,0 +1,48 @@
+//! `ladder report` and `ladder compare`: a bench folder's report files (and its table in a
+//! document), and two bench folders side by side. The figures are the harness's
+//! (`ladder_harness::report`); this module only parses the arguments and prints.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// The bench folder (`ladder bench --out DIR`).
+    pub dir: PathBuf,
+    /// Also put the bench's table (with what produced it) into this document, between
+    /// `<!-- ladder report: NAME -->` and `<!-- end: NAME -->` (see --section).
+    #[arg(long, value_name = "FILE", requires = "section")]
+    pub into: Option<PathBuf>,
+    /// The section's NAME in the --into document.
+    #[arg(long, value_name = "NAME")]
+    pub section: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct CompareArgs {
+    /// The first bench folder (A).
+    pub a: PathBuf,
+    /// The second bench folder (B).
+    pub b: PathBuf,
+}
+
+/// Write the report files of a bench folder, and its section of a document.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let ReportArgs { dir, into, section } = args;
+    for path in ladder_harness::report::write(dir)? {
+        println!("wrote {}", path.display());
+    }
+    if let (Some(doc), Some(name)) = (into, section) {
+        ladder_harness::report::into_document(dir, doc, name)?;
+        println!("updated section {name} of {}", doc.display());
+    }
+    Ok(())
+}
+
+/// Print two bench folders' comparison.
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    let CompareArgs { a, b } = args;
+    print!("{}", ladder_harness::report::compare_dirs(a, b)?);
+    Ok(())
+}
