@@ -139,12 +139,7 @@ impl Runner {
                     );
                 }
             }
-            Request::Open(paths) => {
-                let msg = open_traces(&paths)
-                    .map(Msg::Opened)
-                    .unwrap_or_else(|e| Msg::Status(format!("{e:#}")));
-                let _ = tx.send(msg);
-            }
+            Request::Open(paths) => open(&paths, tx),
             Request::Reply { pane, text } => {
                 if let Some(r) = self.replies.get(&pane) {
                     let _ = r.send(text);
@@ -152,6 +147,25 @@ impl Runner {
             }
         }
     }
+}
+
+/// Carry out one of the UI's requests: opening saved traces needs no runner; starting runs
+/// and passing replies on need one (there is none for saved traces and bench folders).
+fn route(request: Request, runner: Option<&mut Runner>, tx: &UnboundedSender<Msg>) {
+    match (request, runner) {
+        (Request::Open(paths), _) => open(&paths, tx),
+        (r, Some(runner)) => runner.handle(r, tx),
+        (_, None) => {}
+    }
+}
+
+/// Open saved traces as panes (or say why not on the status line). Needs no model, so a
+/// bench folder's table, which has no runner, opens its runs too.
+fn open(paths: &[PathBuf], tx: &UnboundedSender<Msg>) {
+    let msg = open_traces(paths)
+        .map(Msg::Opened)
+        .unwrap_or_else(|e| Msg::Status(format!("{e:#}")));
+    let _ = tx.send(msg);
 }
 
 fn open_traces(paths: &[PathBuf]) -> Result<Vec<Pane>> {
@@ -251,11 +265,8 @@ async fn drive(
     terminal: bool,
     lesson: Option<&Lesson>,
 ) -> Result<App> {
-    let mut handle = move |r: Request, tx: &UnboundedSender<Msg>| {
-        if let Some(runner) = runner.as_mut() {
-            runner.handle(r, tx);
-        }
-    };
+    let mut handle =
+        move |r: Request, tx: &UnboundedSender<Msg>| route(r, runner.as_deref_mut(), tx);
     if terminal {
         return ladder_tui::terminal::run(app, tx, rx, handle)
             .await
@@ -430,4 +441,44 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn a_bench_folders_open_request_is_carried_out_without_a_runner() {
+        // A bench folder has no runner (no model is loaded for it); its table's Enter asks
+        // to open two traces, and that must still reach the UI as panes.
+        let traces = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/traces");
+        let paths = vec![
+            traces.join("sea-002-scaffold.jsonl"),
+            traces.join("sea-002-bootstrap.jsonl"),
+        ];
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        route(Request::Open(paths), None, &tx);
+        match rx.try_recv() {
+            Ok(Msg::Opened(panes)) => assert_eq!(panes.len(), 2),
+            other => panic!("expected the two panes, got {other:?}"),
+        }
+        // A missing trace is said on the status line, not dropped.
+        route(Request::Open(vec![traces.join("no-such.jsonl")]), None, &tx);
+        match rx.try_recv() {
+            Ok(Msg::Status(s)) => assert!(s.contains("no-such.jsonl"), "{s}"),
+            other => panic!("expected a status line, got {other:?}"),
+        }
+        // Without a runner a start has nothing to run: no message, no panic.
+        route(
+            Request::Reply {
+                pane: 0,
+                text: None,
+            },
+            None,
+            &tx,
+        );
+        assert!(rx.try_recv().is_err());
+    }
 }
