@@ -15,6 +15,7 @@ pub mod local;
 mod native;
 pub mod openai;
 pub mod pool;
+mod timing;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -65,6 +65,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 
 use crate::native;
+use crate::timing::ms_since;
 
 /// Tokens decoded per batch while reading the prompt.
 const BATCH: usize = 512;
@@ -1012,10 +1013,6 @@ impl Cached {
             _model: inner,
         })
     }
-}
-
-pub(crate) fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
 }
 
 /// A grammar sampler for a constraint and its GBNF, with llama.cpp's own error message
