@@ -1,6 +1,7 @@
 //! ladder-model: language-model backends behind [`ladder_core::LanguageModel`].
 //!
-//! - [`local`]: the embedded default, llama.cpp in-process on a GGUF file.
+//! - [`local`]: the embedded default, llama.cpp in-process on a GGUF file (feature `llama`,
+//!   on by default; without it [`open`] refuses `local` and catalog models, saying so).
 //! - [`catalog`]: the ladder of embedded models (`--model qwen2.5-coder-1.5b`, ...).
 //! - [`openai`]: any OpenAI-compatible chat-completions server.
 //! - [`cassette`]: record any backend's calls to a file, and replay them without a model.
@@ -8,13 +9,17 @@
 //! A backend is chosen with a [`ModelSpec`] string (`local`, `openai:MODEL@URL`, ...), so
 //! the CLI, the harness and the TUI all open models the same way ([`open`]).
 
+#[cfg(feature = "llama")]
 pub mod bench;
 pub mod cassette;
 pub mod catalog;
+#[cfg(feature = "llama")]
 pub mod local;
+#[cfg(feature = "llama")]
 mod native;
 pub mod openai;
 pub mod pool;
+mod timing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +27,7 @@ use std::sync::Arc;
 use ladder_core::{LanguageModel, ModelError};
 
 pub use cassette::{Recorder, Replayer};
+#[cfg(feature = "llama")]
 pub use local::{LocalConfig, LocalModel};
 pub use openai::{OpenAiConfig, OpenAiModel, ServerKind};
 
@@ -122,6 +128,7 @@ pub struct OpenOptions {
     pub no_parallel: bool,
 }
 
+#[cfg(feature = "llama")]
 fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
     let mut config = LocalConfig::new(path);
     if options.threads > 0 {
@@ -133,19 +140,37 @@ fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
     config
 }
 
+/// Load a GGUF file with the embedded llama.cpp backend.
+#[cfg(feature = "llama")]
+fn open_local(path: PathBuf, options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
+    Ok(Arc::new(LocalModel::load(&local_config(path, options))?))
+}
+
+/// This build has no embedded backend: say so, and how to get one.
+#[cfg(not(feature = "llama"))]
+fn open_local(path: PathBuf, _options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
+    Err(ModelError::Load {
+        path: path.display().to_string(),
+        reason: "this build has no llama.cpp backend (ladder-model was built without its \
+                 `llama` feature): rebuild with `--features llama`, or use an openai: or \
+                 replay: model"
+            .into(),
+    })
+}
+
 /// Open the backend a spec names.
 pub fn open(spec: &ModelSpec, options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
     let model: Arc<dyn LanguageModel> = match spec {
         ModelSpec::Local(path) => {
             let path = path.clone().unwrap_or_else(default_model_path);
-            Arc::new(LocalModel::load(&local_config(path, options))?)
+            open_local(path, options)?
         }
         ModelSpec::Named(name) => {
             let entry = catalog::find(name).ok_or_else(|| ModelError::Load {
                 path: name.clone(),
                 reason: format!("no such model; the catalog has {}", catalog::names()),
             })?;
-            Arc::new(LocalModel::load(&local_config(entry.path(), options))?)
+            open_local(entry.path(), options)?
         }
         ModelSpec::OpenAi { kind, model, url } if url.contains(',') => {
             let urls: Vec<String> = url.split(',').map(|u| u.trim().to_string()).collect();
@@ -231,6 +256,24 @@ mod tests {
                 given.parse::<ModelSpec>().unwrap(),
                 ModelSpec::Named(name.into()),
                 "{given}"
+            );
+        }
+    }
+
+    #[cfg(not(feature = "llama"))]
+    #[test]
+    fn without_llama_local_models_say_how_to_rebuild() {
+        for spec in [
+            ModelSpec::Local(None),
+            ModelSpec::Named("smollm2-135m".into()),
+        ] {
+            let e = open(&spec, &OpenOptions::default())
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                e.contains("no llama.cpp backend") && e.contains("--features llama"),
+                "{e}"
             );
         }
     }

@@ -25,7 +25,7 @@ use ladder_core::{
 };
 use serde_json::{json, Value};
 
-use crate::local::ms_since;
+use crate::timing::ms_since;
 
 /// Which dialect the server speaks beyond the common API: above all, how it takes a JSON
 /// Schema constraint.

@@ -1,9 +1,13 @@
 //! The ladder of embedded models: every catalog name resolves to its installed file, and
-//! each model answers one short real call (one test per model, a few seconds each).
+//! each model answers one short real call (one test per model, a few seconds each; these
+//! need the `llama` feature).
 
+#[cfg(feature = "llama")]
 use ladder_core::{ChatRequest, Message};
 use ladder_model::catalog::{self, Installed};
-use ladder_model::{ModelSpec, OpenOptions};
+use ladder_model::ModelSpec;
+#[cfg(feature = "llama")]
+use ladder_model::OpenOptions;
 
 #[test]
 fn every_name_resolves_to_its_installed_file() {
@@ -35,6 +39,7 @@ fn every_name_resolves_to_its_installed_file() {
     );
 }
 
+#[cfg(feature = "llama")]
 async fn capital(name: &str) {
     let model = ladder_model::open(
         &ModelSpec::Named(name.into()),
@@ -62,16 +67,19 @@ async fn capital(name: &str) {
     );
 }
 
+#[cfg(feature = "llama")]
 #[tokio::test]
 async fn smollm2_135m_answers() {
     capital("smollm2-135m").await;
 }
 
+#[cfg(feature = "llama")]
 #[tokio::test]
 async fn qwen_0_5b_answers() {
     capital("qwen2.5-coder-0.5b").await;
 }
 
+#[cfg(feature = "llama")]
 #[tokio::test]
 async fn qwen_1_5b_answers() {
     capital("qwen2.5-coder-1.5b").await;

@@ -1,0 +1,379 @@
+//! `local`: the embedded default. A GGUF chat model run in-process by llama.cpp.
+//!
+//! Invariants:
+//! - Prefix reuse (on by default, `prefix_cache`): calls of one run ([`Session`]) share a
+//!   llama.cpp context; a call evaluates only the prompt tokens after the longest common
+//!   prefix with what the cache holds (the previous call's prompt and output) and reports
+//!   the rest as `cached_tokens`. A call outside a session ([`LanguageModel::chat`]) gets a
+//!   fresh context. Output stays deterministic for a given seed and call sequence, but it
+//!   is not always byte-identical to a fresh context's: evaluating a prompt in two parts
+//!   (the cached prefix, then the rest) changes the floating-point order of llama.cpp's
+//!   batched kernels, and near-ties can flip (measured in `tests/local.rs`: in a three-turn
+//!   conversation one reply of two ran 2 tokens longer). `--no-prefix-cache` gives the
+//!   fresh-context bytes; the trace header records which mode ran (`model_settings`);
+//!   cassettes replay either.
+//! - Shared system prefixes (on with prefix reuse, `shared_prefixes`): a prompt's system
+//!   prefix (its leading system messages as the template renders them: the assistant's
+//!   brief, a loop's action descriptions, a component's instructions) is the same in every
+//!   run of a strategy on a suite. When a session's cache lacks it, its KV cells are copied
+//!   in from a model-wide store (`llama_state_seq_set_data`) instead of evaluated; the first
+//!   run to need one evaluates it alone and saves it. The prompt is always split at the
+//!   prefix's end, whether the cells came from the store or were evaluated, so a run's bytes
+//!   do not depend on which run came first or on how runs share workers (tested in
+//!   `tests/local.rs`); they can differ from a session without the split, as above.
+//! - Parallel decoding (on by default, `parallel`): a batch of independent calls
+//!   ([`LanguageModel::chat_batch`]: debate agents, votes) runs as parallel sequences of
+//!   one fresh context (`n_seq_max` = the calls, one unified KV cache). The prompts'
+//!   common prefix is decoded once with every sequence's id, so its KV cells are shared
+//!   (reported as `cached_tokens` of every call but the first); then each sequence's rest;
+//!   then each decode step carries one token of every sequence still generating. Each
+//!   call keeps its own sampler (grammar, seed), stop strings, stream and `max_tokens`.
+//!   Bytes: like prefix reuse, the prompt is evaluated in two parts, and a step decodes
+//!   several rows at once, so a near-tie can flip against one call at a time (measured in
+//!   `tests/local.rs`: against the same split done one call at a time the texts agreed on
+//!   their first 36 and 141 characters). Deterministic for a given batch;
+//!   `--no-parallel` runs the calls one after another; the trace header records which.
+//! - Prompts longer than one batch (512 tokens) are decoded in batches; sampling reads the
+//!   logits of the last token of the last batch.
+//! - Generation runs on a blocking thread with an explicit thread count; it never uses
+//!   more threads than configured.
+//! - Text is streamed only once it is valid UTF-8 and cannot be the start of a stop string.
+//! - Dropping a call's future stops its generation at the next token (or prompt batch).
+//! - A constraint is turned into GBNF and parsed with stderr captured once per distinct
+//!   grammar ([`LanguageModel::check_constraint`] does it up front); later calls reuse the
+//!   converted grammar and never touch the process's stderr again.
+
+mod context;
+mod file;
+mod generate;
+mod grammar;
+mod parallel;
+mod prefix;
+mod stream;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use ladder_core::{
+    ChatRequest, ChatResponse, Constraint, LanguageModel, Message, ModelError, ModelInfo, Session,
+    TokenCount, TokenSink,
+};
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+
+pub(crate) use context::context_size;
+use file::check_magic;
+use prefix::SavedPrefix;
+use stream::StopOnDrop;
+
+use crate::native;
+use crate::timing::ms_since;
+
+/// Tokens decoded per batch while reading the prompt.
+const BATCH: usize = 512;
+
+/// How to run a local model.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub path: PathBuf,
+    /// Threads for generation and prompt processing (default 1 per concurrent run).
+    pub threads: u32,
+    /// The largest context a call may use, in tokens.
+    pub max_context: u32,
+    /// Keep each run's context between its calls and evaluate only the tokens after the
+    /// longest common prefix with what its cache holds (default on; see the module docs
+    /// for what it changes).
+    pub prefix_cache: bool,
+    /// Decode a batch of independent calls ([`LanguageModel::chat_batch`]: debate agents,
+    /// votes) as parallel sequences of one context, their common prompt prefix evaluated
+    /// once (default on).
+    pub parallel: bool,
+    /// With `prefix_cache`: share the KV cells of a prompt's system prefix across runs
+    /// (default on; see the module docs).
+    pub shared_prefixes: bool,
+}
+
+impl LocalConfig {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        LocalConfig {
+            path: path.into(),
+            threads: 1,
+            max_context: 8192,
+            prefix_cache: true,
+            parallel: true,
+            shared_prefixes: true,
+        }
+    }
+}
+
+/// A GGUF model loaded with llama.cpp.
+#[derive(Clone)]
+pub struct LocalModel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    model: LlamaModel,
+    template: LlamaChatTemplate,
+    name: String,
+    threads: i32,
+    max_context: u32,
+    prefix_cache: bool,
+    parallel: bool,
+    shared_prefixes: bool,
+    /// Saved KV cells of system prefixes, shared by every run's session (newest last).
+    prefixes: Mutex<Vec<Arc<SavedPrefix>>>,
+    /// The model file's SHA-256, for manifests (computed on first use).
+    path: PathBuf,
+    sha256: std::sync::OnceLock<String>,
+    /// GBNF of each constraint already parsed successfully, by the constraint's JSON.
+    grammars: Mutex<HashMap<String, String>>,
+}
+
+impl LocalModel {
+    /// Load the model file. Fails with a message that says what to do when the file is
+    /// missing, is not a GGUF file, or is damaged.
+    pub fn load(config: &LocalConfig) -> Result<LocalModel, ModelError> {
+        let path = &config.path;
+        let shown = path.display().to_string();
+        let load_err = |reason: String| ModelError::Load {
+            path: shown.clone(),
+            reason,
+        };
+        if !path.exists() {
+            return Err(ModelError::NotInstalled { path: shown });
+        }
+        check_magic(path).map_err(load_err)?;
+        let backend = native::backend();
+        native::clear_log();
+        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
+            .map_err(|e| {
+                let log = native::take_log();
+                load_err(format!(
+                    "{e} (llama.cpp: {}); the file may be truncated or damaged: run `just setup` again to re-install it",
+                    if log.is_empty() { "no details" } else { &log }
+                ))
+            })?;
+        let template = model.chat_template(None).map_err(|e| {
+            load_err(format!(
+                "it has no usable chat template ({e}); ladder needs a chat model"
+            ))
+        })?;
+        let context_train = model.n_ctx_train();
+        Ok(LocalModel {
+            inner: Arc::new(Inner {
+                model,
+                template,
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or(shown),
+                threads: config.threads.max(1) as i32,
+                max_context: config.max_context.min(context_train).max(64),
+                prefix_cache: config.prefix_cache,
+                parallel: config.parallel,
+                shared_prefixes: config.shared_prefixes,
+                prefixes: Mutex::new(Vec::new()),
+                path: path.clone(),
+                sha256: std::sync::OnceLock::new(),
+                grammars: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The prompt text the model sees for these messages (the GGUF's own chat template).
+    pub fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
+        self.inner.render(messages)
+    }
+
+    /// Tokens of the rendered prompt for these messages.
+    pub fn count_prompt_tokens(&self, messages: &[Message]) -> Result<usize, ModelError> {
+        let prompt = self.inner.render(messages)?;
+        Ok(self.inner.tokenize(&prompt).len())
+    }
+
+    pub(crate) fn model(&self) -> &LlamaModel {
+        &self.inner.model
+    }
+
+    pub(crate) fn threads(&self) -> i32 {
+        self.inner.threads
+    }
+
+    /// Generate on the current thread (it blocks; async callers use [`LanguageModel::chat`]).
+    pub fn chat_blocking(
+        &self,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        self.inner
+            .generate(request, stream, &AtomicBool::new(false))
+    }
+
+    /// How many system prefixes the cross-run store holds now.
+    pub fn shared_prefixes_held(&self) -> usize {
+        self.inner.store().len()
+    }
+
+    /// The length in tokens of the system prefix a request's KV cells would be shared by
+    /// (None when it has none worth sharing, or sharing is off).
+    pub fn shared_prefix_tokens(&self, request: &ChatRequest) -> Option<usize> {
+        let tokens = self.inner.prompt_tokens(request).ok()?;
+        self.inner.shared_prefix(request, &tokens)
+    }
+
+    /// Empty the cross-run store (a benchmark's rounds each start from nothing).
+    pub fn clear_shared_prefixes(&self) {
+        self.inner.store().clear();
+    }
+
+    /// How many distinct grammars have been converted and parsed so far.
+    pub fn grammars_parsed(&self) -> usize {
+        self.inner
+            .grammars
+            .lock()
+            .map(|g| g.len())
+            .unwrap_or_default()
+    }
+}
+
+impl Inner {
+    fn render(&self, messages: &[Message]) -> Result<String, ModelError> {
+        let chat = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_string(), m.content.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                ModelError::Generation(format!("a message cannot be passed to llama.cpp: {e}"))
+            })?;
+        self.model
+            .apply_chat_template(&self.template, &chat, true)
+            .map_err(|e| ModelError::Generation(format!("the chat template failed: {e}")))
+    }
+
+    fn tokenize(&self, prompt: &str) -> Vec<LlamaToken> {
+        self.model.vocab().tokenize(prompt.as_bytes(), true, true)
+    }
+}
+
+impl LocalModel {
+    /// Run a generation on a blocking thread. Dropping the returned future stops it at its
+    /// next token; `total_ms` is the wall time as the caller saw it.
+    async fn off_thread(
+        &self,
+        work: impl FnOnce(&Arc<Inner>, &AtomicBool) -> Result<ChatResponse, ModelError> + Send + 'static,
+    ) -> Result<ChatResponse, ModelError> {
+        let inner = Arc::clone(&self.inner);
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+        let mut response = tokio::task::spawn_blocking(move || work(&inner, &stop))
+            .await
+            .map_err(|e| ModelError::Generation(format!("the generation thread failed: {e}")))??;
+        response.total_ms = ms_since(started);
+        Ok(response)
+    }
+}
+
+#[async_trait]
+impl LanguageModel for LocalModel {
+    fn info(&self) -> ModelInfo {
+        ModelInfo::new("local", self.inner.name.clone())
+    }
+
+    async fn chat(
+        &self,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        let request = request.clone();
+        self.off_thread(move |inner, stop| inner.generate(&request, stream.as_ref(), stop))
+            .await
+    }
+
+    async fn chat_in(
+        &self,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        if !self.inner.prefix_cache {
+            return self.chat(request, stream).await;
+        }
+        let (request, session) = (request.clone(), session.clone());
+        self.off_thread(move |inner, stop| {
+            inner.generate_cached(&session, &request, stream.as_ref(), stop)
+        })
+        .await
+    }
+
+    async fn chat_batch(
+        &self,
+        session: &Session,
+        requests: &[ChatRequest],
+        streams: Vec<Option<TokenSink>>,
+    ) -> Vec<Result<ChatResponse, ModelError>> {
+        if requests.len() < 2 || !self.inner.parallel {
+            return ladder_core::model::one_by_one(self, session, requests, streams).await;
+        }
+        let inner = Arc::clone(&self.inner);
+        let started = Instant::now();
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+        let requests = requests.to_vec();
+        let n = requests.len();
+        match tokio::task::spawn_blocking(move || {
+            inner.generate_parallel(&requests, streams, &stop)
+        })
+        .await
+        {
+            Ok(mut results) => {
+                for r in results.iter_mut().flatten() {
+                    r.total_ms = ms_since(started);
+                }
+                results
+            }
+            Err(e) => (0..n)
+                .map(|_| {
+                    Err(ModelError::Generation(format!(
+                        "the generation thread failed: {e}"
+                    )))
+                })
+                .collect(),
+        }
+    }
+
+    fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
+        Ok(TokenCount {
+            tokens: self.count_prompt_tokens(messages)? as u64,
+            estimated: false,
+        })
+    }
+
+    fn context_window(&self) -> u64 {
+        u64::from(self.inner.max_context)
+    }
+
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({
+            "threads": self.inner.threads,
+            "max_context": self.inner.max_context,
+            "prefix_cache": self.inner.prefix_cache,
+            "shared_prefixes": self.inner.prefix_cache && self.inner.shared_prefixes,
+            "parallel": self.inner.parallel,
+            "parameters": self.inner.model.n_params(),
+            "sha256": self.inner.file_sha256(),
+            "catalog_name": crate::catalog::by_file(&self.inner.name).map(|m| m.name.clone()),
+            "quantisation": self.inner.quantisation(),
+        })
+    }
+
+    fn check_constraint(&self, constraint: &Constraint) -> Result<(), ModelError> {
+        self.inner.grammar_sampler(constraint).map(drop)
+    }
+}

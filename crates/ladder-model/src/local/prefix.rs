@@ -1,0 +1,231 @@
+//! Prefix reuse: a run's session keeps a context between calls, and a model-wide store
+//! shares the KV cells of system prefixes across runs.
+//!
+//! Invariants:
+//! - A call in a session evaluates only the prompt tokens after the longest common prefix
+//!   with what its cache holds, and always at least one (its logits start sampling).
+//! - A prompt with a system prefix worth sharing ([`MIN_SHARED_PREFIX`] tokens or more) is
+//!   always split at the prefix's end, whether its cells come from the store or are
+//!   evaluated here, so a run's bytes do not depend on which run came first.
+//! - The store keeps at most [`SHARED_PREFIXES`] prefixes, each once, the oldest dropped
+//!   first; a poisoned lock still holds whole entries.
+//! - After a failed call the session's cache is forgotten (emptied), never trusted.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ladder_core::{
+    ChatRequest, ChatResponse, FinishReason, Message, ModelError, Session, TokenSink,
+};
+use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
+use llama_cpp_2::token::LlamaToken;
+
+use super::context::{context_size, decode_prompt, Cached};
+use super::Inner;
+
+/// A system prefix's KV cells, saved once and copied into any run's context.
+pub(super) struct SavedPrefix {
+    tokens: Vec<LlamaToken>,
+    state: SeqState,
+}
+
+/// Shortest system prefix worth sharing, in tokens.
+const MIN_SHARED_PREFIX: usize = 16;
+
+/// System prefixes the shared store keeps (the oldest goes first): a bench has a few
+/// strategies' and components' system prompts per suite.
+const SHARED_PREFIXES: usize = 12;
+
+/// Tokens a session's context holds at least (it grows when a call needs more).
+const CACHED_CONTEXT: u32 = 4096;
+
+impl Inner {
+    /// The length of the request's system prefix in `tokens` (its leading system messages
+    /// as the chat template renders them, up to where the first other message's text
+    /// starts), when prefixes are shared and it is long enough to be worth it.
+    pub(super) fn shared_prefix(
+        &self,
+        request: &ChatRequest,
+        tokens: &[LlamaToken],
+    ) -> Option<usize> {
+        if !self.shared_prefixes {
+            return None;
+        }
+        let k = request
+            .messages
+            .iter()
+            .take_while(|m| m.role == ladder_core::Role::System)
+            .count();
+        if k == 0 || k == request.messages.len() {
+            return None;
+        }
+        const MARK: &str = "\u{1}ladder-prefix-end\u{1}";
+        let mut probe = request.messages[..k].to_vec();
+        probe.push(Message {
+            role: request.messages[k].role,
+            content: MARK.into(),
+        });
+        let text = self.render(&probe).ok()?;
+        let head = self.tokenize(&text[..text.find(MARK)?]);
+        (head.len() >= MIN_SHARED_PREFIX && head.len() < tokens.len() && tokens.starts_with(&head))
+            .then_some(head.len())
+    }
+
+    /// Make `cached` hold exactly `prefix`: its saved cells copied in from the shared
+    /// store (true), or (the first time) evaluated here and saved there (false). Either way
+    /// the prompt is split at the same place, so a run's bytes do not depend on which run
+    /// came first.
+    fn load_prefix(
+        &self,
+        cached: &mut Cached,
+        prefix: &[LlamaToken],
+        stop: &AtomicBool,
+    ) -> Result<bool, ModelError> {
+        let saved = self
+            .store()
+            .iter()
+            .rev()
+            .find(|p| p.tokens == prefix)
+            .cloned();
+        cached.ctx.clear_kv_cache();
+        cached.tokens.clear();
+        if let Some(saved) = saved {
+            if cached.ctx.state_seq_set(&saved.state, 0).is_ok() {
+                cached.tokens = prefix.to_vec();
+                return Ok(true);
+            }
+            cached.ctx.clear_kv_cache(); // a state that does not fit: evaluate instead
+        }
+        if decode_prompt(&mut cached.ctx, prefix, 0, stop)?.is_none() {
+            return Err(ModelError::Generation(
+                "stopped: the call was abandoned".into(),
+            ));
+        }
+        cached.tokens = prefix.to_vec();
+        if let Ok(state) = cached.ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
+            let mut store = self.store();
+            if !store.iter().any(|p| p.tokens == prefix) {
+                if store.len() == SHARED_PREFIXES {
+                    store.remove(0);
+                }
+                store.push(Arc::new(SavedPrefix {
+                    tokens: prefix.to_vec(),
+                    state,
+                }));
+            }
+        }
+        Ok(false)
+    }
+
+    /// The cross-run store of system prefixes (a poisoned lock still holds whole entries:
+    /// each is pushed or removed in one step).
+    pub(super) fn store(&self) -> std::sync::MutexGuard<'_, Vec<Arc<SavedPrefix>>> {
+        self.prefixes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One completion in a run's session: the session keeps a context whose KV cache holds
+    /// the previous call's prompt and output; only the tokens after the longest common
+    /// prefix with it are evaluated.
+    pub(super) fn generate_cached(
+        self: &Arc<Self>,
+        session: &Session,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+        stop: &AtomicBool,
+    ) -> Result<ChatResponse, ModelError> {
+        let started = Instant::now();
+        let tokens = self.prompt_tokens(request)?;
+        let need = context_size(tokens.len(), request.sampling.max_tokens, self.max_context)?;
+        session.with_state(
+            || None::<Cached>,
+            |slot| {
+                if slot.as_ref().is_some_and(|c| c.n_ctx < need) {
+                    *slot = None; // too small for this call: start over, larger
+                }
+                if slot.is_none() {
+                    let n_ctx = need.max(CACHED_CONTEXT.min(self.max_context));
+                    *slot = Some(Cached::new(Arc::clone(self), n_ctx)?);
+                }
+                let cached = slot.as_mut().expect("filled above");
+                // Keep the longest common prefix, but evaluate at least one token: its
+                // logits are where sampling starts.
+                let mut keep = cached
+                    .tokens
+                    .iter()
+                    .zip(&tokens)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(tokens.len() - 1);
+                // Prompt tokens evaluated here before `complete` (not served from a cache).
+                let mut evaluated = 0;
+                if let Some(p) = self.shared_prefix(request, &tokens) {
+                    if keep < p {
+                        // The session's cache lacks this prompt's system prefix: take its
+                        // cells from the shared store (or evaluate them once and share).
+                        if !self.load_prefix(cached, &tokens[..p], stop)? {
+                            evaluated = p as u64;
+                        }
+                        keep = p;
+                    }
+                }
+                let uncount = |mut r: ChatResponse| {
+                    r.usage.cached_tokens -= evaluated;
+                    r
+                };
+                if !cached
+                    .ctx
+                    .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+                    .unwrap_or(false)
+                {
+                    cached.ctx.clear_kv_cache();
+                    cached.tokens.clear();
+                    return self.finish_cached(cached, &tokens, 0, request, stream, stop, started);
+                }
+                cached.tokens.truncate(keep);
+                self.finish_cached(cached, &tokens, keep, request, stream, stop, started)
+                    .map(uncount)
+            },
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_cached(
+        &self,
+        cached: &mut Cached,
+        tokens: &[LlamaToken],
+        keep: usize,
+        request: &ChatRequest,
+        stream: Option<&TokenSink>,
+        stop: &AtomicBool,
+        started: Instant,
+    ) -> Result<ChatResponse, ModelError> {
+        match self.complete(
+            &mut cached.ctx,
+            tokens,
+            keep,
+            request,
+            stream,
+            stop,
+            started,
+        ) {
+            Ok((response, generated)) => {
+                cached.tokens = tokens.to_vec();
+                // Every generated token was decoded into the cache, except the one that
+                // completed a stop string (generation ended before decoding it).
+                let decoded = match response.finish {
+                    FinishReason::StopString => generated.len().saturating_sub(1),
+                    _ => generated.len(),
+                };
+                cached.tokens.extend_from_slice(&generated[..decoded]);
+                Ok(response)
+            }
+            Err(e) => {
+                // What the cache holds after a failure is unknown: forget it.
+                cached.ctx.clear_kv_cache();
+                cached.tokens.clear();
+                Err(e)
+            }
+        }
+    }
+}
