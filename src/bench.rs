@@ -50,7 +50,7 @@ pub struct BenchArgs {
     #[arg(long)]
     ablate: bool,
     /// Data folder of the embedded store (suite knowledge bases).
-    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    #[arg(long, env = ladder_core::paths::DATA_DIR_ENV, default_value = ladder_core::paths::DATA_DIR)]
     data: PathBuf,
     #[command(flatten)]
     model: ModelArgs,

@@ -13,7 +13,7 @@ pub struct StoreArgs {
     #[arg(long, default_value = "edge")]
     pub store: String,
     /// Data folder of the embedded store.
-    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    #[arg(long, env = ladder_core::paths::DATA_DIR_ENV, default_value = ladder_core::paths::DATA_DIR)]
     pub data: PathBuf,
 }
 

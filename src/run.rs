@@ -46,7 +46,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "runs", value_name = "DIR")]
     pub out: PathBuf,
     /// Data folder of the embedded store (where suite knowledge bases are indexed).
-    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    #[arg(long, env = ladder_core::paths::DATA_DIR_ENV, default_value = ladder_core::paths::DATA_DIR)]
     pub data: PathBuf,
 }
 

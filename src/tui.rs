@@ -62,7 +62,7 @@ pub struct LiveArgs {
     #[arg(long, default_value = "runs", value_name = "DIR")]
     out: PathBuf,
     /// Data folder of the embedded store (suite knowledge bases).
-    #[arg(long, env = "LADDER_DATA_DIR", default_value = "data")]
+    #[arg(long, env = ladder_core::paths::DATA_DIR_ENV, default_value = ladder_core::paths::DATA_DIR)]
     data: PathBuf,
 }
 

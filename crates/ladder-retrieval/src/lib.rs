@@ -20,11 +20,7 @@ pub use kb::KnowledgeBase;
 
 /// Where embedded collections live: `$LADDER_DATA_DIR/qdrant`, else `data/qdrant`.
 pub fn default_data_dir() -> std::path::PathBuf {
-    store_dir(
-        &std::env::var_os("LADDER_DATA_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from("data")),
-    )
+    store_dir(&ladder_core::paths::data_dir())
 }
 
 /// The embedded store's folder inside a data folder (`--data DIR`): `DIR/qdrant`. The one

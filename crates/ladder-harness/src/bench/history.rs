@@ -25,7 +25,7 @@ pub fn history_path() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("LADDER_HISTORY") {
         return Some(PathBuf::from(p));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ladder/bench-history.jsonl"))
+    ladder_core::paths::cache_dir().map(|c| c.join("bench-history.jsonl"))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -59,11 +59,7 @@ fn file_sha256(path: &Path) -> String {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     match std::fs::File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut hasher)) {
-        Ok(_) => hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        Ok(_) => ladder_core::numbers::hex(&hasher.finalize()),
         Err(e) => format!("unreadable: {e}"),
     }
 }
