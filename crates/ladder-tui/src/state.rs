@@ -333,6 +333,9 @@ pub struct App {
     pub runs: Option<RunTable>,
     /// Questions waiting for the person's reply, oldest first.
     pub asking: Vec<Asking>,
+    /// What the person typed while they play the user and no question was open: the start
+    /// of their next reply (a word typed between questions is never a command).
+    pub ahead: String,
     /// The hidden profile card shown while a person plays the user.
     pub card: Vec<String>,
     /// One-line captions under each pane saying what the latest component or action does
@@ -350,6 +353,14 @@ impl App {
             panes,
             ..App::default()
         }
+    }
+
+    /// Whether a person plays the user of a run still in progress on the panes: then keys
+    /// that type are the person's words, never commands (Ctrl-C still quits).
+    pub fn playing(&self) -> bool {
+        !self.card.is_empty()
+            && self.base == Base::Panes
+            && self.panes.iter().any(|p| p.score.is_none())
     }
 
     /// An app that opens on the task picker.

@@ -90,11 +90,15 @@ pub fn update(app: &mut App, msg: Msg) {
             }
         }
         Msg::Status(line) => app.status = line,
-        Msg::Ask { pane, question } => app.asking.push(Asking {
-            pane,
-            question,
-            input: String::new(),
-        }),
+        Msg::Ask { pane, question } => {
+            // What they typed ahead starts this reply.
+            let input = std::mem::take(&mut app.ahead);
+            app.asking.push(Asking {
+                pane,
+                question,
+                input,
+            })
+        }
         Msg::Opened(panes) => {
             app.panes = panes;
             app.focus = 0;
@@ -112,6 +116,10 @@ fn on_key(app: &mut App, key: Key) {
     }
     // A question waiting for the person: typing goes into the reply.
     if app.base == Base::Panes && typing(app, key) {
+        return;
+    }
+    // Playing the user between questions: typing is the person's next reply, not commands.
+    if app.screen == Screen::Panes && app.playing() && typing_ahead(app, key) {
         return;
     }
     if app.screen == Screen::Panes {
@@ -178,6 +186,27 @@ fn typing(app: &mut App, key: Key) -> bool {
     };
     let pane = app.asking.remove(0).pane;
     app.requests.push(Request::Reply { pane, text });
+    true
+}
+
+/// Keys while the person plays the user and no question is open: characters, Space and
+/// Backspace edit the start of their next reply; Enter keeps it for the next question;
+/// Esc clears it (and, with nothing typed, goes back as usual). Returns false for the keys
+/// it leaves to the panes (navigation, Tab, Esc with nothing typed).
+fn typing_ahead(app: &mut App, key: Key) -> bool {
+    match key {
+        Key::Char(c) => app.ahead.push(c),
+        Key::Space => app.ahead.push(' '),
+        Key::Backspace => {
+            app.ahead.pop();
+        }
+        Key::Enter | Key::Esc if !app.ahead.trim().is_empty() => {
+            if key == Key::Esc {
+                app.ahead.clear();
+            }
+        }
+        _ => return false,
+    }
     true
 }
 

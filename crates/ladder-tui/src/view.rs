@@ -490,6 +490,9 @@ fn runs_view(frame: &mut Frame, area: Rect, t: &RunTable) {
 /// The question waiting for the person, their reply so far, and the hidden profile card.
 fn asking_view(frame: &mut Frame, area: Rect, app: &App) {
     let Some(ask) = app.asking.first() else {
+        if !app.ahead.is_empty() {
+            typed_ahead_view(frame, area, app);
+        }
         return;
     };
     let who = app
@@ -519,6 +522,26 @@ fn asking_view(frame: &mut Frame, area: Rect, app: &App) {
         box_area,
         Paragraph::new(lines).wrap(Wrap { trim: false }),
         " your reply (Enter sends, Esc gives up) ",
+    );
+}
+
+/// What the person typed between questions, shown where the next question will be.
+fn typed_ahead_view(frame: &mut Frame, area: Rect, app: &App) {
+    let lines = vec![Line::from(Span::styled(
+        format!("> {}▏", app.ahead),
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    let height = 3.min(area.height);
+    let box_area = Rect {
+        y: area.y + area.height - height,
+        height,
+        ..area
+    };
+    draw_overlay(
+        frame,
+        box_area,
+        Paragraph::new(lines),
+        " your next reply (it waits for the next question; Esc clears) ",
     );
 }
 
@@ -575,7 +598,12 @@ pub fn view(frame: &mut Frame, app: &App) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" metrics ")),
         metrics,
     );
-    let hint = if !app.status.is_empty() {
+    let hint = if app.base == Base::Panes && !app.asking.is_empty() {
+        // Every letter is the reply's: only these keys act.
+        "Enter send · Esc give up · Ctrl-C quit".to_string()
+    } else if app.playing() && app.screen == Screen::Panes {
+        "typing: your next reply · Esc back · Tab pane · ↑↓ events · Ctrl-C quit".to_string()
+    } else if !app.status.is_empty() {
         app.status.clone()
     } else {
         match app.base {

@@ -349,8 +349,109 @@ fn the_picker_starts_the_chosen_strategies_on_the_chosen_task() {
         "playing the user shows the hidden profile: {:?}",
         app.card
     );
+    // Playing the user with the runs going, `b` is a letter of the next reply; Esc clears
+    // it, and Esc with nothing typed goes back.
     key(&mut app, Key::Char('b'));
-    assert_eq!(app.base, ladder_tui::Base::Picker, "b goes back");
+    assert_eq!(
+        app.base,
+        ladder_tui::Base::Panes,
+        "b is typed, not a command"
+    );
+    assert_eq!(app.ahead, "b");
+    key(&mut app, Key::Esc);
+    assert_eq!(
+        (app.base, app.ahead.as_str()),
+        (ladder_tui::Base::Panes, "")
+    );
+    key(&mut app, Key::Esc);
+    assert_eq!(app.base, ladder_tui::Base::Picker, "Esc goes back");
+}
+
+/// Every key of `text` as the terminal gives it.
+fn type_text(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, if c == ' ' { Key::Space } else { Key::Char(c) });
+    }
+}
+
+#[test]
+fn playing_the_user_past_the_end_of_the_form_never_turns_words_into_commands() {
+    // Words a person types between questions, each full of command letters (q quits, b
+    // and Backspace go back, g, l, n, p, h, u, ? and the digits act on the panes).
+    let replies = [
+        "quiet",
+        "by the sea, please",
+        "quite lively, no pub crawls",
+        "2 days? maybe 3",
+        "help me",
+        "global: look up nothing",
+    ];
+    let mut app = App::picking(picker());
+    key(&mut app, Key::Char('u'));
+    key(&mut app, Key::Enter);
+    assert_eq!(app.base, ladder_tui::Base::Panes);
+    app.requests.clear();
+    let ask = |app: &mut App, question: &str| {
+        update(
+            app,
+            Msg::Ask {
+                pane: 0,
+                question: question.into(),
+            },
+        )
+    };
+    // The form's question, answered.
+    ask(&mut app, "Where will you be travelling from?");
+    type_text(&mut app, "Ostby");
+    key(&mut app, Key::Enter);
+    for (i, words) in replies.iter().enumerate() {
+        // The form is over; the person types anyway (no question is open).
+        type_text(&mut app, words);
+        key(&mut app, Key::Enter); // nothing to send it to: kept
+        assert!(!app.quit, "{words:?} quit the UI");
+        assert_eq!(
+            app.base,
+            ladder_tui::Base::Panes,
+            "{words:?} left the panes"
+        );
+        assert_eq!(app.screen, ladder_tui::state::Screen::Panes, "{words:?}");
+        assert_eq!(app.ahead, *words);
+        let screen = draw(&app, 80, 24).join("\n");
+        assert!(screen.contains(&format!("> {words}")), "{screen}");
+        assert!(screen.contains("Ctrl-C quit"), "{screen}");
+        // The next question starts with what they typed; Enter sends it.
+        ask(&mut app, &format!("Question {}?", i + 2));
+        assert_eq!(app.ahead, "");
+        key(&mut app, Key::Enter);
+        assert_eq!(
+            app.requests.last(),
+            Some(&ladder_tui::Request::Reply {
+                pane: 0,
+                text: Some(words.to_string())
+            })
+        );
+    }
+    // While a question is open the footer says what the keys do there: no `b back`.
+    ask(&mut app, "Anything else?");
+    let footer = draw(&app, 80, 24).pop().unwrap_or_default();
+    assert!(
+        footer.contains("Enter send") && !footer.contains("b back"),
+        "{footer}"
+    );
+    key(&mut app, Key::Esc); // gives up this one
+                             // Once both runs have ended, the keys are commands again.
+    for pane in 0..2 {
+        update(
+            &mut app,
+            Msg::Score {
+                pane,
+                line: "failure (partial 0.00)".into(),
+            },
+        );
+    }
+    assert!(!app.playing());
+    key(&mut app, Key::Char('q'));
+    assert!(app.quit);
 }
 
 #[test]
