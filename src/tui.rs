@@ -99,6 +99,15 @@ impl Runner {
         })
     }
 
+    /// Cancel the runs on screen and silence them; the new generation's number.
+    fn stop(&mut self) -> u64 {
+        for c in self.cancels.drain(..) {
+            c.cancel();
+        }
+        self.replies.clear();
+        self.generation.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
     fn handle(&mut self, request: Request, tx: &UnboundedSender<Msg>) {
         match request {
             Request::Start {
@@ -108,11 +117,7 @@ impl Runner {
                 right,
                 play_user,
             } => {
-                for c in self.cancels.drain(..) {
-                    c.cancel();
-                }
-                self.replies.clear();
-                let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+                let generation = self.stop();
                 for (pane, strategy) in [left, right].iter().enumerate() {
                     let mut spec = RunSpec::new(
                         TaskSource::Suite(suite.clone()),
@@ -140,6 +145,9 @@ impl Runner {
                 }
             }
             Request::Open(paths) => open(&paths, tx),
+            Request::Stop => {
+                self.stop();
+            }
             Request::Reply { pane, text } => {
                 if let Some(r) = self.replies.get(&pane) {
                     let _ = r.send(text);
@@ -412,7 +420,11 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             "lesson {}: {} · ? help · q {}",
             lesson.name,
             lesson.title,
-            if last { "quit" } else { "next lesson" }
+            if last {
+                "quit"
+            } else {
+                "next lesson · Ctrl-C quit"
+            }
         );
         // The lesson's text first, over the panes filling up (Esc closes it).
         app.intro = format!(
@@ -428,7 +440,12 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
             play_user: false,
         });
         // The runner outlives each lesson's UI: the model is loaded once.
-        drive(app, Some(&mut runner), tx, rx, terminal, Some(lesson)).await?;
+        let app = drive(app, Some(&mut runner), tx, rx, terminal, Some(lesson)).await?;
+        if app.interrupted {
+            // Ctrl-C leaves the demo; `q` goes on to the next lesson.
+            runner.stop();
+            break;
+        }
         if !terminal {
             println!("What to notice: {}\n", lesson.notice);
             let truth = lessons::ground_truth(&task);

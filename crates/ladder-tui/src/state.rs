@@ -297,6 +297,9 @@ pub enum Request {
         right: String,
         play_user: bool,
     },
+    /// Stop the runs on the panes (the person went back to the picker): they are cancelled,
+    /// keep what they traced, and send nothing more.
+    Stop,
     /// Read these trace files into panes (answered by [`crate::update::Msg::Opened`]).
     Open(Vec<PathBuf>),
     /// The person's reply to pane `pane`'s question; None: they gave up.
@@ -324,6 +327,9 @@ pub struct App {
     pub lock: Lock,
     /// Set when the user asked to quit.
     pub quit: bool,
+    /// Set when they quit with Ctrl-C: quit everything (the all-lessons demo ends too,
+    /// where `q` goes on to the next lesson).
+    pub interrupted: bool,
     /// A line for the status bar (what the app is doing, or an error).
     pub status: String,
     pub base: Base,

@@ -112,6 +112,7 @@ pub fn update(app: &mut App, msg: Msg) {
 fn on_key(app: &mut App, key: Key) {
     if key == Key::Interrupt {
         app.quit = true;
+        app.interrupted = true;
         return;
     }
     // A question waiting for the person: typing goes into the reply.
@@ -134,6 +135,14 @@ fn on_key(app: &mut App, key: Key) {
         Key::Char('b') | Key::Esc | Key::Backspace
             if app.screen == Screen::Panes && (app.picker.is_some() || app.runs.is_some()) =>
         {
+            // Runs still going on the panes stop: nothing runs where nobody sees it.
+            if app.panes.iter().any(|p| p.score.is_none()) && app.runs.is_none() {
+                app.requests.push(Request::Stop);
+            }
+            app.asking.clear();
+            app.ahead.clear();
+            // The status line described the run; the picker's hints come back.
+            app.status.clear();
             app.base = if app.runs.is_some() {
                 Base::Runs
             } else {

@@ -553,3 +553,52 @@ fn the_component_view_draws_the_pipelines_graph_with_waiting_nodes_mid_run() {
         "{text}"
     );
 }
+
+#[test]
+fn going_back_to_the_picker_stops_the_runs_and_brings_its_hints_back() {
+    let mut app = App::picking(picker());
+    key(&mut app, Key::Enter);
+    assert_eq!(app.base, ladder_tui::Base::Panes);
+    assert!(!app.status.is_empty(), "the status line names the run");
+    app.requests.clear();
+    key(&mut app, Key::Char('b'));
+    assert_eq!(app.base, ladder_tui::Base::Picker);
+    assert_eq!(
+        app.requests,
+        vec![ladder_tui::Request::Stop],
+        "the runs still going stop when nobody can see them"
+    );
+    let footer = draw(&app, 80, 24).pop().unwrap_or_default();
+    assert!(
+        footer.contains("u play the user"),
+        "the picker's hints: {footer}"
+    );
+    // Runs that ended need no stopping.
+    key(&mut app, Key::Enter);
+    for pane in 0..2 {
+        update(
+            &mut app,
+            Msg::Score {
+                pane,
+                line: "SUCCESS (partial 1.00)".into(),
+            },
+        );
+    }
+    app.requests.clear();
+    key(&mut app, Key::Esc);
+    assert_eq!(app.base, ladder_tui::Base::Picker);
+    assert!(app.requests.is_empty(), "{:?}", app.requests);
+}
+
+#[test]
+fn ctrl_c_quits_everything_and_q_only_this_screen() {
+    let mut app = app();
+    key(&mut app, Key::Char('q'));
+    assert!(app.quit && !app.interrupted);
+    let mut app = self::app();
+    key(&mut app, Key::Interrupt);
+    assert!(
+        app.quit && app.interrupted,
+        "the all-lessons demo ends on Ctrl-C"
+    );
+}
