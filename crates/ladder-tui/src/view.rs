@@ -602,7 +602,15 @@ pub fn view(frame: &mut Frame, app: &App) {
         // Every letter is the reply's: only these keys act.
         "Enter send · Esc give up · Ctrl-C quit".to_string()
     } else if app.playing() && app.screen == Screen::Panes {
-        "typing: your next reply · Esc back · Tab pane · ↑↓ events · Ctrl-C quit".to_string()
+        format!(
+            "typing: your next reply{} · Tab pane · ↑↓ events · Ctrl-C quit",
+            // Esc goes back only where there is somewhere to go back to.
+            if app.picker.is_some() || app.runs.is_some() {
+                " · Esc back"
+            } else {
+                ""
+            }
+        )
     } else if !app.status.is_empty() {
         app.status.clone()
     } else {

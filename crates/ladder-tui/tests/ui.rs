@@ -602,3 +602,19 @@ fn ctrl_c_quits_everything_and_q_only_this_screen() {
         "the all-lessons demo ends on Ctrl-C"
     );
 }
+
+#[test]
+fn playing_without_a_picker_the_footer_offers_no_way_back_it_does_not_have() {
+    // `ladder tui --id TASK --play`: no picker to go back to; Ctrl-C is the way out.
+    let mut app = App::new(vec![Pane::new("scaffold"), Pane::new("bootstrap")]);
+    app.card = vec!["home_city = Ostby".into()];
+    let footer = draw(&app, 80, 24).pop().unwrap_or_default();
+    assert!(
+        footer.contains("Ctrl-C quit") && !footer.contains("Esc back"),
+        "{footer}"
+    );
+    key(&mut app, Key::Esc);
+    assert!(!app.quit, "Esc with nothing typed does not end the run");
+    key(&mut app, Key::Interrupt);
+    assert!(app.quit);
+}
