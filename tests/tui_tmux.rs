@@ -168,3 +168,74 @@ fn pick_run_open_play_and_quit_in_a_real_terminal() {
         .count();
     assert_eq!(traces, 4);
 }
+
+#[test]
+fn a_bench_folders_two_marked_runs_open_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed (`just setup` installs it)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ladder"));
+    // A bench folder: the committed replay bench's results with the two committed traces
+    // in its traces/ (the binary loads no model for a bench folder).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bench");
+    std::fs::create_dir_all(dir.join("traces")).unwrap();
+    let results =
+        std::fs::read_to_string(root.join("fixtures/runs/replay-small/results.jsonl")).unwrap();
+    let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
+    let mut lines = Vec::new();
+    for (i, line) in results.lines().enumerate() {
+        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = names[i % 2];
+        std::fs::copy(
+            root.join("fixtures/traces").join(name),
+            dir.join("traces").join(name),
+        )
+        .unwrap();
+        record["trace"] = format!("traces/{name}").into();
+        lines.push(record.to_string());
+    }
+    std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+    let tmux = Tmux {
+        socket: format!("ladder-test-bench-{}", std::process::id()),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "t",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "-c",
+        root.to_str().unwrap(),
+        "bash --norc --noprofile",
+    ]);
+    let command = format!(
+        "{bin} tui {d}; echo ENDED-$((40 + 2))",
+        d = dir.display(),
+        bin = bin.display(),
+    );
+    tmux.type_text(&command);
+    tmux.keys(&["Enter"]);
+    tmux.wait("the run table", |s| s.contains("4 runs"));
+    // Mark two runs and open them: both panes, side by side (this used to stay at
+    // `opening…` forever).
+    tmux.keys(&["Space"]);
+    tmux.keys(&["Down"]);
+    tmux.keys(&["Space"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait("the two runs side by side, with their metrics", |s| {
+        s.contains("scaffold · sea-002")
+            && s.contains("bootstrap · sea-002")
+            && s.contains("metrics")
+    });
+    // Back to the table, and quit.
+    tmux.keys(&["Escape"]);
+    tmux.wait("the run table again", |s| s.contains("4 runs"));
+    tmux.keys(&["q"]);
+    tmux.wait("the shell", |s| s.contains("ENDED-42"));
+}
