@@ -157,17 +157,22 @@ pub fn detail(e: &Event) -> String {
     }
 }
 
+/// `n` and the noun, plural unless `n` is 1 ("1 turn", "2 turns", "0 calls").
+fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 fn metrics_line(p: &Pane) -> String {
     let m = p.metrics();
     format!(
-        "{}: {}{} turns · {} calls · {} tok ({} cached) · model {:.1}s · wall {:.1}s",
+        "{}: {}{} · {} · {} tok ({} cached) · model {:.1}s · wall {:.1}s",
         p.title,
         p.score
             .as_ref()
             .map(|s| format!("{s} · "))
             .unwrap_or_default(),
-        m.user_turns,
-        m.model_calls,
+        count(m.user_turns, "turn"),
+        count(m.model_calls, "call"),
         m.total_tokens,
         m.cached_tokens,
         m.model_ms / 1000.0,
@@ -690,5 +695,18 @@ pub fn view(frame: &mut Frame, app: &App) {
                 " keys (? or Esc back) ",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_are_singular_only_for_one() {
+        assert_eq!(count(1, "turn"), "1 turn");
+        assert_eq!(count(0, "turn"), "0 turns");
+        assert_eq!(count(2, "call"), "2 calls");
+        assert_eq!(count(11, "call"), "11 calls");
     }
 }
