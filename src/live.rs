@@ -65,6 +65,13 @@ pub fn start(pane: usize, mut spec: RunSpec, tx: UnboundedSender<Msg>, generatio
 /// A bench folder's runs (its `results.jsonl`), for the run table.
 pub fn bench_folder(dir: &Path) -> Result<RunTable, String> {
     let results = dir.join("results.jsonl");
+    if !results.exists() && !dir.join("manifest.json").exists() {
+        return Err(format!(
+            "{} is not a bench folder: it has no {} and no manifest.json; give a folder that `ladder bench --out DIR` wrote, or one or two trace files",
+            dir.display(),
+            results.display()
+        ));
+    }
     let records = ladder_harness::bench::read_results(&results)
         .map_err(|e| format!("{}: {e}", results.display()))?;
     if records.is_empty() {
@@ -176,5 +183,13 @@ mod tests {
             missing.contains("no/such/folder/results.jsonl"),
             "{missing}"
         );
+        // A folder that is not a bench's is said to be so, not "no runs yet".
+        let other = tempfile::tempdir().unwrap();
+        let not_bench = bench_folder(other.path()).unwrap_err();
+        assert!(not_bench.contains("is not a bench folder"), "{not_bench}");
+        // A bench that has started (its manifest written) but finished no run yet.
+        std::fs::write(other.path().join("manifest.json"), "{}").unwrap();
+        let starting = bench_folder(other.path()).unwrap_err();
+        assert!(starting.contains("no runs yet"), "{starting}");
     }
 }
