@@ -564,6 +564,11 @@ fn draw_overlay(frame: &mut Frame, area: Rect, body: Paragraph, title: &str) {
 }
 
 /// Draw the whole UI.
+/// The smallest terminal in which every part of every screen has room; below it the
+/// bottom line says so.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+
 pub fn view(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let strip = if app.base == Base::Panes {
@@ -603,7 +608,13 @@ pub fn view(frame: &mut Frame, app: &App) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" metrics ")),
         metrics,
     );
-    let hint = if app.base == Base::Panes && !app.asking.is_empty() {
+    let hint = if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        // Everything still draws, cut short; the bottom line says why.
+        format!(
+            "{}x{} is too small: {MIN_WIDTH}x{MIN_HEIGHT} or more shows everything (80x24 is best) · q quit",
+            area.width, area.height
+        )
+    } else if app.base == Base::Panes && !app.asking.is_empty() {
         // Every letter is the reply's: only these keys act.
         "Enter send · Esc give up · Ctrl-C quit".to_string()
     } else if app.playing() && app.screen == Screen::Panes {

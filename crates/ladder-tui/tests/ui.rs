@@ -618,3 +618,22 @@ fn playing_without_a_picker_the_footer_offers_no_way_back_it_does_not_have() {
     key(&mut app, Key::Interrupt);
     assert!(app.quit);
 }
+
+#[test]
+fn a_terminal_too_small_says_so_on_its_bottom_line() {
+    let app = app();
+    for (w, h) in [(40, 10), (59, 24), (80, 14), (20, 5)] {
+        let screen = draw(&app, w, h);
+        let bottom = screen.last().cloned().unwrap_or_default();
+        assert!(
+            bottom.contains("too small") || (w < 30 && bottom.starts_with(&format!("{w}x{h}"))),
+            "{w}x{h}: {bottom:?}"
+        );
+    }
+    for (w, h) in [(60, 15), (80, 24), (120, 40)] {
+        let screen = draw(&app, w, h).join("\n");
+        assert!(!screen.contains("too small"), "{w}x{h}: {screen}");
+    }
+    // A 1x1 terminal draws without a panic.
+    let _ = draw(&app, 1, 1);
+}
