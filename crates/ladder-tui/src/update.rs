@@ -256,6 +256,9 @@ fn picker_key(app: &mut App, key: Key) {
         Key::Char('h') => p.show_hidden = !p.show_hidden,
         Key::Char('1') | Key::Left => p.left = (p.left + 1) % n,
         Key::Char('2') | Key::Right => p.right = (p.right + 1) % n,
+        // Shift-1 and Shift-2: the same lists, backwards.
+        Key::Char('!') => p.left = (p.left + n - 1) % n,
+        Key::Char('@') => p.right = (p.right + n - 1) % n,
         Key::Char('u') => p.play_user = !p.play_user,
         Key::Enter => {
             let Some(task) = p.tasks.get(p.selected) else {

@@ -336,7 +336,10 @@ pub const PICKER_KEYS: &[(&str, &str)] = &[
         "h",
         "show or hide the task's hidden profile (never shown to a strategy)",
     ),
-    ("1 ←  /  2 →", "the left / right pane's strategy"),
+    (
+        "1 ←  /  2 →",
+        "the left / right pane's strategy (! and @ go back)",
+    ),
     ("u", "play the user: you type the replies"),
     ("Enter", "run both strategies on the task"),
 ];
@@ -359,10 +362,17 @@ pub const KEYS: &[(&str, &str)] = &[
         "l",
         "lock the panes: the other follows by time, by event, off",
     ),
-    ("b Esc", "back to the picker or the run table"),
+    (
+        "b Esc",
+        "back to the picker or the run table (Esc if playing)",
+    ),
     (
         "typing, Enter",
         "your reply, when you play the user (Esc: give up)",
+    ),
+    (
+        "between questions",
+        "typing starts your next reply (Esc clears)",
     ),
     ("?", "this help"),
     ("q Ctrl-C", "quit"),

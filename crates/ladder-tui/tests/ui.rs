@@ -637,3 +637,24 @@ fn a_terminal_too_small_says_so_on_its_bottom_line() {
     // A 1x1 terminal draws without a panic.
     let _ = draw(&app, 1, 1);
 }
+
+#[test]
+fn the_pickers_strategies_cycle_both_ways_and_wrap_around() {
+    let mut app = App::picking(picker());
+    let p = app.picker.as_ref().unwrap();
+    let (l0, r0, n) = (p.left, p.right, p.strategies.len());
+    // Forward then back again: where it started.
+    for k in ['2', '2', '@', '@', '1', '!'] {
+        key(&mut app, Key::Char(k));
+    }
+    let p = app.picker.as_ref().unwrap();
+    assert_eq!((p.left, p.right), (l0, r0));
+    // Back from the first wraps to the last.
+    while app.picker.as_ref().unwrap().left != 0 {
+        key(&mut app, Key::Char('!'));
+    }
+    key(&mut app, Key::Char('!'));
+    assert_eq!(app.picker.as_ref().unwrap().left, n - 1);
+    key(&mut app, Key::Char('1'));
+    assert_eq!(app.picker.as_ref().unwrap().left, 0);
+}
