@@ -209,11 +209,9 @@ fn typing_ahead(app: &mut App, key: Key) -> bool {
         Key::Backspace => {
             app.ahead.pop();
         }
-        Key::Enter | Key::Esc if !app.ahead.trim().is_empty() => {
-            if key == Key::Esc {
-                app.ahead.clear();
-            }
-        }
+        // Nothing to send it to yet: kept for the next question.
+        Key::Enter if !app.ahead.trim().is_empty() => {}
+        Key::Esc if !app.ahead.trim().is_empty() => app.ahead.clear(),
         _ => return false,
     }
     true

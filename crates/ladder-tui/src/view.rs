@@ -502,30 +502,38 @@ fn runs_view(frame: &mut Frame, area: Rect, t: &RunTable) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-/// The question waiting for the person, their reply so far, and the hidden profile card.
+/// The question waiting for the person, their reply so far, and the hidden profile card;
+/// with no question open, what they typed ahead for the next one (in the same place).
 fn asking_view(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(ask) = app.asking.first() else {
-        if !app.ahead.is_empty() {
-            typed_ahead_view(frame, area, app);
-        }
-        return;
-    };
-    let who = app
-        .panes
-        .get(ask.pane)
-        .map(|p| p.title.as_str())
-        .unwrap_or("the run");
-    let mut lines = vec![
-        Line::from(format!("{who} asks: {}", ask.question)),
+    let reply = |text: &str| {
         Line::from(Span::styled(
-            format!("> {}▏", ask.input),
+            format!("> {text}▏"),
             Style::default().add_modifier(Modifier::BOLD),
-        )),
-    ];
-    if !app.card.is_empty() {
-        lines.push(Line::from("you are the user; your hidden profile:"));
-        lines.extend(app.card.iter().map(|c| Line::from(format!("  {c}"))));
-    }
+        ))
+    };
+    let (lines, title) = match app.asking.first() {
+        Some(ask) => {
+            let who = app
+                .panes
+                .get(ask.pane)
+                .map(|p| p.title.as_str())
+                .unwrap_or("the run");
+            let mut lines = vec![
+                Line::from(format!("{who} asks: {}", ask.question)),
+                reply(&ask.input),
+            ];
+            if !app.card.is_empty() {
+                lines.push(Line::from("you are the user; your hidden profile:"));
+                lines.extend(app.card.iter().map(|c| Line::from(format!("  {c}"))));
+            }
+            (lines, " your reply (Enter sends, Esc gives up) ")
+        }
+        None if !app.ahead.is_empty() => (
+            vec![reply(&app.ahead)],
+            " your next reply (it waits for the next question; Esc clears) ",
+        ),
+        None => return,
+    };
     let height = (lines.len() as u16 + 2).min(area.height);
     let box_area = Rect {
         y: area.y + area.height - height,
@@ -536,27 +544,7 @@ fn asking_view(frame: &mut Frame, area: Rect, app: &App) {
         frame,
         box_area,
         Paragraph::new(lines).wrap(Wrap { trim: false }),
-        " your reply (Enter sends, Esc gives up) ",
-    );
-}
-
-/// What the person typed between questions, shown where the next question will be.
-fn typed_ahead_view(frame: &mut Frame, area: Rect, app: &App) {
-    let lines = vec![Line::from(Span::styled(
-        format!("> {}▏", app.ahead),
-        Style::default().add_modifier(Modifier::BOLD),
-    ))];
-    let height = 3.min(area.height);
-    let box_area = Rect {
-        y: area.y + area.height - height,
-        height,
-        ..area
-    };
-    draw_overlay(
-        frame,
-        box_area,
-        Paragraph::new(lines),
-        " your next reply (it waits for the next question; Esc clears) ",
+        title,
     );
 }
 
