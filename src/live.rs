@@ -134,28 +134,9 @@ mod tests {
 
     #[test]
     fn a_bench_folder_lists_its_runs_and_opens_two_marked_ones() {
-        // A bench folder: the committed replay bench's results, its traces swapped for the
-        // two committed ones.
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
-        std::fs::create_dir(dir.join("traces")).unwrap();
-        let results =
-            std::fs::read_to_string(fixtures.join("runs/replay-small/results.jsonl")).unwrap();
-        let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
-        let mut lines = Vec::new();
-        for (i, line) in results.lines().enumerate() {
-            let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-            let name = names[i % 2];
-            std::fs::copy(
-                fixtures.join("traces").join(name),
-                dir.join("traces").join(name),
-            )
-            .unwrap();
-            record["trace"] = format!("traces/{name}").into();
-            lines.push(record.to_string());
-        }
-        std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
+        crate::bench_folder_fixture::write(Path::new(env!("CARGO_MANIFEST_DIR")), dir);
         let mut table = bench_folder(dir).unwrap();
         table.folder = "runs/replay-small".into(); // the snapshot does not show the temp path
         assert!(table.rows.len() >= 2, "{:?}", table.rows);

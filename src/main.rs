@@ -13,6 +13,11 @@ mod scaffold;
 mod tui;
 mod world;
 
+/// The TUI tests' bench folder (shared with `tests/tui_tmux.rs`).
+#[cfg(test)]
+#[path = "../tests/support/bench_folder.rs"]
+mod bench_folder_fixture;
+
 use retrieval::StoreArgs;
 
 use std::path::PathBuf;

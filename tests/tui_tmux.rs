@@ -9,11 +9,36 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "support/bench_folder.rs"]
+mod bench_folder;
+
 struct Tmux {
     socket: String,
 }
 
 impl Tmux {
+    /// A detached 100x30 session running bash in `root`, on a server of its own (`name`
+    /// and the process id), so tests running at once do not share one.
+    fn start(name: &str, root: &Path) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("{name}-{}", std::process::id()),
+        };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+            root.to_str().unwrap(),
+            "bash --norc --noprofile",
+        ]);
+        tmux
+    }
+
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -74,22 +99,7 @@ fn pick_run_open_play_and_quit_in_a_real_terminal() {
     let cassette = root.join("fixtures/cassettes/tui-sea-002.jsonl");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let tmux = Tmux {
-        socket: format!("ladder-test-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-c",
-        root.to_str().unwrap(),
-        "bash --norc --noprofile",
-    ]);
+    let tmux = Tmux::start("ladder-test", root);
     let command = format!(
         "stty -g > {d}/before; {bin} tui --model replay:{cassette} --data {d}/data --out {d}/out; stty -g > {d}/after; echo ENDED-$((40 + 2))",
         d = dir.display(),
@@ -177,43 +187,11 @@ fn a_bench_folders_two_marked_runs_open_in_a_real_terminal() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ladder"));
-    // A bench folder: the committed replay bench's results with the two committed traces
-    // in its traces/ (the binary loads no model for a bench folder).
+    // A bench folder (the binary loads no model for one).
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bench");
-    std::fs::create_dir_all(dir.join("traces")).unwrap();
-    let results =
-        std::fs::read_to_string(root.join("fixtures/runs/replay-small/results.jsonl")).unwrap();
-    let names = ["sea-002-scaffold.jsonl", "sea-002-bootstrap.jsonl"];
-    let mut lines = Vec::new();
-    for (i, line) in results.lines().enumerate() {
-        let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
-        let name = names[i % 2];
-        std::fs::copy(
-            root.join("fixtures/traces").join(name),
-            dir.join("traces").join(name),
-        )
-        .unwrap();
-        record["trace"] = format!("traces/{name}").into();
-        lines.push(record.to_string());
-    }
-    std::fs::write(dir.join("results.jsonl"), lines.join("\n") + "\n").unwrap();
-    let tmux = Tmux {
-        socket: format!("ladder-test-bench-{}", std::process::id()),
-    };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "t",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-c",
-        root.to_str().unwrap(),
-        "bash --norc --noprofile",
-    ]);
+    bench_folder::write(root, &dir);
+    let tmux = Tmux::start("ladder-test-bench", root);
     let command = format!(
         "{bin} tui {d}; echo ENDED-$((40 + 2))",
         d = dir.display(),
