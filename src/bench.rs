@@ -12,7 +12,7 @@ pub struct BenchArgs {
     /// Suites, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "seaside,helpdesk,facts")]
     suites: Vec<String>,
-    /// Registered strategies, comma-separated.
+    /// Registered strategies, comma-separated (those of `ladder run --strategy`).
     #[arg(long, value_delimiter = ',', default_value = "direct,bootstrap", value_parser = crate::strategy_name)]
     strategies: Vec<String>,
     /// `smoke`, `all`, or task ids (comma-separated).

@@ -12,9 +12,11 @@ use crate::{BudgetArgs, ModelArgs, StrategyArgs};
 
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free, or a scaffold
-    /// ablation (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
-    /// scaffold-vote).
+    /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free; an ablation of the
+    /// scaffold (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
+    /// scaffold-vote) or of the loop (bootstrap-plain: without its aids; bootstrap-grounded:
+    /// picks only among the titles it found); direct-grounded (picks only among the
+    /// knowledge base's titles). An unknown name is answered with the whole list.
     #[arg(long, short, default_value = "direct", value_parser = crate::strategy_name)]
     pub strategy: String,
     #[command(flatten)]

@@ -8,6 +8,18 @@
 //!   the note (a `ContextCompression` event with the tokens before and after).
 //! - `answer`: the run ends with the answer's text and the entities it picks.
 //!
+//! What a good engineer does to make a plain loop work with a small model, each part
+//! switchable ([`Aids`]) so a bench measures what it is worth:
+//! - `status`: every observation ends with the steps and tokens left.
+//! - `fresh_search`: a search shows only passages not shown before (it pages past them);
+//!   when it finds nothing new, an observation says so and names what was already shown.
+//! - `block_repeats`: an action that repeats an earlier one (same kind, same text) is not
+//!   carried out; an observation says so, and the next step may not choose that kind (a
+//!   way out at decoding time). Two notes in a row are never allowed.
+//! - `last_word`: when the run would end without an answer (its last step, call, tokens or
+//!   wall time, or too many repeats), one last call constrained to `answer` ends it, as
+//!   the scaffold always ends with its synthesis.
+//!
 //! Invariants:
 //! - The loop knows the user's words, the suite's assistant brief, what it searched and its
 //!   own notes: never the suite's slots, intents or form questions. Its prompt describes
@@ -17,31 +29,42 @@
 //! - Each call's messages extend the previous call's (until a note rewrites the history),
 //!   so a backend that reuses a cached prefix evaluates only the new turn.
 //! - Every action is generated under a JSON Schema whose length caps fit the tokens the
-//!   call may generate, so a capped call never cuts an action in half.
+//!   call may generate, so a capped call never cuts an action in half. With grounded picks
+//!   the picks are an enum of the document titles the loop's searches have shown.
 //! - Before a call that would not leave room for its reply and for a note, the loop makes
 //!   the model write a note first (marked `forced`); it never drops text silently.
-//! - Budgets end every run; the same action with the same text three times in a row ends
-//!   it with the stop reason `repeating`.
+//! - Everything the loop tells the model that is not a reply or a search result is an
+//!   `Observation` event in the trace.
+//! - Budgets end every run. Without `block_repeats`, the same action with the same text
+//!   three times in a row ends it with the stop reason `repeating`.
+
+mod action;
 
 use async_trait::async_trait;
 use ladder_core::trace::EventKind;
 use ladder_core::{
-    content_hash, Answer, ChatRequest, Constraint, Message, Outcome, RunContext, RunError,
+    content_hash, Answer, ChatRequest, Constraint, Hit, Message, Outcome, RunContext, RunError,
     StopReason, Strategy, TaskView,
 };
-use serde::Deserialize;
+
+pub use action::{action_schema, parse_action, parse_free, Action, ALL, FREE_FORMAT};
 
 /// The system prompt (the way of working), shipped with the crate.
 pub const SYSTEM_PROMPT: &str = include_str!("../prompts/system.txt");
-/// The action descriptions.
+/// The action descriptions, with one short example of each.
 pub const ACTIONS_PROMPT: &str = include_str!("../prompts/actions.txt");
+/// The prompts as they were before the aids (no examples): `bootstrap-plain`.
+pub const PLAIN_SYSTEM_PROMPT: &str = include_str!("../prompts/plain/system.txt");
+pub const PLAIN_ACTIONS_PROMPT: &str = include_str!("../prompts/plain/actions.txt");
 
 /// Tokens an action may generate at most.
-const ACTION_TOKENS: u32 = 200;
+const ACTION_TOKENS: u32 = 300;
 /// Tokens kept free for a note call beyond its prompt.
 const NOTE_ROOM: u64 = 200;
 /// Characters of text per generated token, conservatively, for sizing the grammar's caps.
 const CHARS_PER_TOKEN: u32 = 2;
+/// Repeated actions the loop turns back before it takes its last word.
+const REPEAT_LIMIT: u32 = 3;
 
 /// How actions are generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,10 +76,30 @@ pub enum Mode {
     Free,
 }
 
-/// How free mode asks for an action.
-pub const FREE_FORMAT: &str = "Write your action as one JSON object as above, or as one line \
-    `ACTION: argument` (for example `ASK: Where are you travelling from?`); for an answer, add \
-    a line `PICKS: name, name`.";
+/// The loop's aids (see the crate's documentation); all on by default, all off is the loop
+/// as it was first built (`bootstrap-plain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aids {
+    pub status: bool,
+    pub fresh_search: bool,
+    pub block_repeats: bool,
+    pub last_word: bool,
+}
+
+impl Aids {
+    pub const ALL: Aids = Aids {
+        status: true,
+        fresh_search: true,
+        block_repeats: true,
+        last_word: true,
+    };
+    pub const NONE: Aids = Aids {
+        status: false,
+        fresh_search: false,
+        block_repeats: false,
+        last_word: false,
+    };
+}
 
 /// The bootstrapped loop.
 #[derive(Debug, Clone)]
@@ -68,6 +111,9 @@ pub struct Bootstrap {
     pub k: usize,
     /// A smaller context window than the model's, to force notes (tests, experiments).
     pub context_limit: Option<u64>,
+    pub aids: Aids,
+    /// Picks constrained to the titles of the documents the searches showed.
+    pub grounded: bool,
 }
 
 impl Default for Bootstrap {
@@ -78,114 +124,61 @@ impl Default for Bootstrap {
             actions_prompt: ACTIONS_PROMPT.to_string(),
             k: 3,
             context_limit: None,
+            aids: Aids::ALL,
+            grounded: false,
         }
     }
 }
 
-/// One action as the model wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Action {
-    pub action: String,
-    #[serde(default)]
-    pub text: String,
-    #[serde(default)]
-    pub picks: Vec<String>,
-}
-
-/// The JSON Schema of an action, with its text capped at `text_chars` characters and
-/// `action` limited to `allowed`.
-pub fn action_schema(allowed: &[&str], text_chars: u32) -> serde_json::Value {
-    serde_json::json!({
-        "type": "object",
-        "properties": {
-            "action": {"type": "string", "enum": allowed},
-            "text": {"type": "string", "maxLength": text_chars},
-            "picks": {
-                "type": "array",
-                "items": {"type": "string", "maxLength": 40},
-                "maxItems": 3
-            }
-        },
-        "required": ["action", "text", "picks"],
-        "additionalProperties": false
-    })
-}
-
-/// Read an action; the error says what was wrong, for the model to see.
-pub fn parse_action(text: &str) -> Result<Action, String> {
-    let a: Action = serde_json::from_str(text.trim())
-        .map_err(|e| format!("your last reply was not a valid action ({e})"))?;
-    match a.action.as_str() {
-        "ask" | "search" | "note" | "answer" => Ok(a),
-        other => Err(format!("{other:?} is not an action")),
+impl Bootstrap {
+    /// The loop as it was before its aids: no status, searches that show the same passages
+    /// again, repeats stopped as `repeating`, no last word, the prompt without examples.
+    pub fn plain() -> Bootstrap {
+        Bootstrap {
+            system_prompt: PLAIN_SYSTEM_PROMPT.to_string(),
+            actions_prompt: PLAIN_ACTIONS_PROMPT.to_string(),
+            aids: Aids::NONE,
+            ..Bootstrap::default()
+        }
     }
 }
 
-const ALL: [&str; 4] = ["ask", "search", "note", "answer"];
+/// What the loop keeps between steps besides the model's history.
+#[derive(Default)]
+struct Memory {
+    /// Actions carried out: kind, text as the model wrote it, step.
+    done: Vec<(String, String, u32)>,
+    /// Chunk ids already shown.
+    shown: Vec<String>,
+    /// Titles of the documents shown, first seen first (the grounded picks' names).
+    titles: Vec<String>,
+    /// Repeated actions turned back.
+    repeats: u32,
+    /// The kind the next step may not choose.
+    barred: Option<String>,
+    /// The history's length after the last note (2 before any): a forced note needs turns
+    /// beyond it, since a note cannot condense itself any further.
+    condensed_len: usize,
+    /// The longest model call so far, in ms (to know when the wall time has room for one
+    /// more).
+    longest_call_ms: u64,
+}
 
-/// Read an action from free text: a fenced block's content if there is one, then a JSON
-/// object, then an `ACTION: argument` line (the argument runs to the end of the text, up to
-/// a `PICKS:` line). Never panics; the error says what to write instead.
-pub fn parse_free(text: &str) -> Result<Action, String> {
-    let mut body = text;
-    if let Some(start) = text.find("```") {
-        let after = &text[start + 3..];
-        // Skip a language tag on the fence's line.
-        let after = after.split_once('\n').map_or(after, |(_, rest)| rest);
-        body = after.find("```").map_or(after, |end| &after[..end]);
-    }
-    if let (Some(open), Some(close)) = (body.find('{'), body.rfind('}')) {
-        if open < close {
-            if let Ok(a) = parse_action(&body[open..=close]) {
-                return Ok(a);
-            }
-        }
-    }
-    let lines: Vec<&str> = body.lines().collect();
-    for (i, line) in lines.iter().enumerate() {
-        let trimmed = line.trim().trim_start_matches(['*', '-', '#', ' ']);
-        let Some((head, rest)) = trimmed.split_once([':', '-']) else {
-            continue;
-        };
-        let kind = head
-            .trim()
-            .trim_matches(['*', '_', '#', '`', ' '])
-            .to_ascii_lowercase();
-        if !ALL.contains(&kind.as_str()) {
-            continue;
-        }
-        let mut text = rest
-            .trim()
-            .trim_start_matches(['*', '_'])
-            .trim()
-            .to_string();
-        let mut picks = Vec::new();
-        for more in &lines[i + 1..] {
-            let m = more.trim();
-            if let Some(p) = m
-                .strip_prefix("PICKS:")
-                .or_else(|| m.strip_prefix("Picks:"))
-                .or_else(|| m.strip_prefix("picks:"))
-            {
-                picks = p
-                    .split(',')
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty())
-                    .collect();
-                break;
-            }
-            if !m.is_empty() {
-                text.push('\n');
-                text.push_str(m);
-            }
-        }
-        return Ok(Action {
-            action: kind,
-            text: text.trim().to_string(),
-            picks,
-        });
-    }
-    Err("no action found: write one JSON object, or one line `ACTION: argument` with ACTION one of ASK, SEARCH, NOTE, ANSWER".into())
+/// The same kind and text, up to case, spacing and punctuation.
+fn same(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect::<Vec<_>>()
+    };
+    norm(a) == norm(b)
+}
+
+fn passages(hits: &[Hit]) -> String {
+    hits.iter()
+        .map(|h| format!("\n- {}: {}", h.title, h.text.replace('\n', " ")))
+        .collect()
 }
 
 impl Bootstrap {
@@ -202,7 +195,13 @@ impl Bootstrap {
     }
 
     /// The request for the next action: `max_tokens` and the grammar's caps sized together.
-    fn request(&self, ctx: &RunContext, messages: &[Message], allowed: &[&str]) -> ChatRequest {
+    fn request(
+        &self,
+        ctx: &RunContext,
+        messages: &[Message],
+        allowed: &[&str],
+        names: Option<&[String]>,
+    ) -> ChatRequest {
         let mut max_tokens = ACTION_TOKENS;
         if let Some(left) = ctx.tokens_left() {
             let prompt = ctx.count_tokens(messages).unwrap_or(0);
@@ -215,7 +214,9 @@ impl Bootstrap {
         let mut r = ChatRequest::new(messages.to_vec());
         r.sampling.max_tokens = max_tokens;
         if self.mode == Mode::Constrained {
-            r.constraint = Some(Constraint::JsonSchema(action_schema(allowed, text_chars)));
+            r.constraint = Some(Constraint::JsonSchema(action_schema(
+                allowed, text_chars, names,
+            )));
         }
         r
     }
@@ -225,32 +226,79 @@ impl Bootstrap {
         self.context_limit.map_or(w, |l| l.min(w))
     }
 
-    /// Ask the model for one action (only a note, when `forced`) and record it. `None` when
-    /// its reply could not be read; the reason is then appended to `history` as an
-    /// observation for the next step.
+    /// The status line that ends an observation: the steps and tokens left.
+    fn status(&self, ctx: &RunContext) -> String {
+        if !self.aids.status {
+            return String::new();
+        }
+        let left = ctx.left();
+        let mut parts = Vec::new();
+        if let Some(s) = left.steps {
+            parts.push(format!("{s} step{} left", if s == 1 { "" } else { "s" }));
+        }
+        if let Some(t) = left.tokens {
+            parts.push(format!("about {t} tokens left"));
+        }
+        if parts.is_empty() {
+            return String::new();
+        }
+        format!("\n[{}]", parts.join(", "))
+    }
+
+    /// Whether this step must be the last: no budget for another step after it.
+    fn last_step(&self, ctx: &RunContext, prompt: u64, memory: &Memory) -> bool {
+        let left = ctx.left();
+        let reply = u64::from(ACTION_TOKENS);
+        left.steps == Some(0)
+            || left.model_calls.is_some_and(|c| c <= 1)
+            // This call and one more after it (with this one's reply in its prompt).
+            || left.tokens.is_some_and(|t| t < 2 * (prompt + reply) + reply)
+            || left
+                .wall_ms
+                .is_some_and(|w| memory.longest_call_ms > 0 && w < 3 * memory.longest_call_ms)
+            || memory.repeats >= REPEAT_LIMIT
+    }
+
+    /// Ask the model for one action among `allowed` and record it. `None` when its reply
+    /// could not be read; the reason is then appended to `history` as an observation for
+    /// the next step.
+    #[allow(clippy::too_many_arguments)]
     async fn step(
         &self,
         ctx: &mut RunContext,
         history: &mut Vec<Message>,
         step: u32,
-        forced: bool,
+        allowed: &[&str],
+        purpose: &str,
+        prompt_note: Option<&str>,
+        memory: &mut Memory,
     ) -> Result<Option<Action>, RunError> {
-        let allowed: &[&str] = if forced { &["note"] } else { &ALL };
         let mut messages = history.clone();
-        if forced {
-            messages.push(Message::user(
-                "Your working context is nearly full. Write a note that keeps everything you \
-                 still need.",
-            ));
+        if let Some(note) = prompt_note {
+            messages.push(Message::user(note));
         }
-        let request = self.request(ctx, &messages, allowed);
-        let response = ctx
-            .call_model(if forced { "note (forced)" } else { "action" }, request)
-            .await?;
+        let names = self.grounded.then_some(memory.titles.as_slice());
+        let request = self.request(ctx, &messages, allowed, names);
+        let started = std::time::Instant::now();
+        let response = ctx.call_model(purpose, request).await?;
+        memory.longest_call_ms = memory
+            .longest_call_ms
+            .max(started.elapsed().as_millis() as u64);
         let parsed = match self.mode {
             Mode::Constrained => parse_action(&response.text),
             Mode::Free => parse_free(&response.text),
-        };
+        }
+        .and_then(|a| {
+            if allowed.contains(&a.action.as_str()) {
+                Ok(a)
+            } else {
+                Err(format!(
+                    "{:?} is not allowed at this step (allowed: {})",
+                    a.action,
+                    allowed.join(", ")
+                ))
+            }
+        });
         ctx.record(EventKind::Action {
             step,
             action: parsed
@@ -290,7 +338,7 @@ impl Bootstrap {
             Message::assistant(
                 serde_json::json!({"action": "note", "text": note, "picks": []}).to_string(),
             ),
-            Message::user("Noted. Continue."),
+            Message::user(format!("Noted. Continue.{}", self.status(ctx))),
         ];
         *history = kept;
         let after = ctx.count_tokens(history)?;
@@ -301,33 +349,185 @@ impl Bootstrap {
         })
     }
 
+    /// Show the model `text` as an observation after its action `json`, and trace it.
+    fn observe(
+        &self,
+        ctx: &mut RunContext,
+        history: &mut Vec<Message>,
+        step: u32,
+        json: String,
+        text: String,
+    ) -> Result<(), RunError> {
+        ctx.record(EventKind::Observation {
+            step,
+            text: text.clone(),
+        })?;
+        history.push(Message::assistant(json));
+        history.push(Message::user(format!(
+            "Observation: {text}{}",
+            self.status(ctx)
+        )));
+        Ok(())
+    }
+
+    /// Carry out a search: the passages not shown before (with `fresh_search`), or the
+    /// top `k` as they come.
+    async fn search(
+        &self,
+        ctx: &mut RunContext,
+        query: &str,
+        memory: &mut Memory,
+    ) -> Result<Result<String, String>, RunError> {
+        let mut hits = ctx.retrieve(query, self.k).await?;
+        if self.aids.fresh_search {
+            let seen = hits.iter().filter(|h| memory.shown.contains(&h.id)).count();
+            if seen > 0 {
+                // Page past what was shown: every new passage the wider search returns is
+                // shown (at most k of them are new), so nothing retrieved goes unseen.
+                hits = ctx.retrieve(query, self.k + seen).await?;
+            }
+            let (old, new): (Vec<Hit>, Vec<Hit>) =
+                hits.into_iter().partition(|h| memory.shown.contains(&h.id));
+            if new.is_empty() {
+                let mut titles: Vec<&str> = old.iter().map(|h| h.title.as_str()).collect();
+                titles.dedup();
+                return Ok(Err(format!(
+                    "this search found only passages already shown above ({}). Search for \
+                     something different, ask the user, or answer.",
+                    titles.join(", ")
+                )));
+            }
+            hits = new;
+        }
+        for h in &hits {
+            if !memory.shown.contains(&h.id) {
+                memory.shown.push(h.id.clone());
+            }
+            if !h.title.is_empty() && !memory.titles.contains(&h.title) {
+                memory.titles.push(h.title.clone());
+            }
+        }
+        if hits.is_empty() {
+            return Ok(Ok("Search results: nothing found.".into()));
+        }
+        Ok(Ok(format!("Search results:{}", passages(&hits))))
+    }
+
+    /// The earlier step that carried out this same action, if any.
+    fn repeat_of(&self, memory: &Memory, action: &Action) -> Option<u32> {
+        if !self.aids.block_repeats || action.action == "answer" {
+            return None;
+        }
+        memory
+            .done
+            .iter()
+            .find(|(kind, text, _)| *kind == action.action && same(text, &action.text))
+            .map(|(_, _, step)| *step)
+    }
+
     async fn run_loop(&self, task: &TaskView, ctx: &mut RunContext) -> Result<Outcome, RunError> {
         let mut history = vec![
             Message::system(self.system(task)),
             Message::user(task.opening.clone()),
         ];
+        let mut memory = Memory {
+            condensed_len: 2,
+            ..Memory::default()
+        };
         let mut last: Vec<(String, String)> = Vec::new();
         loop {
             let step = ctx.next_step()?;
-            // Room check: the next call's prompt, its reply and a note must fit.
             let prompt = ctx.count_tokens(&history)?;
-            let forced = history.len() > 2
+            let fits_answer = prompt + u64::from(ACTION_TOKENS) <= self.window(ctx);
+            let final_word =
+                self.aids.last_word && fits_answer && self.last_step(ctx, prompt, &memory);
+            // Room check: the next call's prompt, its reply and a note must fit.
+            let forced = !final_word
+                && history.len() > memory.condensed_len
                 && prompt + u64::from(ACTION_TOKENS) + NOTE_ROOM > self.window(ctx);
+            let barred = memory.barred.take();
+            let allowed: Vec<&str> = if final_word {
+                vec!["answer"]
+            } else if forced {
+                vec!["note"]
+            } else {
+                ALL.iter()
+                    .copied()
+                    .filter(|k| Some(*k) != barred.as_deref())
+                    .collect()
+            };
+            let (purpose, note) = if final_word {
+                let why = if memory.repeats >= REPEAT_LIMIT {
+                    "You keep repeating actions."
+                } else {
+                    "This is your last step."
+                };
+                ctx.record(EventKind::Observation {
+                    step,
+                    text: format!("{why} Answering now."),
+                })?;
+                (
+                    "answer (last word)",
+                    Some(format!(
+                        "{why} Answer the user now with the best you can from what you were \
+                         told and found; put in \"picks\" the names your answer recommends."
+                    )),
+                )
+            } else if forced {
+                (
+                    "note (forced)",
+                    Some(
+                        "Your working context is nearly full. Write a note that keeps \
+                         everything you still need."
+                            .to_string(),
+                    ),
+                )
+            } else {
+                ("action", None)
+            };
             // An action the loop could not read is already shown to the model.
-            let Some(action) = self.step(ctx, &mut history, step, forced).await? else {
+            let Some(action) = self
+                .step(
+                    ctx,
+                    &mut history,
+                    step,
+                    &allowed,
+                    purpose,
+                    note.as_deref(),
+                    &mut memory,
+                )
+                .await?
+            else {
                 continue;
             };
             let json = serde_json::json!({"action": action.action, "text": action.text, "picks": action.picks}).to_string();
-            last.push((action.action.clone(), action.text.clone()));
-            if last.len() >= 3
-                && last[last.len() - 3..]
-                    .iter()
-                    .all(|x| *x == last[last.len() - 1])
-            {
-                return Ok(Outcome::stopped(StopReason::Repeating {
-                    detail: format!("{} {:?} three times in a row", action.action, action.text),
-                }));
+            if !self.aids.block_repeats {
+                last.push((action.action.clone(), action.text.clone()));
+                if last.len() >= 3
+                    && last[last.len() - 3..]
+                        .iter()
+                        .all(|x| *x == last[last.len() - 1])
+                {
+                    return Ok(Outcome::stopped(StopReason::Repeating {
+                        detail: format!("{} {:?} three times in a row", action.action, action.text),
+                    }));
+                }
             }
+            if let Some(earlier) = self.repeat_of(&memory, &action) {
+                memory.repeats += 1;
+                memory.barred = Some(action.action.clone());
+                let text = format!(
+                    "you already did this at step {earlier} ({} {:?}); doing it again gives \
+                     nothing new. Do something else: ask the user what you still need to \
+                     know, search for something different, or answer with what you have.",
+                    action.action, action.text
+                );
+                self.observe(ctx, &mut history, step, json, text)?;
+                continue;
+            }
+            memory
+                .done
+                .push((action.action.clone(), action.text.clone(), step));
             match action.action.as_str() {
                 "answer" => {
                     return Ok(ctx.answer(Answer {
@@ -338,21 +538,24 @@ impl Bootstrap {
                 "ask" => {
                     let reply = ctx.ask_user(&action.text).await?;
                     history.push(Message::assistant(json));
-                    history.push(Message::user(format!("User: {reply}")));
+                    history.push(Message::user(format!("User: {reply}{}", self.status(ctx))));
                 }
-                "search" => {
-                    let hits = ctx.retrieve(&action.text, self.k).await?;
-                    let mut obs = String::from("Search results:");
-                    if hits.is_empty() {
-                        obs.push_str(" nothing found.");
+                "search" => match self.search(ctx, &action.text, &mut memory).await? {
+                    Ok(results) => {
+                        history.push(Message::assistant(json));
+                        history.push(Message::user(format!("{results}{}", self.status(ctx))));
                     }
-                    for h in &hits {
-                        obs.push_str(&format!("\n- {}: {}", h.title, h.text.replace('\n', " ")));
+                    Err(nothing_new) => {
+                        self.observe(ctx, &mut history, step, json, nothing_new)?;
                     }
-                    history.push(Message::assistant(json));
-                    history.push(Message::user(obs));
+                },
+                _ => {
+                    self.condense(ctx, &mut history, &action.text, forced)?;
+                    memory.condensed_len = history.len();
+                    if self.aids.block_repeats {
+                        memory.barred = Some("note".into());
+                    }
                 }
-                _ => self.condense(ctx, &mut history, &action.text, forced)?,
             }
         }
     }
@@ -361,9 +564,11 @@ impl Bootstrap {
 #[async_trait]
 impl Strategy for Bootstrap {
     fn name(&self) -> &str {
-        match self.mode {
-            Mode::Constrained => "bootstrap",
-            Mode::Free => "bootstrap-free",
+        match (self.mode, self.aids == Aids::NONE, self.grounded) {
+            (Mode::Free, _, _) => "bootstrap-free",
+            (Mode::Constrained, true, _) => "bootstrap-plain",
+            (Mode::Constrained, false, true) => "bootstrap-grounded",
+            (Mode::Constrained, false, false) => "bootstrap",
         }
     }
 
@@ -374,6 +579,13 @@ impl Strategy for Bootstrap {
             "k": self.k,
             "action_tokens": ACTION_TOKENS,
             "context_limit": self.context_limit,
+            "aids": {
+                "status": self.aids.status,
+                "fresh_search": self.aids.fresh_search,
+                "block_repeats": self.aids.block_repeats,
+                "last_word": self.aids.last_word,
+            },
+            "grounded": self.grounded,
         })
     }
 
@@ -382,8 +594,8 @@ impl Strategy for Bootstrap {
             return vec![];
         }
         vec![
-            Constraint::JsonSchema(action_schema(&ALL, 220)),
-            Constraint::JsonSchema(action_schema(&["note"], 220)),
+            Constraint::JsonSchema(action_schema(&ALL, 220, None)),
+            Constraint::JsonSchema(action_schema(&["note"], 220, None)),
         ]
     }
 
@@ -416,7 +628,7 @@ mod tests {
 
     #[test]
     fn the_prompts_name_no_domain() {
-        let all = format!("{SYSTEM_PROMPT} {ACTIONS_PROMPT}").to_lowercase();
+        let all = format!("{SYSTEM_PROMPT} {ACTIONS_PROMPT} {PLAIN_ACTIONS_PROMPT}").to_lowercase();
         for domain in [
             "seaside",
             "lamp",
@@ -425,8 +637,16 @@ mod tests {
             "encyclopedia",
             "slot",
             "intent",
+            "restaurant",
+            "beach",
         ] {
             assert!(!all.contains(domain), "{domain}");
         }
+    }
+
+    #[test]
+    fn the_same_action_is_the_same_up_to_case_and_punctuation() {
+        assert!(same("Quiet places, near me!", "quiet places near me"));
+        assert!(!same("quiet places", "lively places"));
     }
 }

@@ -27,6 +27,8 @@ pub struct Direct {
     pub max_tokens: u32,
     /// Answer as JSON with the entities the answer commits to.
     pub picks: bool,
+    /// Picks constrained to the knowledge base's document titles ([`RunContext::names`]).
+    pub grounded: bool,
 }
 
 impl Default for Direct {
@@ -34,6 +36,7 @@ impl Default for Direct {
         Direct {
             max_tokens: 256,
             picks: true,
+            grounded: false,
         }
     }
 }
@@ -41,19 +44,37 @@ impl Default for Direct {
 /// The JSON Schema of a reply with picks. Lengths are capped inside the grammar, so a small
 /// model cannot run on forever.
 pub fn picks_schema() -> serde_json::Value {
+    picks_schema_within(None)
+}
+
+/// [`picks_schema`] with every pick one of `names` (grounded picks), when given and not
+/// empty.
+pub fn picks_schema_within(names: Option<&[String]>) -> serde_json::Value {
+    let items = match names {
+        Some(names) if !names.is_empty() => serde_json::json!({"type": "string", "enum": names}),
+        _ => serde_json::json!({"type": "string", "maxLength": 60}),
+    };
     serde_json::json!({
         "type": "object",
         "properties": {
             "answer": {"type": "string", "maxLength": 600},
             "picks": {
                 "type": "array",
-                "items": {"type": "string", "maxLength": 60},
+                "items": items,
                 "maxItems": 3
             }
         },
         "required": ["answer", "picks"],
         "additionalProperties": false
     })
+}
+
+/// Constrain `request`'s picks to `names` (grounded picks); a request without a picks
+/// schema is left as it is.
+pub fn ground(request: &mut ChatRequest, names: &[String]) {
+    if matches!(request.constraint, Some(Constraint::JsonSchema(_))) && !names.is_empty() {
+        request.constraint = Some(Constraint::JsonSchema(picks_schema_within(Some(names))));
+    }
 }
 
 /// Read a reply with picks; anything that is not such an object is the answer's text.
@@ -119,15 +140,24 @@ impl Direct {
 #[async_trait]
 impl Strategy for Direct {
     fn name(&self) -> &str {
-        "direct"
+        if self.grounded {
+            "direct-grounded"
+        } else {
+            "direct"
+        }
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut s = serde_json::json!({
             "max_tokens": self.max_tokens,
             "system": DIRECT_SYSTEM_PROMPT,
             "picks": self.picks,
-        })
+        });
+        // Only when on, so the settings (and the hashes of earlier traces) stay as they were.
+        if self.grounded {
+            s["grounded"] = true.into();
+        }
+        s
     }
 
     fn constraints(&self) -> Vec<Constraint> {
@@ -141,7 +171,11 @@ impl Strategy for Direct {
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
         let result = async {
             ctx.next_step()?;
-            let response = ctx.call_model("answer", self.request(task)).await?;
+            let mut request = self.request(task);
+            if self.grounded {
+                ground(&mut request, ctx.names());
+            }
+            let response = ctx.call_model("answer", request).await?;
             Ok(self.read(&response.text))
         }
         .await;

@@ -44,7 +44,7 @@ pub use numbers::{hex, quantile};
 pub use outcome::{Outcome, StopReason};
 pub use retrieval::{AttrValue, Condition, Filter, Hit, RetrievalError, Retriever};
 pub use run::{
-    call_seed, content_hash, run_task, Answer, Call, Cancel, RunContext, RunError, RunResult,
+    call_seed, content_hash, run_task, Answer, Call, Cancel, Left, RunContext, RunError, RunResult,
     RunSetup, Strategy, Token, TokenStream,
 };
 pub use task::{Budget, Expectations, Gold, ProfileFact, Task, TaskFile, TaskFileError, TaskView};

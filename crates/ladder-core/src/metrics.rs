@@ -100,6 +100,7 @@ impl Metrics {
             EventKind::Vote { .. } => m.votes += 1,
             EventKind::Header(_)
             | EventKind::Answer { .. }
+            | EventKind::Observation { .. }
             | EventKind::ComponentStarted { .. }
             | EventKind::ComponentFinished { .. } => {}
         }

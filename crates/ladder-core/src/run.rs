@@ -215,6 +215,9 @@ pub struct RunSetup {
     pub suite_hash: String,
     /// The suite's assistant brief, handed to the strategy in its [`TaskView`].
     pub brief: String,
+    /// The titles of the knowledge base's documents: the names a strategy with grounded
+    /// picks may pick from (part of the knowledge base, which every strategy may see).
+    pub names: Vec<String>,
 }
 
 impl RunSetup {
@@ -233,6 +236,7 @@ impl RunSetup {
             tokens: None,
             suite_hash: String::new(),
             brief: String::new(),
+            names: Vec::new(),
         }
     }
 
@@ -295,6 +299,7 @@ pub struct RunContext {
     retriever: Option<Arc<dyn Retriever>>,
     embedder: Option<Arc<dyn Embedder>>,
     form: Option<FormSpec>,
+    names: Vec<String>,
     trace: TraceSink,
     budget: Budget,
     cancel: Cancel,
@@ -305,6 +310,16 @@ pub struct RunContext {
     model_calls: u32,
     next_call: u64,
     tokens_used: u64,
+}
+
+/// What is left of a run's budget ([`RunContext::left`]); `None` where it is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Left {
+    /// Steps not yet started ([`RunContext::next_step`]).
+    pub steps: Option<u32>,
+    pub model_calls: Option<u32>,
+    pub tokens: Option<u64>,
+    pub wall_ms: Option<u64>,
 }
 
 /// The seed of call `call` in a run seeded with `run_seed` (SplitMix64 of both).
@@ -323,6 +338,18 @@ impl RunContext {
     pub fn tokens_left(&self) -> Option<u64> {
         (self.budget.max_tokens > 0)
             .then(|| self.budget.max_tokens.saturating_sub(self.tokens_used))
+    }
+
+    /// What is left of each budget (`None` where a budget is unlimited), for a strategy
+    /// that plans its last step or tells its model how far it may go.
+    pub fn left(&self) -> Left {
+        let left = |max: u32, used: u32| (max > 0).then(|| max.saturating_sub(used));
+        Left {
+            steps: left(self.budget.max_steps, self.steps),
+            model_calls: left(self.budget.max_model_calls, self.model_calls),
+            tokens: self.tokens_left(),
+            wall_ms: self.wall_left().map(|d| d.as_millis() as u64),
+        }
     }
 
     /// The run's budget (read-only).
@@ -345,6 +372,12 @@ impl RunContext {
     /// (or estimated, where the backend says so).
     pub fn count_tokens(&self, messages: &[crate::Message]) -> Result<u64, RunError> {
         Ok(self.model.count_tokens(messages)?.tokens)
+    }
+
+    /// The titles of the knowledge base's documents (empty without one): what grounded
+    /// picks may hold.
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The model's context window, in tokens.
@@ -743,6 +776,7 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         tokens,
         suite_hash,
         brief,
+        names,
     } = setup;
     let mut ctx = RunContext {
         session: Session::new(),
@@ -751,6 +785,7 @@ pub async fn run_task(strategy: &dyn Strategy, task: &Task, setup: RunSetup) -> 
         retriever,
         embedder,
         form: form.filter(|_| strategy.wants_form()),
+        names,
         trace,
         budget,
         cancel,

@@ -189,6 +189,13 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parse_error: Option<String>,
     },
+    /// What the bootstrapped loop told its model besides a user's reply or search results:
+    /// that an action repeats an earlier one, that a search found only passages already
+    /// shown, that the run is at its last step.
+    Observation {
+        step: u32,
+        text: String,
+    },
     ContextCompression {
         tokens_before: u64,
         tokens_after: u64,

@@ -42,11 +42,17 @@ pub struct Registered {
 }
 
 fn bootstrap(mode: Mode, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
+    bootstrap_from(
+        Bootstrap {
+            mode,
+            ..Bootstrap::default()
+        },
+        o,
+    )
+}
+
+fn bootstrap_from(mut b: Bootstrap, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
     o.no_pipeline("bootstrap")?;
-    let mut b = Bootstrap {
-        mode,
-        ..Bootstrap::default()
-    };
     if let Some(p) = &o.prompt {
         b.system_prompt = p.clone();
     }
@@ -102,6 +108,19 @@ pub fn strategies() -> &'static [Registered] {
             },
         },
         Registered {
+            name: "direct-grounded",
+            about: "ablation: direct with its picks constrained to the knowledge base's document titles",
+            build: |o| match o.prompt {
+                Some(_) => Err("direct has no prompt file to replace (--prompt)".into()),
+                None => o.no_pipeline("direct").map(|_| {
+                    Box::new(Direct {
+                        grounded: true,
+                        ..Direct::default()
+                    }) as _
+                }),
+            },
+        },
+        Registered {
             name: "scaffold",
             about: "classifier, slot form, retrieval, compression and debate, as a pipeline graph",
             build: scaffold,
@@ -140,6 +159,24 @@ pub fn strategies() -> &'static [Registered] {
             name: "bootstrap",
             about: "one model in a plain loop that asks, searches, condenses and answers",
             build: |o| bootstrap(Mode::Constrained, o),
+        },
+        Registered {
+            name: "bootstrap-grounded",
+            about: "ablation: the loop with its picks constrained to the titles its searches showed",
+            build: |o| {
+                bootstrap_from(
+                    Bootstrap {
+                        grounded: true,
+                        ..Bootstrap::default()
+                    },
+                    o,
+                )
+            },
+        },
+        Registered {
+            name: "bootstrap-plain",
+            about: "the loop as first built, before its aids (issue 20): no status, repeated searches, stops on repeats, no last word",
+            build: |o| bootstrap_from(Bootstrap::plain(), o),
         },
         Registered {
             name: "bootstrap-free",

@@ -271,6 +271,12 @@ pub async fn run_with(
         setup.form = Some(suite.form_spec());
         setup.suite_hash = suite.content_hash();
         setup.brief = suite.manifest.assistant_brief.clone();
+        setup.names = suite
+            .documents
+            .iter()
+            .map(|d| d.meta.title.clone())
+            .filter(|t| !t.is_empty())
+            .collect();
         let manifest = Arc::new(suite.manifest.clone());
         let patience = Patience::default();
         let (user, settings): (Box<dyn UserChannel>, serde_json::Value) =

@@ -194,6 +194,7 @@ impl State {
         let direct = Direct {
             max_tokens,
             picks: true,
+            grounded: false,
         };
         let mut request = direct.request(task);
         let mut extra = self.notes();

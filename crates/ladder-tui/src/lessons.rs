@@ -125,6 +125,9 @@ pub fn caption(e: &Event) -> Option<String> {
             "answer" => "the model judged it knows enough and answers".into(),
             other => format!("the model chose {other}"),
         },
+        EventKind::Observation { .. } => {
+            "the loop tells the model something its action did not show it (a repeat, nothing new found, the last step)".into()
+        }
         EventKind::Action {
             parse_error: Some(_),
             ..

@@ -107,6 +107,7 @@ pub fn summary(e: &Event) -> String {
             Some(err) => format!("step {step}: unreadable action ({})", cut(err, 50)),
             None => format!("step {step}: {action} {}", cut(argument, 60)),
         },
+        EventKind::Observation { step, text } => format!("step {step}: ⓘ {}", cut(text, 64)),
         EventKind::ContextCompression {
             tokens_before,
             tokens_after,
