@@ -100,6 +100,7 @@ fn task() -> Task {
         gold: Default::default(),
         budget: Budget::default(),
         tags: vec![],
+        split: None,
     }
 }
 
