@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ladder_core::{Embedder, LanguageModel};
+use ladder_core::{Embedder, LanguageModel, Split};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::StrategyOptions;
@@ -53,6 +53,52 @@ impl std::str::FromStr for Tasks {
     }
 }
 
+/// Which split of each suite's tasks a bench runs (`--split`), on top of `--tasks`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitChoice {
+    /// Every task, whatever its split (and tasks without one): the bench before splits.
+    #[default]
+    All,
+    /// The tasks tuned on.
+    Dev,
+    /// The held-out tasks, for the numbers that are reported.
+    Test,
+}
+
+impl SplitChoice {
+    /// Whether a task of split `split` is run. A task without a split is only in `all`.
+    pub fn admits(self, split: Option<Split>) -> bool {
+        match self {
+            SplitChoice::All => true,
+            SplitChoice::Dev => split == Some(Split::Dev),
+            SplitChoice::Test => split == Some(Split::Test),
+        }
+    }
+}
+
+impl std::fmt::Display for SplitChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SplitChoice::All => "all",
+            SplitChoice::Dev => "dev",
+            SplitChoice::Test => "test",
+        })
+    }
+}
+
+impl std::str::FromStr for SplitChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(SplitChoice::All),
+            "dev" => Ok(SplitChoice::Dev),
+            "test" => Ok(SplitChoice::Test),
+            other => Err(format!("--split takes dev, test or all, not {other:?}")),
+        }
+    }
+}
+
 /// What a bench runs. The settings that must match for `--resume` are in [`Plan`].
 pub struct BenchSpec {
     pub plan: Plan,
@@ -86,6 +132,10 @@ pub struct Plan {
     pub suites: Vec<String>,
     pub strategies: Vec<String>,
     pub tasks: Tasks,
+    /// The split the tasks are taken from (a manifest written before splits reads as
+    /// `all`, which is what it ran).
+    #[serde(default)]
+    pub split: SplitChoice,
     pub trials: u32,
     pub seed: u64,
     pub model: String,
@@ -247,12 +297,13 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
         let ids: Vec<String> = match &spec.plan.tasks {
             Tasks::All => suite.tasks.iter().map(|t| t.id.clone()).collect(),
             Tasks::Smoke => suite.manifest.smoke.clone(),
-            Tasks::Ids(ids) => ids
-                .iter()
-                .filter(|id| suite.task(id).is_some())
-                .cloned()
-                .collect(),
+            Tasks::Ids(ids) => ids.clone(),
         };
+        let split = spec.plan.split;
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| suite.task(id).is_some_and(|t| split.admits(t.split)))
+            .collect();
         for task in ids {
             for model in 0..spec.models.len() {
                 for strategy in &spec.plan.strategies {
@@ -271,7 +322,10 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
     }
     if jobs.is_empty() {
         return Err(HarnessError::Choose(
-            "the bench has no runs: no task of those suites matches --tasks".into(),
+            format!(
+                "the bench has no runs: no task of those suites matches --tasks {} with --split {} (the smoke tasks are all dev)",
+                spec.plan.tasks, spec.plan.split
+            ),
         ));
     }
     Ok(jobs)
@@ -280,6 +334,30 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_choice_reads_dev_test_or_all_and_admits_its_tasks() {
+        assert_eq!("dev".parse::<SplitChoice>(), Ok(SplitChoice::Dev));
+        assert_eq!("test".parse::<SplitChoice>(), Ok(SplitChoice::Test));
+        assert_eq!("all".parse::<SplitChoice>(), Ok(SplitChoice::All));
+        let e = "train".parse::<SplitChoice>().unwrap_err();
+        assert!(e.contains("--split") && e.contains("\"train\""), "{e}");
+        assert!(SplitChoice::All.admits(None) && SplitChoice::All.admits(Some(Split::Test)));
+        assert!(SplitChoice::Dev.admits(Some(Split::Dev)));
+        assert!(!SplitChoice::Dev.admits(Some(Split::Test)) && !SplitChoice::Dev.admits(None));
+        assert!(!SplitChoice::Test.admits(None));
+    }
+
+    #[test]
+    fn a_manifest_without_a_split_ran_all() {
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "suites": ["seaside"], "strategies": ["direct"], "tasks": "smoke", "trials": 1,
+            "seed": 0, "model": "m", "max_steps": null, "max_model_calls": null,
+            "max_tokens": null, "max_wall_ms": null
+        }))
+        .unwrap();
+        assert_eq!(plan.split, SplitChoice::All);
+    }
 
     #[test]
     fn a_model_label_is_its_file_or_model_name() {
