@@ -67,7 +67,7 @@ pub struct BenchArgs {
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let tasks: Tasks = args.tasks.parse().map_err(anyhow::Error::msg)?;
-    let options = args.strategy.options()?;
+    let (options, pipelines) = args.strategy.bench_options(&args.suites)?;
     let mut strategies = args.strategies.clone();
     if args.ablate {
         for name in ["direct", "scaffold"]
@@ -115,6 +115,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             models: Vec::new(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
+            pipelines: Default::default(),
             max_steps: args.budget.max_steps,
             max_model_calls: args.budget.max_calls,
             max_tokens: args.budget.max_tokens,
@@ -126,6 +127,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         data: args.data.clone(),
         embedder: None,
         options,
+        pipelines,
         concurrency,
     };
     if let Some((manifest, _)) = &original {
@@ -138,6 +140,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             model_settings: Default::default(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
+            pipelines: Default::default(),
             ..manifest.plan.clone()
         };
         spec.concurrency = 1;

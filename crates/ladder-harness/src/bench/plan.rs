@@ -111,6 +111,9 @@ pub struct BenchSpec {
     pub data: PathBuf,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub options: StrategyOptions,
+    /// Per suite (by its name in `plan.suites`): a pipeline file replacing the scaffold's
+    /// for that suite alone (`--pipeline SUITE=FILE`): its path and text.
+    pub pipelines: BTreeMap<String, (String, String)>,
     /// Runs in flight at once (at least 1). They share the one loaded model (its weights
     /// mapped once) and each has its own context; records are appended as runs finish.
     pub concurrency: usize,
@@ -148,6 +151,10 @@ pub struct Plan {
     pub strategy_settings: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub suite_hashes: BTreeMap<String, String>,
+    /// The suites whose scaffold pipeline is not the bench's own (`strategy_settings`
+    /// have that): a suite's `pipeline.toml`, or a `--pipeline SUITE=FILE`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pipelines: BTreeMap<String, PipelineEntry>,
     pub max_steps: Option<u32>,
     pub max_model_calls: Option<u32>,
     pub max_tokens: Option<u64>,
@@ -170,6 +177,16 @@ pub(super) fn plan_changes(then: &Plan, now: &Plan) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Where a suite's scaffold pipeline came from, and the hash of its text as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineEntry {
+    /// `suite` (its folder's `pipeline.toml`, over the default) or `file` (a
+    /// `--pipeline SUITE=FILE`, instead of the default).
+    pub kind: String,
+    pub path: String,
+    pub hash: String,
 }
 
 /// One model of a bench with several.
@@ -215,6 +232,8 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub suite: String,
+    /// The strategy's options for this suite: the bench's, with the suite's pipeline.
+    pub options: Arc<StrategyOptions>,
     pub task: String,
     pub strategy: String,
     pub trial: u32,
@@ -294,6 +313,17 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
         spec.plan
             .suite_hashes
             .insert(suite_name.clone(), suite.content_hash());
+        let options = Arc::new(suite_options(spec, suite_name, &suite));
+        if let Some(entry) = pipeline_entry(&spec.options, &options) {
+            spec.plan.pipelines.insert(suite_name.clone(), entry);
+        }
+        // A suite's pipeline that does not plan is refused before any run.
+        for name in &spec.plan.strategies {
+            crate::registry::build(name, &options).map_err(|e| match e {
+                HarnessError::Choose(m) => HarnessError::Choose(format!("suite {suite_name}: {m}")),
+                e => e,
+            })?;
+        }
         let ids: Vec<String> = match &spec.plan.tasks {
             Tasks::All => suite.tasks.iter().map(|t| t.id.clone()).collect(),
             Tasks::Smoke => suite.manifest.smoke.clone(),
@@ -310,6 +340,7 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
                     for trial in 0..spec.plan.trials.max(1) {
                         jobs.push(Job {
                             suite: suite_name.clone(),
+                            options: Arc::clone(&options),
                             task: task.clone(),
                             strategy: strategy.clone(),
                             trial,
@@ -329,6 +360,31 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
         ));
     }
     Ok(jobs)
+}
+
+/// The strategy options for the runs of `suite`: the bench's, with its `--pipeline
+/// SUITE=FILE` when it has one, else the suite's own `pipeline.toml`.
+fn suite_options(spec: &BenchSpec, name: &str, suite: &ladder_world::Suite) -> StrategyOptions {
+    let mut base = spec.options.clone();
+    if let Some(file) = spec.pipelines.get(name) {
+        base.pipeline = Some(file.clone());
+    }
+    crate::registry::for_suite(&base, Some(suite))
+}
+
+/// What a suite's options change in the bench's pipeline, for the plan: a file of its own
+/// (`--pipeline SUITE=FILE`) or, when no file replaces the pipeline, its `pipeline.toml`.
+fn pipeline_entry(bench: &StrategyOptions, suite: &StrategyOptions) -> Option<PipelineEntry> {
+    let entry = |kind: &str, (path, text): &(String, String)| PipelineEntry {
+        kind: kind.into(),
+        path: path.clone(),
+        hash: ladder_core::content_hash(text),
+    };
+    match (&suite.pipeline, &suite.suite_pipeline) {
+        (Some(file), _) if suite.pipeline != bench.pipeline => Some(entry("file", file)),
+        (None, Some(own)) => Some(entry("suite", own)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
