@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use ladder_harness::bench::{BenchSpec, Plan, Tasks};
+use ladder_harness::bench::{BenchSpec, Plan, SplitChoice, Tasks};
 
 use crate::ModelArgs;
 
@@ -18,6 +18,13 @@ pub struct BenchArgs {
     /// `smoke`, `all`, or task ids (comma-separated).
     #[arg(long, default_value = "smoke")]
     tasks: String,
+    /// Which split of the tasks --tasks selects: `dev` (what prompts, thresholds and
+    /// pipelines are tuned on; the smoke tasks are all dev), `test` (held out: the numbers
+    /// to report) or `all`. Default `all`, the bench as it was before splits, so a folder
+    /// made then still resumes; the report names the split, so an `all` figure is never
+    /// taken for a held-out one. A task without a split is run only by `all`.
+    #[arg(long, default_value = "all", value_name = "dev|test|all")]
+    split: SplitChoice,
     /// Trials per task and strategy (trial t runs with seed + t for every strategy).
     #[arg(long, default_value_t = 1)]
     trials: u32,
@@ -60,7 +67,7 @@ pub struct BenchArgs {
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     let tasks: Tasks = args.tasks.parse().map_err(anyhow::Error::msg)?;
-    let options = args.strategy.options()?;
+    let (options, pipelines) = args.strategy.bench_options(&args.suites)?;
     let mut strategies = args.strategies.clone();
     if args.ablate {
         for name in ["direct", "scaffold"]
@@ -100,6 +107,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             suites: args.suites.clone(),
             strategies,
             tasks,
+            split: args.split,
             trials: args.trials.max(1),
             seed: args.budget.seed,
             model: String::new(),
@@ -107,6 +115,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             models: Vec::new(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
+            pipelines: Default::default(),
             max_steps: args.budget.max_steps,
             max_model_calls: args.budget.max_calls,
             max_tokens: args.budget.max_tokens,
@@ -118,6 +127,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         data: args.data.clone(),
         embedder: None,
         options,
+        pipelines,
         concurrency,
     };
     if let Some((manifest, _)) = &original {
@@ -130,6 +140,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             model_settings: Default::default(),
             strategy_settings: Default::default(),
             suite_hashes: Default::default(),
+            pipelines: Default::default(),
             ..manifest.plan.clone()
         };
         spec.concurrency = 1;
@@ -146,9 +157,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let jobs = ladder_harness::bench::prepare(&mut spec)?;
         let names: Vec<String> = spec.models.iter().map(|m| m.info().to_string()).collect();
         println!(
-            "{} runs: suites {} x strategies {} x {} trial(s) x models {}, {} at once",
+            "{} runs: suites {} (tasks {}, split {}) x strategies {} x {} trial(s) x models {}, {} at once",
             jobs.len(),
             spec.plan.suites.join(","),
+            spec.plan.tasks,
+            spec.plan.split,
             spec.plan.strategies.join(","),
             spec.plan.trials,
             names.join(", "),
@@ -183,6 +196,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let models = spec.models.clone();
+    let (spec_split, spec_tasks) = (spec.plan.split, spec.plan.tasks.clone());
     let records = ladder_harness::bench::run(spec, |done, total, r| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -199,6 +213,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     .await
     .context("the bench stopped")?;
     bar.finish_and_clear();
+    println!("split {} (tasks {}):\n", spec_split, spec_tasks);
     print!("{}", ladder_harness::bench::table(&records));
     for incident in models.iter().flat_map(|m| m.incidents()) {
         println!("model backend: {incident}");

@@ -136,10 +136,12 @@ pub(crate) struct StrategyArgs {
     /// prompts/system.txt), to try another prompt without a rebuild.
     #[arg(long, value_name = "FILE")]
     prompt: Option<PathBuf>,
-    /// The scaffold's pipeline file instead of fixtures/pipelines/default.toml (and the
-    /// suites' overrides); `ladder scaffold show` prints one.
-    #[arg(long, value_name = "FILE")]
-    pipeline: Option<PathBuf>,
+    /// The scaffold's pipeline file instead of fixtures/pipelines/default.toml and the
+    /// suite's own override (its folder's pipeline.toml); `ladder scaffold show` prints
+    /// one. In `ladder bench`, `--pipeline SUITE=FILE` (repeatable) replaces it for one
+    /// suite of --suites only, and a bare `--pipeline FILE` for every other.
+    #[arg(long, value_name = "[SUITE=]FILE")]
+    pipeline: Vec<String>,
     /// Scaffold components to switch off, by id or kind, comma-separated (e.g.
     /// `--without debate,compress`); their neighbours are joined up.
     #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
@@ -150,22 +152,79 @@ pub(crate) struct StrategyArgs {
     with: Vec<String>,
 }
 
+fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the {what} file {}", path.display()))
+}
+
+/// A bench's pipeline files per suite (`--pipeline SUITE=FILE`): path and text.
+pub(crate) type SuitePipelines = std::collections::BTreeMap<String, (String, String)>;
+
+/// A pipeline file as the options carry it: its path and text.
+fn pipeline_file(path: &str) -> Result<(String, String)> {
+    Ok((path.to_string(), read_file(path.as_ref(), "pipeline")?))
+}
+
 impl StrategyArgs {
+    /// The options of one run (`ladder run`, the TUI): `--pipeline` is one FILE at most.
     pub(crate) fn options(&self) -> Result<ladder_harness::registry::StrategyOptions> {
-        let read = |path: &PathBuf, what: &str| {
-            std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the {what} file {}", path.display()))
+        let pipeline = match self.pipeline.as_slice() {
+            [] => None,
+            [file] => Some(pipeline_file(file)?),
+            more => anyhow::bail!(
+                "--pipeline is given {} times ({}); a run takes one FILE (SUITE=FILE is for `ladder bench`)",
+                more.len(),
+                more.join(", ")
+            ),
         };
+        self.options_with(pipeline)
+    }
+
+    /// The options of a bench over `suites` (as --suites names them), and the pipeline
+    /// files given per suite: each `--pipeline SUITE=FILE` is that suite's, a bare
+    /// `--pipeline FILE` every suite's (once at most, and once per suite).
+    pub(crate) fn bench_options(
+        &self,
+        suites: &[String],
+    ) -> Result<(ladder_harness::registry::StrategyOptions, SuitePipelines)> {
+        let mut all = None;
+        let mut per_suite = std::collections::BTreeMap::new();
+        for arg in &self.pipeline {
+            match arg.split_once('=') {
+                Some((suite, file)) if suites.iter().any(|s| s == suite) => {
+                    if file.is_empty() {
+                        anyhow::bail!("--pipeline {arg}: expected SUITE=FILE, the file is missing");
+                    }
+                    if per_suite.insert(suite.to_string(), pipeline_file(file)?).is_some() {
+                        anyhow::bail!("--pipeline gives suite {suite} two files; expected one per suite");
+                    }
+                }
+                Some((suite, _)) if !std::path::Path::new(arg).exists() => anyhow::bail!(
+                    "--pipeline {arg}: {suite:?} is not one of the bench's suites ({}); expected FILE or SUITE=FILE",
+                    suites.join(", ")
+                ),
+                _ => {
+                    if all.replace(pipeline_file(arg)?).is_some() {
+                        anyhow::bail!("--pipeline is given two files for every suite; expected one FILE, and SUITE=FILE for the others");
+                    }
+                }
+            }
+        }
+        Ok((self.options_with(all)?, per_suite))
+    }
+
+    fn options_with(
+        &self,
+        pipeline: Option<(String, String)>,
+    ) -> Result<ladder_harness::registry::StrategyOptions> {
         Ok(ladder_harness::registry::StrategyOptions {
             prompt: self
                 .prompt
                 .as_ref()
-                .map(|p| read(p, "prompt"))
+                .map(|p| read_file(p, "prompt"))
                 .transpose()?,
-            pipeline: match &self.pipeline {
-                Some(p) => Some((p.display().to_string(), read(p, "pipeline")?)),
-                None => None,
-            },
+            pipeline,
+            suite_pipeline: None,
             without: self.without.clone(),
             with: self.with.clone(),
         })

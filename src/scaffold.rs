@@ -14,9 +14,10 @@ pub enum ScaffoldCommand {
         /// override).
         #[arg(long, value_name = "FILE")]
         pipeline: Option<PathBuf>,
-        /// The suite whose override applies to the default pipeline.
-        #[arg(long, default_value = "")]
-        suite: String,
+        /// The suite (a name under fixtures/suites, or a folder) whose own pipeline.toml
+        /// applies to the default pipeline, if it has one.
+        #[arg(long, value_name = "SUITE")]
+        suite: Option<String>,
         /// Components to switch off, by id or kind, comma-separated.
         #[arg(long, value_delimiter = ',', value_name = "COMPONENTS")]
         without: Vec<String>,
@@ -45,9 +46,21 @@ pub fn run(command: ScaffoldCommand) -> Result<()> {
                         format!("cannot read the pipeline file {}", path.display())
                     })?,
                 },
-                None => PipelineSource::Default,
+                None => match suite {
+                    Some(name) => {
+                        let suite = ladder_harness::load_suite(&name)?;
+                        match suite.pipeline {
+                            Some(p) => PipelineSource::Suite {
+                                path: p.path.display().to_string(),
+                                text: p.text,
+                            },
+                            None => PipelineSource::Default,
+                        }
+                    }
+                    None => PipelineSource::Default,
+                },
             };
-            let p = Scaffold::pipeline(&source, &suite, &Switches { with, without })?;
+            let p = Scaffold::pipeline(&source, &Switches { with, without })?;
             print!("{}", if dot { p.to_dot()? } else { p.to_text()? });
             Ok(())
         }

@@ -4,6 +4,28 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
+/// The suite's `pipeline.toml`, checked as the scaffold reads it (an override of the
+/// default pipeline that must then plan): the problem, naming the file, if any. The world
+/// crate reads the file (and reports one it cannot read); parsing it is the scaffold's,
+/// which the world may not depend on, so it is checked here.
+fn pipeline_problem(dir: &std::path::Path, suite: Option<&ladder_world::Suite>) -> Option<String> {
+    let file = match suite {
+        Some(s) => s.pipeline.clone()?,
+        None => {
+            let path = dir.join(ladder_world::PIPELINE_FILE);
+            let text = std::fs::read_to_string(&path).ok()?;
+            ladder_world::PipelineFile { path, text }
+        }
+    };
+    let source = ladder_scaffold::PipelineSource::Suite {
+        path: file.path.display().to_string(),
+        text: file.text,
+    };
+    ladder_scaffold::Scaffold::new(source, Default::default())
+        .err()
+        .map(|e| format!("{}: {e}", file.path.display()))
+}
+
 /// `ladder validate`: every problem of every suite, with file and line.
 pub fn validate(suites: &[String]) -> Result<()> {
     let root = ladder_world::default_suites_dir();
@@ -31,17 +53,26 @@ pub fn validate(suites: &[String]) -> Result<()> {
     };
     let mut total = 0;
     for dir in &dirs {
-        let (suite, problems) = ladder_world::validate::read(dir);
+        let (suite, mut problems) = ladder_world::validate::read(dir);
+        let problems: Vec<String> = {
+            let mut lines: Vec<String> = problems.drain(..).map(|p| p.to_string()).collect();
+            lines.extend(pipeline_problem(dir, suite.as_ref()));
+            lines
+        };
         for p in &problems {
             println!("{p}");
         }
         match (&suite, problems.len()) {
             (Some(s), 0) => println!(
-                "ok: {} ({} tasks, {} documents, {} intents)",
+                "ok: {} ({} tasks, {} documents, {} intents{})",
                 dir.display(),
                 s.tasks.len(),
                 s.documents.len(),
-                s.manifest.intents.len()
+                s.manifest.intents.len(),
+                match &s.pipeline {
+                    Some(p) => format!(", its own pipeline {}", p.path.display()),
+                    None => String::new(),
+                }
             ),
             (_, n) => println!("{}: {n} problem(s)", dir.display()),
         }

@@ -1389,3 +1389,111 @@ fn demo_and_tui_print_without_a_terminal_and_refuse_what_needs_one() {
     assert_eq!(stdout.lines().count(), 4, "{stdout}");
     assert!(stdout.contains("helpdesk help-031 scaffold"), "{stdout}");
 }
+
+#[test]
+fn a_bench_takes_a_split_and_pipelines_per_suite_and_says_what_it_expected() {
+    let replay = format!(
+        "replay:{}",
+        fixture("fixtures/runs/replay-small/cassette.jsonl")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b").display().to_string();
+    let bench = |extra: &[&str]| {
+        let mut args = vec!["bench", "--dry-run", "--out", &out, "--model", &replay];
+        args.extend_from_slice(extra);
+        ladder(&args)
+    };
+    let o = bench(&["--suites", "facts", "--tasks", "all", "--split", "dev"]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("40 runs: suites facts (tasks all, split dev)"),
+        "{stdout}"
+    );
+    let o = bench(&["--suites", "facts", "--tasks", "smoke", "--split", "test"]);
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        stderr.contains("--split test") && stderr.contains("the smoke tasks are all dev"),
+        "{stderr}"
+    );
+    let o = bench(&["--split", "train"]);
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("--split takes dev, test or all, not \"train\""),
+        "{stderr}"
+    );
+    let o = bench(&["--suites", "facts", "--pipeline", "seaside=x.toml"]);
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("--pipeline seaside=x.toml: \"seaside\" is not one of the bench's suites (facts); expected FILE or SUITE=FILE"),
+        "{stderr}"
+    );
+    // A pipeline for one suite: recorded in the plan for it alone.
+    let file = dir.path().join("k1.toml");
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(fixture("fixtures/pipelines/default.toml"))
+            .unwrap()
+            .replace("k = 4", "k = 1"),
+    )
+    .unwrap();
+    let arg = format!("helpdesk={}", file.display());
+    let o = bench(&[
+        "--suites",
+        "facts,helpdesk",
+        "--strategies",
+        "scaffold",
+        "--pipeline",
+        &arg,
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // The run itself: `ladder run --pipeline SUITE=FILE` is refused, naming the flag.
+    let o = ladder(&[
+        "run",
+        "--suite",
+        "facts",
+        "--id",
+        "facts-001",
+        "--strategy",
+        "scaffold",
+        "--pipeline",
+        &arg,
+        "--pipeline",
+        &arg,
+    ]);
+    let (_, stderr) = text(&o);
+    assert!(
+        stderr.contains("--pipeline is given 2 times") && stderr.contains("a run takes one FILE"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_checks_a_suites_pipeline_toml_as_the_scaffold_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("facts");
+    std::fs::create_dir_all(suite.join("kb")).unwrap();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/suites/facts");
+    for f in ["suite.toml", "tasks.toml"] {
+        std::fs::copy(from.join(f), suite.join(f)).unwrap();
+    }
+    for e in std::fs::read_dir(from.join("kb")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, suite.join("kb").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        suite.join("pipeline.toml"),
+        "[[node]]\nid = \"retreive\"\nk = 2\n",
+    )
+    .unwrap();
+    let o = ladder(&["validate", &suite.display().to_string()]);
+    let (stdout, _) = text(&o);
+    assert!(!o.status.success());
+    let file = suite.join("pipeline.toml").display().to_string();
+    assert!(
+        stdout.contains(&file) && stdout.contains("node `retreive` overrides no node"),
+        "{stdout}"
+    );
+}

@@ -103,6 +103,7 @@ fn task() -> Task {
         gold: Default::default(),
         budget: Budget::default(),
         tags: vec![],
+        split: None,
     }
 }
 

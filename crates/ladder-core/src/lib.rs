@@ -47,6 +47,8 @@ pub use run::{
     call_seed, content_hash, run_task, Answer, Call, Cancel, Left, RunContext, RunError, RunResult,
     RunSetup, Strategy, Token, TokenStream,
 };
-pub use task::{Budget, Expectations, Gold, ProfileFact, Task, TaskFile, TaskFileError, TaskView};
+pub use task::{
+    Budget, Expectations, Gold, ProfileFact, Split, Task, TaskFile, TaskFileError, TaskView,
+};
 pub use trace::{Actor, Event, EventKind, RunHeader, TraceSink, TRACE_VERSION};
 pub use user::{PartKind, UserChannel, UserError, UserPart, UserReply};

@@ -84,6 +84,34 @@ pub struct Gold {
     pub documents: Vec<String>,
 }
 
+/// Which half of a suite a task is in: `dev` (prompts, thresholds and pipelines are tuned
+/// on it) or `test` (held out: reported on, never tuned on). A task without one (a
+/// stand-alone task file, a suite written before splits) is in neither: only
+/// `ladder bench --split all` runs it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    Dev,
+    Test,
+}
+
+impl Split {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Split::Dev => "dev",
+            Split::Test => "test",
+        }
+    }
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One piece of work for a strategy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +134,9 @@ pub struct Task {
     pub budget: Budget,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The task's split ([`Split`]); `None` when the file gives none (in neither split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
 }
 
 impl Task {
@@ -294,6 +325,23 @@ budget = { max_model_calls = 4 }
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_steps"), "{e}");
+    }
+
+    #[test]
+    fn a_split_is_dev_or_test_and_may_be_left_out() {
+        let f = TaskFile::parse(GOOD, Path::new("t.toml")).unwrap();
+        assert_eq!(f.task[0].split, None);
+        let ok = "[[task]]\nid = \"x\"\nopening = \"hi\"\nsplit = \"test\"\n";
+        let f = TaskFile::parse(ok, Path::new("t.toml")).unwrap();
+        assert_eq!(f.task[0].split, Some(Split::Test));
+        let bad = "[[task]]\nid = \"x\"\nopening = \"hi\"\nsplit = \"train\"\n";
+        let e = TaskFile::parse(bad, Path::new("bad.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bad.toml") && e.contains("line 4") && e.contains("dev"),
+            "{e}"
+        );
     }
 
     #[test]

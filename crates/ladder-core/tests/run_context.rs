@@ -118,6 +118,7 @@ fn task() -> Task {
         gold: Default::default(),
         budget: Budget::default(),
         tags: vec![],
+        split: None,
     }
 }
 

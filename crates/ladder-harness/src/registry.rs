@@ -14,8 +14,13 @@ pub struct StrategyOptions {
     /// Another system prompt (the text of `--prompt FILE`), for strategies that have one
     /// in a file.
     pub prompt: Option<String>,
-    /// Another pipeline file for the scaffold (`--pipeline FILE`): its path and text.
+    /// Another pipeline file for the scaffold (`--pipeline FILE`): its path and text. It
+    /// replaces the whole pipeline, the suite's override included.
     pub pipeline: Option<(String, String)>,
+    /// The override of the default pipeline the task's suite brings (its folder's
+    /// `pipeline.toml`): its path and text, as the harness read it ([`for_suite`]). Not a
+    /// user's choice, so a strategy with no pipeline ignores it.
+    pub suite_pipeline: Option<(String, String)>,
     /// Scaffold components to switch off, by id or kind (`--without debate,compress`).
     pub without: Vec<String>,
     /// Scaffold components the pipeline file switches off to switch on (`--with vote`).
@@ -32,6 +37,19 @@ impl StrategyOptions {
         }
         Ok(())
     }
+}
+
+/// `options` for a task of `suite`: with the suite's `pipeline.toml`, when it has one, as
+/// the scaffold's override (a suite's settings come from its folder, never its name).
+pub fn for_suite(
+    options: &StrategyOptions,
+    suite: Option<&ladder_world::Suite>,
+) -> StrategyOptions {
+    let mut o = options.clone();
+    o.suite_pipeline = suite
+        .and_then(|s| s.pipeline.as_ref())
+        .map(|p| (p.path.display().to_string(), p.text.clone()));
+    o
 }
 
 /// One registered strategy.
@@ -78,12 +96,16 @@ fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
             "the scaffold's prompts are per component; change them in crates/ladder-scaffold/prompts (--prompt is the bootstrapped loop's)".into(),
         );
     }
-    let source = match &o.pipeline {
-        Some((path, text)) => PipelineSource::File {
+    let source = match (&o.pipeline, &o.suite_pipeline) {
+        (Some((path, text)), _) => PipelineSource::File {
             path: path.clone(),
             text: text.clone(),
         },
-        None => PipelineSource::Default,
+        (None, Some((path, text))) => PipelineSource::Suite {
+            path: path.clone(),
+            text: text.clone(),
+        },
+        (None, None) => PipelineSource::Default,
     };
     let switches = Switches {
         with: o.with.clone(),
@@ -204,12 +226,16 @@ pub fn names() -> Vec<String> {
 /// A new instance of the strategy called `name`, with its default settings changed by
 /// `options`.
 pub fn build(name: &str, options: &StrategyOptions) -> Result<Box<dyn Strategy>, HarnessError> {
-    let registered = strategies()
+    (registered(name)?.build)(options).map_err(HarnessError::Choose)
+}
+
+/// The strategy called `name`, or an error naming the known ones.
+pub fn registered(name: &str) -> Result<&'static Registered, HarnessError> {
+    strategies()
         .iter()
         .find(|s| s.name == name)
         .ok_or_else(|| HarnessError::UnknownStrategy {
             name: name.to_string(),
             known: names(),
-        })?;
-    (registered.build)(options).map_err(HarnessError::Choose)
+        })
 }

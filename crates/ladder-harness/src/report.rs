@@ -247,9 +247,10 @@ fn provenance(manifest: &Manifest) -> String {
         p.models.iter().map(|m| m.name.clone()).collect()
     };
     format!(
-        "suites {}; tasks {}; strategies {}; {} trial(s); seed {}; model {}; ladder {}{}; {} ({} cores), {}.",
+        "suites {}; tasks {}; split {}; strategies {}; {} trial(s); seed {}; model {}; ladder {}{}; {} ({} cores), {}.",
         p.suites.join(", "),
         p.tasks,
+        p.split,
         p.strategies.join(", "),
         p.trials,
         p.seed,
@@ -275,7 +276,7 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
         records.len(),
         records.iter().filter(|r| r.outcome.is_none()).count(),
     ));
-    s.push_str("## Results\n\n");
+    s.push_str(&format!("## Results (split: {})\n\n", manifest.plan.split));
     s.push_str(&table(records));
     s.push_str("\n## Costs and conversations\n\n");
     s.push_str(&crate::bench::costs_table(records));

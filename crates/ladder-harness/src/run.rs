@@ -234,16 +234,29 @@ pub fn load_task(
     })
 }
 
-/// Set up, run, score and save one run of the registered strategy `spec.strategy`.
+/// Set up, run, score and save one run of the registered strategy `spec.strategy`, built
+/// with `spec.options` and, for a suite's task, the suite's own `pipeline.toml`
+/// ([`crate::registry::for_suite`]).
 pub async fn run(spec: RunSpec) -> Result<RunOutput, HarnessError> {
-    let strategy = crate::registry::build(&spec.strategy, &spec.options)?;
-    run_with(spec, strategy.as_ref()).await
+    crate::registry::registered(&spec.strategy)?;
+    let (task, suite) = load_task(&spec.source, spec.id.as_deref())?;
+    let options = crate::registry::for_suite(&spec.options, suite.as_ref());
+    let strategy = crate::registry::build(&spec.strategy, &options)?;
+    run_loaded(spec, strategy.as_ref(), task, suite).await
 }
 
-/// [`run`] with a given strategy instead of a registered one (`spec.strategy` is ignored).
-pub async fn run_with(
+/// [`run`] with a given strategy instead of a registered one (`spec.strategy` is ignored;
+/// the strategy is as it was built, with whatever pipeline it was given).
+pub async fn run_with(spec: RunSpec, strategy: &dyn Strategy) -> Result<RunOutput, HarnessError> {
+    let (task, suite) = load_task(&spec.source, spec.id.as_deref())?;
+    run_loaded(spec, strategy, task, suite).await
+}
+
+async fn run_loaded(
     mut spec: RunSpec,
     strategy: &dyn Strategy,
+    task: Task,
+    suite: Option<Suite>,
 ) -> Result<RunOutput, HarnessError> {
     for c in strategy.constraints() {
         spec.model
@@ -256,7 +269,6 @@ pub async fn run_with(
                 cause: e,
             })?;
     }
-    let (task, suite) = load_task(&spec.source, spec.id.as_deref())?;
     let budget = spec.overrides.budget(task.budget);
     let mut setup = RunSetup::new(Arc::clone(&spec.model), budget);
     setup.seed = spec.overrides.seed.unwrap_or(0);

@@ -415,3 +415,110 @@ async fn the_model_classifier_and_extractor_choose_under_their_grammars_on_the_r
         );
     }
 }
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let p = entry.unwrap().path();
+        let dest = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).unwrap();
+        }
+    }
+}
+
+/// Seaside copied to `<tmp>/<folder>/seaside`, without its pipeline.toml; with `pipeline`
+/// as its own when given.
+fn seaside_copy(dirs: &Dirs, folder: &str, pipeline: Option<&str>) -> std::path::PathBuf {
+    let dir = dirs.0.path().join(folder).join("seaside");
+    copy_dir(&ladder_world::default_suites_dir().join("seaside"), &dir);
+    std::fs::remove_file(dir.join("pipeline.toml")).unwrap();
+    if let Some(text) = pipeline {
+        std::fs::write(dir.join("pipeline.toml"), text).unwrap();
+    }
+    dir
+}
+
+fn header_settings(events: &[Event]) -> serde_json::Value {
+    match &events[0].kind {
+        EventKind::Header(h) => h.settings.clone(),
+        other => panic!("the first event is no header: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_suite_outside_the_tree_runs_with_its_own_pipeline_toml() {
+    let dirs = Dirs::new();
+    let text = "# this copy's own settings\n[[node]]\nid = \"retrieve\"\nk = 1\n\n[[node]]\nid = \"debate\"\nenabled = false\n";
+    let dir = seaside_copy(&dirs, "elsewhere", Some(text));
+    let path = dir.join("pipeline.toml");
+    let spec = dirs.spec(dir.to_str().unwrap(), "sea-001", "scaffold", local());
+    let (out, events) = run(spec).await;
+    assert_eq!(out.outcome.stop, StopReason::Answered, "{:?}", out.outcome);
+    let settings = header_settings(&events);
+    assert_eq!(settings["suite_override"], path.display().to_string());
+    assert_eq!(
+        settings["hashes"]["pipelines"]["suite"],
+        ladder_core::content_hash(&text),
+        "the header hashes the text the run used"
+    );
+    let ran = components(&events);
+    assert!(ran.contains(&"retrieve".to_string()), "{ran:?}");
+    assert!(!ran.contains(&"debate".to_string()), "{ran:?}");
+    let retrievals: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Retrieval {
+                k, hits, filter, ..
+            } => Some((*k, hits.len(), filter.clone())),
+            _ => None,
+        })
+        .collect();
+    assert!(!retrievals.is_empty());
+    for (k, hits, filter) in retrievals {
+        assert_eq!(k, 1, "this copy's k");
+        assert!(hits <= 1);
+        assert!(
+            filter.is_none(),
+            "seaside's own filters are not this copy's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_suite_named_seaside_in_another_folder_gets_no_compiled_in_settings() {
+    let dirs = Dirs::new();
+    let dir = seaside_copy(&dirs, "other", None);
+    let mut spec = dirs.spec(dir.to_str().unwrap(), "sea-001", "scaffold", local());
+    spec.options = without(&["compress", "debate"]);
+    let (out, events) = run(spec).await;
+    assert_eq!(out.task.suite, "seaside");
+    let settings = header_settings(&events);
+    assert!(settings["suite_override"].is_null(), "{settings}");
+    assert!(
+        settings["hashes"]["pipelines"].get("suite").is_none(),
+        "{settings}"
+    );
+    for e in &events {
+        if let EventKind::Retrieval { filter, k, .. } = &e.kind {
+            assert!(
+                filter.is_none(),
+                "seaside's filters came by name: {filter:?}"
+            );
+            assert_eq!(*k, 4, "the default k");
+        }
+    }
+    // The committed seaside brings its own: the same run there names its file.
+    let mut spec = dirs.spec("seaside", "sea-001", "scaffold", Arc::new(Fixed::default()));
+    spec.options = without(&["compress", "debate"]);
+    let (_, events) = run(spec).await;
+    let settings = header_settings(&events);
+    assert!(
+        settings["suite_override"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("seaside/pipeline.toml")),
+        "{settings}"
+    );
+}

@@ -48,29 +48,23 @@ pub mod prompts {
     pub const JUDGE: &str = include_str!("../prompts/judge.txt");
 }
 
-/// The default pipeline, and the suites' overrides of it.
+/// The default pipeline, compiled in. A suite's override of it is the suite's own
+/// (`<suite folder>/pipeline.toml`), read by whoever runs the task and handed over as
+/// [`PipelineSource::Suite`]: this crate never reads a suite folder, and never chooses
+/// settings by a suite's name.
 pub const DEFAULT_PIPELINE: &str = include_str!("../../../fixtures/pipelines/default.toml");
-pub const SUITE_OVERRIDES: &[(&str, &str)] = &[
-    (
-        "seaside",
-        include_str!("../../../fixtures/pipelines/seaside.toml"),
-    ),
-    (
-        "helpdesk",
-        include_str!("../../../fixtures/pipelines/helpdesk.toml"),
-    ),
-    (
-        "facts",
-        include_str!("../../../fixtures/pipelines/facts.toml"),
-    ),
-];
+/// Where [`DEFAULT_PIPELINE`] comes from, in messages.
+pub const DEFAULT_PIPELINE_PATH: &str = "fixtures/pipelines/default.toml";
 
 /// Where the pipeline comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PipelineSource {
-    /// The built-in default with each suite's override.
+    /// The built-in default alone (a task whose suite brings no override, or no suite).
     Default,
-    /// A file the user gave (`--pipeline FILE`): used as it is for every suite.
+    /// The built-in default with a suite's override applied: the override's path (for
+    /// messages and the settings) and its text.
+    Suite { path: String, text: String },
+    /// A whole pipeline file the user gave (`--pipeline FILE`), used as it is.
     File { path: String, text: String },
 }
 
@@ -78,9 +72,7 @@ pub enum PipelineSource {
 pub struct Scaffold {
     source: PipelineSource,
     switches: Switches,
-    /// Per suite ("" for suites without an override): the checked plan.
-    plans: Vec<(String, Plan)>,
-    default_plan: Plan,
+    plan: Plan,
     hashes: serde_json::Value,
     /// Embeddings of each form's labelled examples and slot texts, by the form's hash.
     cache: vectors::Cache,
@@ -114,43 +106,42 @@ impl Switches {
 }
 
 impl Scaffold {
-    /// The pipeline for `suite` (the default with the suite's override, or the user's
-    /// file), with the switches applied. Not yet checked: see [`Pipeline::plan`].
+    /// The pipeline `source` makes (the default, the default with a suite's override, or
+    /// the user's file), with the switches applied. Not yet checked: see [`Pipeline::plan`].
     pub fn pipeline(
         source: &PipelineSource,
-        suite: &str,
         switches: &Switches,
     ) -> Result<Pipeline, PipelineError> {
         let p = match source {
-            PipelineSource::Default => {
-                let mut p = Pipeline::parse(DEFAULT_PIPELINE, "fixtures/pipelines/default.toml")?;
-                if let Some((name, text)) = SUITE_OVERRIDES.iter().find(|(s, _)| *s == suite) {
-                    p = p.with_override(text, &format!("fixtures/pipelines/{name}.toml"))?;
-                }
-                p
+            PipelineSource::Default => Pipeline::parse(DEFAULT_PIPELINE, DEFAULT_PIPELINE_PATH)?,
+            PipelineSource::Suite { path, text } => {
+                Pipeline::parse(DEFAULT_PIPELINE, DEFAULT_PIPELINE_PATH)?
+                    .with_override(text, path)?
             }
             PipelineSource::File { path, text } => Pipeline::parse(text, path)?,
         };
         p.with_enabled(&switches.with)?.without(&switches.without)
     }
 
-    /// A scaffold on `source` with `switches` applied. Every pipeline it may use is
-    /// checked here, so a bad file is refused before any run.
+    /// A scaffold on `source` with `switches` applied. Its pipeline is checked here, so a
+    /// bad file is refused before any run.
     pub fn new(source: PipelineSource, switches: Switches) -> Result<Scaffold, PipelineError> {
-        let default = Self::pipeline(&source, "", &switches)?;
-        let default_plan = default.plan()?;
-        let mut plans = Vec::new();
-        let mut pipeline_hashes = serde_json::Map::new();
-        pipeline_hashes.insert("default".into(), content_hash(&default).into());
-        if source == PipelineSource::Default {
-            for (suite, _) in SUITE_OVERRIDES {
-                let p = Self::pipeline(&source, suite, &switches)?;
-                pipeline_hashes.insert((*suite).into(), content_hash(&p).into());
-                plans.push((suite.to_string(), p.plan()?));
-            }
-        }
+        let plan = Self::pipeline(&source, &switches)?.plan()?;
+        // The hashes of the texts the pipeline was made of, as they were read.
+        let pipelines = match &source {
+            PipelineSource::Default => serde_json::json!({
+                "default": content_hash(&DEFAULT_PIPELINE),
+            }),
+            PipelineSource::Suite { text, .. } => serde_json::json!({
+                "default": content_hash(&DEFAULT_PIPELINE),
+                "suite": content_hash(text),
+            }),
+            PipelineSource::File { text, .. } => serde_json::json!({
+                "file": content_hash(text),
+            }),
+        };
         let hashes = serde_json::json!({
-            "pipelines": pipeline_hashes,
+            "pipelines": pipelines,
             "prompts": {
                 "classify": content_hash(&prompts::CLASSIFY),
                 "extract": content_hash(&prompts::EXTRACT),
@@ -162,19 +153,15 @@ impl Scaffold {
         Ok(Scaffold {
             source,
             switches,
-            plans,
-            default_plan,
+            plan,
             hashes,
             cache: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The plan a task of `suite` runs.
-    pub fn plan_for(&self, suite: &str) -> &Plan {
-        self.plans
-            .iter()
-            .find(|(s, _)| s == suite)
-            .map_or(&self.default_plan, |(_, p)| p)
+    /// The plan every task of this scaffold runs.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 }
 
@@ -193,25 +180,20 @@ impl Strategy for Scaffold {
     }
 
     fn settings(&self) -> serde_json::Value {
-        let plan = |p: &Plan| -> serde_json::Value {
-            serde_json::json!({
-                "order": p.order,
-                "edges": p.edges,
-            })
+        let (pipeline, suite_override) = match &self.source {
+            PipelineSource::Default => ("default", None),
+            PipelineSource::Suite { path, .. } => ("default", Some(path)),
+            PipelineSource::File { path, .. } => (path.as_str(), None),
         };
-        let mut suites = serde_json::Map::new();
-        for (s, p) in &self.plans {
-            suites.insert(s.clone(), plan(p));
-        }
         serde_json::json!({
-            "pipeline": match &self.source {
-                PipelineSource::Default => "default".to_string(),
-                PipelineSource::File { path, .. } => path.clone(),
-            },
+            "pipeline": pipeline,
+            "suite_override": suite_override,
             "with": self.switches.with,
             "without": self.switches.without,
-            "plan": plan(&self.default_plan),
-            "suite_plans": suites,
+            "plan": {
+                "order": self.plan.order,
+                "edges": self.plan.edges,
+            },
             "hashes": self.hashes,
         })
     }
@@ -225,8 +207,7 @@ impl Strategy for Scaffold {
     }
 
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
-        let plan = self.plan_for(&task.suite).clone();
-        let result = run::execute(&plan, task, ctx, &self.cache).await;
+        let result = run::execute(&self.plan, task, ctx, &self.cache).await;
         ctx.finish(result)
     }
 }

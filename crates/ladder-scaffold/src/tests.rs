@@ -34,15 +34,51 @@ from = "form"
 to = "answer"
 "#;
 
+/// The committed suites' overrides, as a test reads them (the crate itself never reads a
+/// suite folder: whoever runs a task hands its suite's override over).
+const SUITE_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "seaside",
+        include_str!("../../../fixtures/suites/seaside/pipeline.toml"),
+    ),
+    (
+        "helpdesk",
+        include_str!("../../../fixtures/suites/helpdesk/pipeline.toml"),
+    ),
+    (
+        "facts",
+        include_str!("../../../fixtures/suites/facts/pipeline.toml"),
+    ),
+];
+
+fn suite_source(suite: &str) -> PipelineSource {
+    let (_, text) = SUITE_OVERRIDES
+        .iter()
+        .find(|(s, _)| *s == suite)
+        .expect("a committed suite");
+    PipelineSource::Suite {
+        path: format!("fixtures/suites/{suite}/pipeline.toml"),
+        text: text.to_string(),
+    }
+}
+
+fn scaffold_for(suite: &str) -> Scaffold {
+    Scaffold::new(suite_source(suite), Switches::default()).expect("a valid override")
+}
+
 #[test]
 fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
-    let s = Scaffold::default();
     let ids = |p: &Plan| p.order.iter().map(|n| n.id.clone()).collect::<Vec<_>>();
     assert_eq!(
-        ids(s.plan_for("helpdesk")),
+        ids(scaffold_for("helpdesk").plan()),
         ["classify", "form", "retrieve", "compress", "debate", "answer"]
     );
-    let sea = s.plan_for("seaside");
+    assert_eq!(
+        ids(Scaffold::default().plan()),
+        ["classify", "form", "retrieve", "compress", "debate", "answer"]
+    );
+    let seaside = scaffold_for("seaside");
+    let sea = seaside.plan();
     let Some(Kind::Retrieve(r)) = sea
         .order
         .iter()
@@ -52,8 +88,9 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
         panic!("no retrieve node")
     };
     assert_eq!(r.filters.len(), 3, "seaside's override adds its filters");
-    let Some(Kind::Retrieve(r)) = s
-        .plan_for("facts")
+    let facts = scaffold_for("facts");
+    let Some(Kind::Retrieve(r)) = facts
+        .plan()
         .order
         .iter()
         .find(|n| n.id == "retrieve")
@@ -62,11 +99,11 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
         panic!("no retrieve node")
     };
     assert!(r.filters.is_empty(), "other suites keep the default");
-    let text = Scaffold::pipeline(&PipelineSource::Default, "seaside", &Switches::default())
+    let text = Scaffold::pipeline(&suite_source("seaside"), &Switches::default())
         .and_then(|p| p.to_text())
         .expect("text");
     assert!(text.contains("switched off: vote [vote]"), "{text}");
-    let dot = Scaffold::pipeline(&PipelineSource::Default, "seaside", &Switches::default())
+    let dot = Scaffold::pipeline(&suite_source("seaside"), &Switches::default())
         .and_then(|p| p.to_dot())
         .expect("dot");
     assert!(dot.starts_with("digraph pipeline {") && dot.contains("\"classify\" -> \"form\";"));
@@ -75,8 +112,7 @@ fn the_built_in_pipelines_are_valid_and_run_in_graph_order() {
 #[test]
 fn switching_components_off_bridges_their_edges() {
     let p = Scaffold::pipeline(
-        &PipelineSource::Default,
-        "helpdesk",
+        &suite_source("helpdesk"),
         &Switches::without(&["compress", "debate"]),
     )
     .expect("pipeline");
@@ -92,7 +128,7 @@ fn switching_components_off_bridges_their_edges() {
     );
     // Everything but synthesis off leaves one node.
     let all = Switches::without(&["classifier", "form", "retrieve", "compress", "debate"]);
-    let plan = Scaffold::pipeline(&PipelineSource::Default, "seaside", &all)
+    let plan = Scaffold::pipeline(&suite_source("seaside"), &all)
         .and_then(|p| p.plan())
         .expect("plan");
     assert_eq!(plan.order.len(), 1);
@@ -104,7 +140,7 @@ fn vote_can_take_debates_place() {
         with: vec!["vote".into()],
         without: vec!["debate".into()],
     };
-    let p = Scaffold::pipeline(&PipelineSource::Default, "seaside", &switches)
+    let p = Scaffold::pipeline(&suite_source("seaside"), &switches)
         .and_then(|p| p.plan())
         .expect("plan");
     let ids: Vec<&str> = p.order.iter().map(|n| n.id.as_str()).collect();
@@ -352,7 +388,7 @@ fn registry_ablations() -> Vec<(Vec<String>, Vec<String>)> {
 
 #[test]
 fn every_shipped_pipeline_and_ablation_plans() {
-    // Every file of fixtures/pipelines is the default or a suite's override.
+    // fixtures/pipelines holds the default alone: a suite's override is in its folder.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/pipelines");
     for entry in std::fs::read_dir(dir).expect("fixtures/pipelines") {
         let name = entry
@@ -360,10 +396,9 @@ fn every_shipped_pipeline_and_ablation_plans() {
             .file_name()
             .to_string_lossy()
             .into_owned();
-        let stem = name.trim_end_matches(".toml");
-        assert!(
-            stem == "default" || SUITE_OVERRIDES.iter().any(|(s, _)| *s == stem),
-            "{name} is not shipped with the scaffold"
+        assert_eq!(
+            name, "default.toml",
+            "a suite's override belongs in fixtures/suites/<suite>/pipeline.toml"
         );
     }
     let ablations = registry_ablations();
@@ -372,11 +407,13 @@ fn every_shipped_pipeline_and_ablation_plans() {
     variants.extend(ablations);
     for (without, with) in variants {
         let switches = Switches { with, without };
-        // `new` plans the default and every suite's pipeline.
-        let s = Scaffold::new(PipelineSource::Default, switches.clone())
-            .unwrap_or_else(|e| panic!("{switches:?}: {e}"));
-        for (suite, _) in SUITE_OVERRIDES {
-            let plan = s.plan_for(suite);
+        // `new` plans the pipeline it is given: the default and each suite's.
+        let sources = std::iter::once(("default", PipelineSource::Default))
+            .chain(SUITE_OVERRIDES.iter().map(|(s, _)| (*s, suite_source(s))));
+        for (suite, source) in sources {
+            let s = Scaffold::new(source, switches.clone())
+                .unwrap_or_else(|e| panic!("{suite} {switches:?}: {e}"));
+            let plan = s.plan();
             assert_eq!(
                 plan.order.last().map(|n| n.component.kind()),
                 Some("synthesis"),
@@ -439,4 +476,54 @@ fn a_component_sees_only_what_it_reads_and_keeps_only_what_it_writes() {
     assert!(kept.slots.is_empty(), "a written field is kept");
     assert_eq!(kept.query, "q", "an unwritten change is dropped");
     assert_eq!(Field::ALL.len(), 7);
+}
+
+#[test]
+fn a_suite_override_is_the_text_handed_over_and_its_hash_is_in_the_settings() {
+    let text = "[[node]]\nid = \"retrieve\"\nk = 2\n\n[[node]]\nid = \"debate\"\nenabled = false\n";
+    let source = PipelineSource::Suite {
+        path: "/elsewhere/seaside/pipeline.toml".into(),
+        text: text.into(),
+    };
+    let s = Scaffold::new(source, Switches::default()).expect("a valid override");
+    let ids: Vec<&str> = s.plan().order.iter().map(|n| n.id.as_str()).collect();
+    assert!(!ids.contains(&"debate"), "{ids:?}");
+    let Some(Kind::Retrieve(r)) = s
+        .plan()
+        .order
+        .iter()
+        .find(|n| n.id == "retrieve")
+        .map(|n| &n.component)
+    else {
+        panic!("no retrieve node")
+    };
+    assert_eq!(r.k, 2);
+    let settings = s.settings();
+    assert_eq!(
+        settings["suite_override"],
+        "/elsewhere/seaside/pipeline.toml"
+    );
+    assert_eq!(
+        settings["hashes"]["pipelines"]["suite"],
+        content_hash(&text),
+        "the hash is of the text used"
+    );
+    assert_eq!(
+        settings["hashes"]["pipelines"]["default"],
+        content_hash(&DEFAULT_PIPELINE)
+    );
+    // No settings by a suite's name: the default is the default, whatever the suite.
+    let d = Scaffold::default().settings();
+    assert!(d["suite_override"].is_null(), "{d}");
+    assert!(d["hashes"]["pipelines"].get("suite").is_none(), "{d}");
+    // A bad override is refused naming its file.
+    let e = Scaffold::new(
+        PipelineSource::Suite {
+            path: "/elsewhere/x/pipeline.toml".into(),
+            text: "[[node]]\nid = \"nope\"\n".into(),
+        },
+        Switches::default(),
+    )
+    .expect_err("an override of no node");
+    assert!(e.to_string().contains("/elsewhere/x/pipeline.toml"), "{e}");
 }

@@ -31,7 +31,7 @@ pub mod user;
 pub mod validate;
 
 pub use score::{intent_check, retrieval_recall, score, IntentCheck, Score, Verdict};
-pub use suite::{Manifest, Problem, Suite, SuiteError};
+pub use suite::{Manifest, PipelineFile, Problem, Suite, SuiteError, PIPELINE_FILE};
 pub use user::{ModelUser, Patience, SimulatedUser};
 
 /// Where the committed suites live, relative to the workspace root.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use ladder_core::{Task, TaskFile};
 
-use crate::suite::{Document, FrontMatter, Manifest, Problem};
+use crate::suite::{Document, FrontMatter, Manifest, PipelineFile, Problem, PIPELINE_FILE};
 
 /// The 1-based line of byte `offset` in `text`.
 pub(crate) fn line_of(text: &str, offset: usize) -> usize {
@@ -59,6 +59,32 @@ pub(crate) struct Files {
     pub documents: Vec<Document>,
     pub tasks_path: PathBuf,
     pub tasks: Option<(Vec<Task>, String)>,
+    /// `pipeline.toml`, when there is one and it could be read.
+    pub pipeline: Option<PipelineFile>,
+}
+
+/// The suite's `pipeline.toml`: none when there is no such file, a problem when it cannot
+/// be read as text (its settings are parsed by the scaffold, not here).
+fn read_pipeline(dir: &Path, c: &mut Collector) -> Option<PipelineFile> {
+    let path = dir.join(PIPELINE_FILE);
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            c.add(
+                &path,
+                None,
+                format!("cannot read the suite's pipeline: {e}"),
+            );
+            None
+        }
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => Some(PipelineFile { path, text }),
+            Err(_) => {
+                c.add(&path, None, "the suite's pipeline is not UTF-8 text");
+                None
+            }
+        },
+    }
 }
 
 /// Read and parse the files of the suite folder `dir`, collecting the problems in `c`:
@@ -91,12 +117,14 @@ pub(crate) fn read_files(dir: &Path, c: &mut Collector) -> Files {
     let documents = read_documents(&dir.join(&kb_rel), c);
     let tasks_path = dir.join(&tasks_rel);
     let tasks = read_tasks(&tasks_path, c);
+    let pipeline = read_pipeline(dir, c);
     Files {
         manifest_path,
         manifest,
         documents,
         tasks_path,
         tasks,
+        pipeline,
     }
 }
 

@@ -182,6 +182,18 @@ pub struct SuiteError {
     pub problems: Vec<Problem>,
 }
 
+/// The file a suite's scaffold settings live in, beside its manifest: an override of the
+/// scaffold's default pipeline (named nodes' settings), optional.
+pub const PIPELINE_FILE: &str = "pipeline.toml";
+
+/// A suite's `pipeline.toml`, as read when the suite was loaded. The world only reads it;
+/// the scaffold parses it (`ladder validate` checks it as the scaffold would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
 /// A loaded suite ([`Suite::load`]).
 #[derive(Debug, Clone)]
 pub struct Suite {
@@ -189,6 +201,8 @@ pub struct Suite {
     pub manifest: Manifest,
     pub tasks: Vec<Task>,
     pub documents: Vec<Document>,
+    /// Its scaffold settings ([`PIPELINE_FILE`]), when it brings them.
+    pub pipeline: Option<PipelineFile>,
 }
 
 impl Suite {

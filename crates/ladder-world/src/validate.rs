@@ -37,6 +37,7 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
         documents,
         tasks_path,
         tasks,
+        pipeline,
     } = read_files(dir, &mut c);
     let Some((manifest, manifest_text)) = manifest else {
         return (None, c.problems);
@@ -69,6 +70,7 @@ pub fn read(dir: &Path) -> (Option<Suite>, Vec<Problem>) {
         manifest,
         tasks,
         documents,
+        pipeline,
     });
     (suite, c.problems)
 }

@@ -84,6 +84,25 @@ fn unknown_field_is_reported() {
 }
 
 #[test]
+fn an_unknown_split_is_reported_with_its_line() {
+    let (_tmp, dir) = copy("facts");
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("split = \"test\"", "split = \"train\"", 1)
+    });
+    let line = std::fs::read_to_string(dir.join("tasks.toml"))
+        .unwrap()
+        .lines()
+        .position(|l| l == "split = \"train\"")
+        .unwrap()
+        + 1;
+    assert_reported(
+        &problems(&dir),
+        &format!("tasks.toml:{line}:"),
+        "unknown variant `train`",
+    );
+}
+
+#[test]
 fn repeated_task_id_is_reported() {
     let (_tmp, dir) = copy("facts");
     edit(&dir.join("tasks.toml"), |t| {

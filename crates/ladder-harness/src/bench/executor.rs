@@ -23,6 +23,7 @@ use super::history;
 use super::machine;
 use super::plan::{prepare, BenchSpec, Job, Manifest, MANIFEST};
 use super::records::{carried_over, Appender, Record, RESULTS};
+use crate::registry::StrategyOptions;
 use crate::run::{io, run_with, Overrides, RunSpec, TaskSource};
 use crate::HarnessError;
 
@@ -123,7 +124,7 @@ async fn run_job(
     .task(Some(job.task.clone()))
     .out(spec.out.join("traces"))
     .embedder(embedder)
-    .options(spec.options.clone())
+    .options(StrategyOptions::clone(&job.options))
     .data(&spec.data)
     .overrides(Overrides {
         seed: Some(seed),
@@ -132,7 +133,7 @@ async fn run_job(
         max_tokens: spec.plan.max_tokens,
         max_wall_ms: spec.plan.max_wall_ms,
     });
-    let strategy = crate::registry::build(&job.strategy, &spec.options)?;
+    let strategy = crate::registry::build(&job.strategy, &job.options)?;
     let mut record = Record {
         suite: job.suite.clone(),
         task: job.task.clone(),

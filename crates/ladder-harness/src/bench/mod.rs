@@ -29,7 +29,10 @@ mod summary;
 
 pub use executor::run;
 pub use history::{estimate, history_path};
-pub use plan::{model_label, prepare, BenchSpec, Job, Manifest, ModelEntry, Plan, Tasks};
+pub use plan::{
+    model_label, prepare, BenchSpec, Job, Manifest, ModelEntry, PipelineEntry, Plan, SplitChoice,
+    Tasks,
+};
 pub use records::{read_results, Record};
 pub use replay::{differences, replay_mismatches};
 pub use summary::{

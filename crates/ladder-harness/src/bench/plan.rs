@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ladder_core::{Embedder, LanguageModel};
+use ladder_core::{Embedder, LanguageModel, Split};
 use serde::{Deserialize, Serialize};
 
 use crate::registry::StrategyOptions;
@@ -53,6 +53,52 @@ impl std::str::FromStr for Tasks {
     }
 }
 
+/// Which split of each suite's tasks a bench runs (`--split`), on top of `--tasks`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitChoice {
+    /// Every task, whatever its split (and tasks without one): the bench before splits.
+    #[default]
+    All,
+    /// The tasks tuned on.
+    Dev,
+    /// The held-out tasks, for the numbers that are reported.
+    Test,
+}
+
+impl SplitChoice {
+    /// Whether a task of split `split` is run. A task without a split is only in `all`.
+    pub fn admits(self, split: Option<Split>) -> bool {
+        match self {
+            SplitChoice::All => true,
+            SplitChoice::Dev => split == Some(Split::Dev),
+            SplitChoice::Test => split == Some(Split::Test),
+        }
+    }
+}
+
+impl std::fmt::Display for SplitChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SplitChoice::All => "all",
+            SplitChoice::Dev => "dev",
+            SplitChoice::Test => "test",
+        })
+    }
+}
+
+impl std::str::FromStr for SplitChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "all" => Ok(SplitChoice::All),
+            "dev" => Ok(SplitChoice::Dev),
+            "test" => Ok(SplitChoice::Test),
+            other => Err(format!("--split takes dev, test or all, not {other:?}")),
+        }
+    }
+}
+
 /// What a bench runs. The settings that must match for `--resume` are in [`Plan`].
 pub struct BenchSpec {
     pub plan: Plan,
@@ -65,6 +111,9 @@ pub struct BenchSpec {
     pub data: PathBuf,
     pub embedder: Option<Arc<dyn Embedder>>,
     pub options: StrategyOptions,
+    /// Per suite (by its name in `plan.suites`): a pipeline file replacing the scaffold's
+    /// for that suite alone (`--pipeline SUITE=FILE`): its path and text.
+    pub pipelines: BTreeMap<String, (String, String)>,
     /// Runs in flight at once (at least 1). They share the one loaded model (its weights
     /// mapped once) and each has its own context; records are appended as runs finish.
     pub concurrency: usize,
@@ -86,6 +135,10 @@ pub struct Plan {
     pub suites: Vec<String>,
     pub strategies: Vec<String>,
     pub tasks: Tasks,
+    /// The split the tasks are taken from (a manifest written before splits reads as
+    /// `all`, which is what it ran).
+    #[serde(default)]
+    pub split: SplitChoice,
     pub trials: u32,
     pub seed: u64,
     pub model: String,
@@ -98,6 +151,10 @@ pub struct Plan {
     pub strategy_settings: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub suite_hashes: BTreeMap<String, String>,
+    /// The suites whose scaffold pipeline is not the bench's own (`strategy_settings`
+    /// have that): a suite's `pipeline.toml`, or a `--pipeline SUITE=FILE`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pipelines: BTreeMap<String, PipelineEntry>,
     pub max_steps: Option<u32>,
     pub max_model_calls: Option<u32>,
     pub max_tokens: Option<u64>,
@@ -120,6 +177,16 @@ pub(super) fn plan_changes(then: &Plan, now: &Plan) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Where a suite's scaffold pipeline came from, and the hash of its text as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineEntry {
+    /// `suite` (its folder's `pipeline.toml`, over the default) or `file` (a
+    /// `--pipeline SUITE=FILE`, instead of the default).
+    pub kind: String,
+    pub path: String,
+    pub hash: String,
 }
 
 /// One model of a bench with several.
@@ -165,6 +232,8 @@ impl Manifest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
     pub suite: String,
+    /// The strategy's options for this suite: the bench's, with the suite's pipeline.
+    pub options: Arc<StrategyOptions>,
     pub task: String,
     pub strategy: String,
     pub trial: u32,
@@ -244,21 +313,34 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
         spec.plan
             .suite_hashes
             .insert(suite_name.clone(), suite.content_hash());
+        let options = Arc::new(suite_options(spec, suite_name, &suite));
+        if let Some(entry) = pipeline_entry(&spec.options, &options) {
+            spec.plan.pipelines.insert(suite_name.clone(), entry);
+        }
+        // A suite's pipeline that does not plan is refused before any run.
+        for name in &spec.plan.strategies {
+            crate::registry::build(name, &options).map_err(|e| match e {
+                HarnessError::Choose(m) => HarnessError::Choose(format!("suite {suite_name}: {m}")),
+                e => e,
+            })?;
+        }
         let ids: Vec<String> = match &spec.plan.tasks {
             Tasks::All => suite.tasks.iter().map(|t| t.id.clone()).collect(),
             Tasks::Smoke => suite.manifest.smoke.clone(),
-            Tasks::Ids(ids) => ids
-                .iter()
-                .filter(|id| suite.task(id).is_some())
-                .cloned()
-                .collect(),
+            Tasks::Ids(ids) => ids.clone(),
         };
+        let split = spec.plan.split;
+        let ids: Vec<String> = ids
+            .into_iter()
+            .filter(|id| suite.task(id).is_some_and(|t| split.admits(t.split)))
+            .collect();
         for task in ids {
             for model in 0..spec.models.len() {
                 for strategy in &spec.plan.strategies {
                     for trial in 0..spec.plan.trials.max(1) {
                         jobs.push(Job {
                             suite: suite_name.clone(),
+                            options: Arc::clone(&options),
                             task: task.clone(),
                             strategy: strategy.clone(),
                             trial,
@@ -271,15 +353,67 @@ pub fn prepare(spec: &mut BenchSpec) -> Result<Vec<Job>, HarnessError> {
     }
     if jobs.is_empty() {
         return Err(HarnessError::Choose(
-            "the bench has no runs: no task of those suites matches --tasks".into(),
+            format!(
+                "the bench has no runs: no task of those suites matches --tasks {} with --split {} (the smoke tasks are all dev)",
+                spec.plan.tasks, spec.plan.split
+            ),
         ));
     }
     Ok(jobs)
 }
 
+/// The strategy options for the runs of `suite`: the bench's, with its `--pipeline
+/// SUITE=FILE` when it has one, else the suite's own `pipeline.toml`.
+fn suite_options(spec: &BenchSpec, name: &str, suite: &ladder_world::Suite) -> StrategyOptions {
+    let mut base = spec.options.clone();
+    if let Some(file) = spec.pipelines.get(name) {
+        base.pipeline = Some(file.clone());
+    }
+    crate::registry::for_suite(&base, Some(suite))
+}
+
+/// What a suite's options change in the bench's pipeline, for the plan: a file of its own
+/// (`--pipeline SUITE=FILE`) or, when no file replaces the pipeline, its `pipeline.toml`.
+fn pipeline_entry(bench: &StrategyOptions, suite: &StrategyOptions) -> Option<PipelineEntry> {
+    let entry = |kind: &str, (path, text): &(String, String)| PipelineEntry {
+        kind: kind.into(),
+        path: path.clone(),
+        hash: ladder_core::content_hash(text),
+    };
+    match (&suite.pipeline, &suite.suite_pipeline) {
+        (Some(file), _) if suite.pipeline != bench.pipeline => Some(entry("file", file)),
+        (None, Some(own)) => Some(entry("suite", own)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_choice_reads_dev_test_or_all_and_admits_its_tasks() {
+        assert_eq!("dev".parse::<SplitChoice>(), Ok(SplitChoice::Dev));
+        assert_eq!("test".parse::<SplitChoice>(), Ok(SplitChoice::Test));
+        assert_eq!("all".parse::<SplitChoice>(), Ok(SplitChoice::All));
+        let e = "train".parse::<SplitChoice>().unwrap_err();
+        assert!(e.contains("--split") && e.contains("\"train\""), "{e}");
+        assert!(SplitChoice::All.admits(None) && SplitChoice::All.admits(Some(Split::Test)));
+        assert!(SplitChoice::Dev.admits(Some(Split::Dev)));
+        assert!(!SplitChoice::Dev.admits(Some(Split::Test)) && !SplitChoice::Dev.admits(None));
+        assert!(!SplitChoice::Test.admits(None));
+    }
+
+    #[test]
+    fn a_manifest_without_a_split_ran_all() {
+        let plan: Plan = serde_json::from_value(serde_json::json!({
+            "suites": ["seaside"], "strategies": ["direct"], "tasks": "smoke", "trials": 1,
+            "seed": 0, "model": "m", "max_steps": null, "max_model_calls": null,
+            "max_tokens": null, "max_wall_ms": null
+        }))
+        .unwrap();
+        assert_eq!(plan.split, SplitChoice::All);
+    }
 
     #[test]
     fn a_model_label_is_its_file_or_model_name() {

@@ -24,6 +24,13 @@ pub fn replay_mismatches(original: &Plan, replay: &Plan) -> Vec<String> {
             ));
         }
     }
+    if original.pipelines != replay.pipelines {
+        out.push(format!(
+            "the suites' own pipelines differ (a changed pipeline.toml or --pipeline SUITE=FILE): {} then, {} now",
+            serde_json::to_string(&original.pipelines).unwrap_or_default(),
+            serde_json::to_string(&replay.pipelines).unwrap_or_default()
+        ));
+    }
     for (suite, hash) in &original.suite_hashes {
         if replay.suite_hashes.get(suite) != Some(hash) {
             out.push(format!("suite {suite} changed since the bench ran"));

@@ -11,7 +11,8 @@ mod seaside;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ladder_core::ProfileFact;
+use ladder_core::rng::Rng;
+use ladder_core::{ProfileFact, Split};
 
 pub const DEFAULT_SEED: u64 = 20261129;
 
@@ -138,6 +139,43 @@ pub(crate) struct TaskOut {
     /// Gold labels: the opening's intents and the documents backing the answer.
     pub gold_intents: Vec<String>,
     pub gold_documents: Vec<String>,
+    /// Set by [`assign_splits`] when the suite is finished.
+    pub split: Option<Split>,
+}
+
+/// Give every task its split, stratified by tag: the tasks are grouped by their tags other
+/// than `smoke` (untagged tasks are one group); in each group the smoke tasks go to dev,
+/// then the rest, in an order shuffled by a fixed-seed RNG, fill dev up to half the group
+/// (rounded up) and test takes the others. So every tag with two tasks or more is in both
+/// splits, and the smoke tasks (what quick benches and tuning runs use) are all dev.
+pub(crate) fn assign_splits(tasks: &mut [TaskOut], seed: u64) {
+    let suite = tasks.first().map(|t| t.suite.clone()).unwrap_or_default();
+    // FNV-1a of the suite's name, so each suite's shuffle is its own.
+    let name = suite.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut rng = Rng::new(seed ^ name ^ 0x5B11_7000);
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for (i, t) in tasks.iter().enumerate() {
+        let key: Vec<String> = t.tags.iter().filter(|g| *g != "smoke").cloned().collect();
+        groups.entry(key).or_default().push(i);
+    }
+    for members in groups.values() {
+        let (smoke, mut rest): (Vec<usize>, Vec<usize>) = members
+            .iter()
+            .partition(|&&i| tasks[i].tags.iter().any(|g| g == "smoke"));
+        for i in (1..rest.len()).rev() {
+            let j = rng.below(i + 1);
+            rest.swap(i, j);
+        }
+        let dev = members.len().div_ceil(2).max(smoke.len()) - smoke.len();
+        for &i in &smoke {
+            tasks[i].split = Some(Split::Dev);
+        }
+        for (n, &i) in rest.iter().enumerate() {
+            tasks[i].split = Some(if n < dev { Split::Dev } else { Split::Test });
+        }
+    }
 }
 
 pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
@@ -153,6 +191,9 @@ pub(crate) fn write_tasks(header: &str, tasks: &[TaskOut]) -> String {
         s.push_str(&format!("opening = {}\n", q(&t.opening)));
         if !t.tags.is_empty() {
             s.push_str(&format!("tags = {}\n", q_list(&t.tags)));
+        }
+        if let Some(split) = t.split {
+            s.push_str(&format!("split = {}\n", q(split.as_str())));
         }
         if !t.profile.is_empty() {
             s.push_str("profile = [\n");
@@ -206,10 +247,12 @@ pub(crate) fn fact(slot: &str, value: &str, say: &str, hard: bool) -> ProfileFac
 }
 
 impl Generated {
-    /// Mark the smoke subset in the manifest and the tasks' tags, and add `suite.toml` and
-    /// `tasks.toml` (the latter headed by `header`).
+    /// Mark the smoke subset in the manifest and the tasks' tags, give every task its split
+    /// ([`assign_splits`], from `seed`), and add `suite.toml` and `tasks.toml` (the latter
+    /// headed by `header`).
     pub(crate) fn finish(
         &mut self,
+        seed: u64,
         mut manifest: crate::suite::Manifest,
         smoke: &[&str],
         mut tasks: Vec<TaskOut>,
@@ -219,6 +262,7 @@ impl Generated {
         for t in tasks.iter_mut().filter(|t| smoke.contains(&t.id.as_str())) {
             t.tags.push("smoke".into());
         }
+        assign_splits(&mut tasks, seed);
         self.add("suite.toml", manifest_text(&manifest));
         self.add("tasks.toml", write_tasks(header, &tasks));
     }

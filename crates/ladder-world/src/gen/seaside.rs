@@ -491,6 +491,7 @@ fn task_out(
         comment: comment.into(),
         gold_intents: vec!["plan_trip".into()],
         gold_documents,
+        split: None,
     }
 }
 
@@ -561,6 +562,7 @@ pub fn generate(options: GenOptions) -> Generated {
         tasks.push(task_out(n, opening, profile, &fits, "lesson", comment));
     }
     g.finish(
+        options.seed,
         m,
         &["sea-001", "sea-002", "sea-003", "sea-004", "sea-005"],
         tasks,
