@@ -1092,6 +1092,68 @@ fn the_committed_scaffold_cassette_replays_to_the_same_trace_twice() {
         EventKind::UserTurn { question, .. } if question.contains("Norland or go abroad"))));
 }
 
+/// The essay's scene (sea-045) with the loop on qwen2.5-coder-1.5b, recorded with
+/// `ladder run -s bootstrap --suite seaside --id sea-045 --record ...`: it asks the user
+/// and answers, where before its aids it searched the same query three times and stopped
+/// `repeating`. Its repeated search and question are turned back by observations, and its
+/// last word is an answer.
+#[test]
+fn the_loop_on_the_essays_scene_asks_and_answers_in_its_committed_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ladder_cmd()
+        .args([
+            "run",
+            "--strategy",
+            "bootstrap",
+            "--suite",
+            "seaside",
+            "--id",
+            "sea-045",
+            "--model",
+            "replay:fixtures/cassettes/bootstrap-sea-045-1.5b.jsonl",
+        ])
+        .args(["--out", &dir.path().join("out").display().to_string()])
+        .args(["--data", &dir.path().join("data").display().to_string()])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("stop      answered"), "{stdout}");
+    let trace = read_jsonl(&only_trace(&dir.path().join("out"))).unwrap();
+    let header = match &trace[0].kind {
+        EventKind::Header(h) => h.clone(),
+        other => panic!("no header: {other:?}"),
+    };
+    assert!(
+        header.model.contains("qwen2.5-coder-1.5b"),
+        "{}",
+        header.model
+    );
+    let asked = trace
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::UserTurn { .. }))
+        .count();
+    assert!(asked >= 1, "the loop asks the user");
+    let observations: Vec<&str> = trace
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Observation { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        observations
+            .iter()
+            .any(|o| o.contains("you already did this")),
+        "{observations:?}"
+    );
+    assert!(matches!(
+        trace.last().map(|e| &e.kind),
+        Some(EventKind::RunFinished { outcome }) if outcome.stop == StopReason::Answered
+    ));
+}
+
 #[test]
 fn a_concurrent_bench_gives_the_same_results_as_one_run_at_a_time() {
     let dir = tempfile::tempdir().unwrap();
