@@ -59,6 +59,15 @@ pub struct Registered {
     build: fn(&StrategyOptions) -> Result<Box<dyn Strategy>, String>,
 }
 
+/// `direct` (or a variant of it), which takes none of the options.
+fn direct(d: Direct, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
+    if o.prompt.is_some() {
+        return Err("direct has no prompt file to replace (--prompt)".into());
+    }
+    o.no_pipeline("direct")?;
+    Ok(Box::new(d))
+}
+
 fn bootstrap(mode: Mode, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
     bootstrap_from(
         Bootstrap {
@@ -122,24 +131,19 @@ pub fn strategies() -> &'static [Registered] {
         Registered {
             name: "direct",
             about: "one model call answers the opening message (the baseline)",
-            build: |o| match o.prompt {
-                Some(_) => Err("direct has no prompt file to replace (--prompt)".into()),
-                None => o
-                    .no_pipeline("direct")
-                    .map(|_| Box::new(Direct::default()) as _),
-            },
+            build: |o| direct(Direct::default(), o),
         },
         Registered {
             name: "direct-grounded",
             about: "ablation: direct with its picks constrained to the knowledge base's document titles",
-            build: |o| match o.prompt {
-                Some(_) => Err("direct has no prompt file to replace (--prompt)".into()),
-                None => o.no_pipeline("direct").map(|_| {
-                    Box::new(Direct {
+            build: |o| {
+                direct(
+                    Direct {
                         grounded: true,
                         ..Direct::default()
-                    }) as _
-                }),
+                    },
+                    o,
+                )
             },
         },
         Registered {
