@@ -13,8 +13,10 @@ use crate::{BudgetArgs, ModelArgs, StrategyArgs};
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The strategy to run: direct, scaffold, bootstrap, bootstrap-free; an ablation of the
-    /// scaffold (scaffold-no-classify, -no-form, -no-retrieve, -no-compress, -no-debate,
-    /// scaffold-vote) or of the loop (bootstrap-plain: without its aids; bootstrap-grounded:
+    /// scaffold (scaffold-no-classify, -no-form, -no-retrieve, -no-candidates,
+    /// -no-compress, -no-debate, scaffold-vote; scaffold-grounded: picks only among the
+    /// knowledge base's titles; scaffold-stop: the form stops once at most 3 candidates fit)
+    /// or of the loop (bootstrap-plain: without its aids; bootstrap-grounded:
     /// picks only among the titles it found); direct-grounded (picks only among the
     /// knowledge base's titles). An unknown name is answered with the whole list.
     #[arg(long, short, default_value = "direct", value_parser = crate::strategy_name)]

@@ -60,7 +60,14 @@ pub fn run(command: ScaffoldCommand) -> Result<()> {
                     None => PipelineSource::Default,
                 },
             };
-            let p = Scaffold::pipeline(&source, &Switches { with, without })?;
+            let p = Scaffold::pipeline(
+                &source,
+                &Switches {
+                    with,
+                    without,
+                    ..Switches::default()
+                },
+            )?;
             print!("{}", if dot { p.to_dot()? } else { p.to_text()? });
             Ok(())
         }

@@ -88,6 +88,7 @@ impl Retriever for Kb {
                 title: format!("Place {i}"),
                 heading: String::new(),
                 text: format!("Place {i} matches {q}. ").repeat(20),
+                attributes: Default::default(),
             })
             .collect())
     }

@@ -4,6 +4,8 @@
 //! Filters are ladder's own small type (exact match and numeric range on a document's
 //! attributes, the front matter's `attributes` table); each store maps them to its own.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +26,9 @@ pub struct Hit {
     pub heading: String,
     /// The chunk's text.
     pub text: String,
+    /// Its document's typed attributes (a catalogue's fields), when it has any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
 /// A value an attribute must equal.

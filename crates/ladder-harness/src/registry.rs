@@ -100,6 +100,19 @@ fn scaffold_variant(
 }
 
 fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
+    scaffold_with(o, &[], false)
+}
+
+/// The form's setting that stops its questions once few candidates fit (`scaffold-stop`).
+const STOP_AT_3: &str = "[[node]]\nid = \"form\"\nstop_at = 3\n";
+
+/// The scaffold with settings changed by override texts (`set`), its picks grounded or
+/// not.
+fn scaffold_with(
+    o: &StrategyOptions,
+    set: &[&str],
+    grounded: bool,
+) -> Result<Box<dyn Strategy>, String> {
     if o.prompt.is_some() {
         return Err(
             "the scaffold's prompts are per component; change them in crates/ladder-scaffold/prompts (--prompt is the bootstrapped loop's)".into(),
@@ -119,9 +132,12 @@ fn scaffold(o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
     let switches = Switches {
         with: o.with.clone(),
         without: o.without.clone(),
+        set: set.iter().map(|s| s.to_string()).collect(),
     };
     Ok(Box::new(
-        Scaffold::new(source, switches).map_err(|e| e.to_string())?,
+        Scaffold::new(source, switches)
+            .map_err(|e| e.to_string())?
+            .grounded(grounded),
     ))
 }
 
@@ -180,6 +196,21 @@ pub fn strategies() -> &'static [Registered] {
             name: "scaffold-vote",
             about: "ablation: a self-consistency vote in the debate's place, at the same number of calls",
             build: |o| scaffold_variant(o, &["debate"], &["vote"]),
+        },
+        Registered {
+            name: "scaffold-no-candidates",
+            about: "ablation: the scaffold without its catalogue's ranked candidates (the scaffold before issue 20)",
+            build: |o| scaffold_variant(o, &["candidates"], &[]),
+        },
+        Registered {
+            name: "scaffold-grounded",
+            about: "ablation: the scaffold with its picks constrained to the knowledge base's document titles",
+            build: |o| scaffold_with(o, &[], true),
+        },
+        Registered {
+            name: "scaffold-stop",
+            about: "ablation: the scaffold's form stops asking once at most 3 of the catalogue's candidates fit every answer",
+            build: |o| scaffold_with(o, &[STOP_AT_3], false),
         },
         Registered {
             name: "bootstrap",
@@ -242,4 +273,34 @@ pub fn registered(name: &str) -> Result<&'static Registered, HarnessError> {
             name: name.to_string(),
             known: names(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every registered strategy builds on its own and with each committed suite's
+    /// pipeline.toml (a variant's settings must fit every suite's pipeline).
+    #[test]
+    fn every_registered_strategy_builds_for_every_committed_suite() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/suites");
+        let mut suites = vec![StrategyOptions::default()];
+        for suite in ["seaside", "helpdesk", "facts"] {
+            let path = format!("{root}/{suite}/pipeline.toml");
+            let text = std::fs::read_to_string(&path).expect("a committed pipeline.toml");
+            suites.push(StrategyOptions {
+                suite_pipeline: Some((path, text)),
+                ..StrategyOptions::default()
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for s in strategies() {
+            assert!(seen.insert(s.name), "{} is registered twice", s.name);
+            for o in &suites {
+                if let Err(e) = build(s.name, o) {
+                    panic!("{} with {:?}: {e}", s.name, o.suite_pipeline);
+                }
+            }
+        }
+    }
 }

@@ -81,6 +81,12 @@ impl Retriever for KnowledgeBase {
                 title: h.field("title").to_string(),
                 heading: h.field("heading").to_string(),
                 text: h.field("text").to_string(),
+                attributes: h
+                    .payload
+                    .get("attributes")
+                    .and_then(|a| a.as_object())
+                    .map(|a| a.clone().into_iter().collect())
+                    .unwrap_or_default(),
             })
             .collect())
     }

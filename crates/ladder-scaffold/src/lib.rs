@@ -22,6 +22,7 @@
 //! - The form never asks a slot it already has, and asks one slot per turn, in the form's
 //!   order.
 
+pub mod catalogue;
 mod components;
 pub mod pipeline;
 mod run;
@@ -73,6 +74,8 @@ pub struct Scaffold {
     source: PipelineSource,
     switches: Switches,
     plan: Plan,
+    /// Picks constrained to the knowledge base's titles (`scaffold-grounded`).
+    grounded: bool,
     hashes: serde_json::Value,
     /// Embeddings of each form's labelled examples and slot texts, by the form's hash.
     cache: vectors::Cache,
@@ -87,20 +90,24 @@ impl std::fmt::Debug for Scaffold {
     }
 }
 
-/// Components switched on (`--with`) and off (`--without`), by id or kind, on top of
-/// the pipeline file.
+/// Components switched on (`--with`) and off (`--without`), by id or kind, and settings
+/// changed (override texts, as a suite's pipeline.toml is one), on top of the pipeline
+/// file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Switches {
     pub with: Vec<String>,
     pub without: Vec<String>,
+    /// Override texts applied last, in order (an ablation variant's settings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<String>,
 }
 
 impl Switches {
     /// Only components switched off.
     pub fn without(names: &[&str]) -> Switches {
         Switches {
-            with: Vec::new(),
             without: names.iter().map(|s| s.to_string()).collect(),
+            ..Switches::default()
         }
     }
 }
@@ -120,6 +127,10 @@ impl Scaffold {
             }
             PipelineSource::File { path, text } => Pipeline::parse(text, path)?,
         };
+        let mut p = p;
+        for (i, text) in switches.set.iter().enumerate() {
+            p = p.with_override(text, &format!("setting #{}", i + 1))?;
+        }
         p.with_enabled(&switches.with)?.without(&switches.without)
     }
 
@@ -154,9 +165,17 @@ impl Scaffold {
             source,
             switches,
             plan,
+            grounded: false,
             hashes,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same scaffold with its answers' picks constrained to the knowledge base's
+    /// titles ([`ladder_core::direct::ground`]), or not.
+    pub fn grounded(mut self, on: bool) -> Scaffold {
+        self.grounded = on;
+        self
     }
 
     /// The plan every task of this scaffold runs.
@@ -185,7 +204,7 @@ impl Strategy for Scaffold {
             PipelineSource::Suite { path, .. } => ("default", Some(path)),
             PipelineSource::File { path, .. } => (path.as_str(), None),
         };
-        serde_json::json!({
+        let mut s = serde_json::json!({
             "pipeline": pipeline,
             "suite_override": suite_override,
             "with": self.switches.with,
@@ -195,7 +214,18 @@ impl Strategy for Scaffold {
                 "edges": self.plan.edges,
             },
             "hashes": self.hashes,
-        })
+        });
+        // Only where they are used, so a scaffold without them keeps its settings.
+        if !self.switches.set.is_empty() {
+            s["set"] = serde_json::json!(self.switches.set);
+        }
+        if self.grounded {
+            s["grounded"] = true.into();
+        }
+        if !self.plan.catalogue.is_empty() {
+            s["plan"]["catalogue"] = serde_json::json!(self.plan.catalogue);
+        }
+        s
     }
 
     fn wants_form(&self) -> bool {
@@ -207,7 +237,7 @@ impl Strategy for Scaffold {
     }
 
     async fn run(&self, task: &TaskView, ctx: &mut RunContext) -> Outcome {
-        let result = run::execute(&self.plan, task, ctx, &self.cache).await;
+        let result = run::execute(&self.plan, task, ctx, &self.cache, self.grounded).await;
         ctx.finish(result)
     }
 }

@@ -21,6 +21,8 @@ use std::collections::BTreeSet;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 
+pub use crate::catalogue::{Catalogue, Rule, RuleKind};
+pub use crate::components::candidates::CandidatesSettings;
 pub use crate::components::classifier::{ClassifierMethod, ClassifierSettings};
 pub use crate::components::compress::{CompressMethod, CompressSettings};
 pub use crate::components::debate::{Agent, DebateSettings};
@@ -65,6 +67,8 @@ pub struct Pipeline {
     pub origin: String,
     pub nodes: Vec<Node>,
     pub edges: Vec<Edge>,
+    /// The team's catalogue wiring (`[catalogue]`), for the components that rank by it.
+    pub catalogue: Catalogue,
 }
 
 /// The checked graph: the enabled components in the order they run.
@@ -73,6 +77,7 @@ pub struct Plan {
     pub order: Vec<Node>,
     /// The enabled graph's edges (after bridging switched-off nodes), by node id.
     pub edges: Vec<(String, String)>,
+    pub catalogue: Catalogue,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +87,7 @@ struct RawFile {
     node: Vec<toml::Table>,
     #[serde(default)]
     edge: Vec<Edge>,
+    catalogue: Option<Catalogue>,
 }
 
 impl Pipeline {
@@ -98,6 +104,7 @@ impl Pipeline {
             origin: origin.to_string(),
             nodes: Vec::new(),
             edges: Vec::new(),
+            catalogue: Catalogue::default(),
         };
         let raw: RawFile = toml::from_str(text).map_err(|e| p.error(e.to_string()))?;
         for (i, table) in raw.node.into_iter().enumerate() {
@@ -108,6 +115,7 @@ impl Pipeline {
             p.nodes.push(node);
         }
         p.edges = raw.edge;
+        p.catalogue = raw.catalogue.unwrap_or_default();
         Ok(p)
     }
 
@@ -140,6 +148,9 @@ impl Pipeline {
             self.nodes[pos] = parse_node(merged, pos).map_err(err)?;
         }
         self.edges.extend(raw.edge);
+        if let Some(c) = raw.catalogue {
+            self.catalogue = c;
+        }
         self.origin = format!("{} + {origin}", self.origin);
         Ok(self)
     }
@@ -306,12 +317,14 @@ impl Pipeline {
             }
         }
         self.check_reads(&order, &edges)?;
+        self.catalogue.check().map_err(|e| self.error(e))?;
         Ok(Plan {
             order: order.iter().map(|&i| self.nodes[i].clone()).collect(),
             edges: edges
                 .iter()
                 .map(|&(a, b)| (self.nodes[a].id.clone(), self.nodes[b].id.clone()))
                 .collect(),
+            catalogue: self.catalogue.clone(),
         })
     }
 
@@ -405,6 +418,19 @@ impl Pipeline {
             .collect();
         if !off.is_empty() {
             out.push_str(&format!("switched off: {}\n", off.join(", ")));
+        }
+        if !plan.catalogue.is_empty() {
+            let rules: Vec<String> = plan
+                .catalogue
+                .rules
+                .iter()
+                .map(|r| format!("{} -> {} ({:?})", r.slot, r.attribute, r.rule).to_lowercase())
+                .collect();
+            out.push_str(&format!(
+                "catalogue: {} (a search of {} chunks)\n",
+                rules.join("; "),
+                plan.catalogue.pool
+            ));
         }
         let calls: u32 = plan.order.iter().map(|n| n.component.max_calls()).sum();
         out.push_str(&format!(

@@ -22,10 +22,13 @@ pub(crate) async fn execute(
     task: &TaskView,
     ctx: &mut RunContext,
     cache: &Cache,
+    grounded: bool,
 ) -> Result<Answer, RunError> {
     let env = Env {
         task,
         vectors: cache,
+        catalogue: &plan.catalogue,
+        grounded,
     };
     let mut state = State::default();
     for node in &plan.order {

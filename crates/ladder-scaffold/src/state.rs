@@ -15,6 +15,7 @@
 
 use ladder_core::{Answer, ChatRequest, Direct, Hit, TaskView};
 
+use crate::catalogue::{candidates_text, Candidate};
 use crate::prompts;
 
 /// One piece of what the components find.
@@ -28,6 +29,8 @@ pub enum Field {
     Query,
     /// The documents retrieval found.
     Hits,
+    /// The catalogue's documents ranked by the user's wishes.
+    Candidates,
     /// The documents' text after compression.
     Context,
     /// The debaters' drafts.
@@ -38,11 +41,12 @@ pub enum Field {
 
 impl Field {
     /// Every field, in the state's order.
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Intents,
         Field::Slots,
         Field::Query,
         Field::Hits,
+        Field::Candidates,
         Field::Context,
         Field::Drafts,
         Field::Answer,
@@ -55,6 +59,7 @@ impl Field {
             Field::Slots => "slots",
             Field::Query => "query",
             Field::Hits => "hits",
+            Field::Candidates => "candidates",
             Field::Context => "context",
             Field::Drafts => "drafts",
             Field::Answer => "answer",
@@ -68,6 +73,7 @@ impl Field {
             Field::Slots => "filled slots",
             Field::Query => "a search query",
             Field::Hits => "documents",
+            Field::Candidates => "ranked candidates",
             Field::Context => "a context",
             Field::Drafts => "drafts",
             Field::Answer => "an answer",
@@ -104,17 +110,19 @@ impl Read {
 }
 
 /// The fields [`State::notes`] reads, for the components whose prompts show the notes.
-pub const NOTES_READS: [Read; 3] = [
+pub const NOTES_READS: [Read; 4] = [
     Read::optional(Field::Slots, "no form answers in the notes"),
     Read::optional(Field::Hits, "no knowledge base in the notes"),
     Read::optional(Field::Context, "the documents' whole text in the notes"),
+    Read::optional(Field::Candidates, "no ranked candidates in the notes"),
 ];
 
 /// The fields [`State::final_request`] reads: the notes', and the drafts.
-pub const FINAL_REQUEST_READS: [Read; 4] = [
+pub const FINAL_REQUEST_READS: [Read; 5] = [
     NOTES_READS[0],
     NOTES_READS[1],
     NOTES_READS[2],
+    NOTES_READS[3],
     Read::optional(Field::Drafts, "no drafts to judge"),
 ];
 
@@ -127,6 +135,8 @@ pub struct State {
     pub slots: Vec<(String, String)>,
     pub query: String,
     pub hits: Vec<Hit>,
+    /// Best first; empty when no catalogue ranked them.
+    pub candidates: Vec<Candidate>,
     pub context: Option<String>,
     /// (agent, draft), for the agents that have one.
     pub drafts: Vec<(String, String)>,
@@ -156,15 +166,16 @@ impl State {
             Field::Slots => self.slots.clone_from(&from.slots),
             Field::Query => self.query.clone_from(&from.query),
             Field::Hits => self.hits.clone_from(&from.hits),
+            Field::Candidates => self.candidates.clone_from(&from.candidates),
             Field::Context => self.context.clone_from(&from.context),
             Field::Drafts => self.drafts.clone_from(&from.drafts),
             Field::Answer => self.answer.clone_from(&from.answer),
         }
     }
 
-    /// What the components found, for a prompt: the user's form answers and the knowledge
-    /// base's text (compressed where a compressor ran). Reads `slots`, `context` and
-    /// `hits`.
+    /// What the components found, for a prompt: the user's form answers, the catalogue's
+    /// best candidates with their attributes, and the knowledge base's text (compressed
+    /// where a compressor ran). Reads `slots`, `candidates`, `context` and `hits`.
     pub fn notes(&self) -> String {
         let mut out = String::new();
         if !self.slots.is_empty() {
@@ -172,6 +183,15 @@ impl State {
             for (slot, value) in &self.slots {
                 out.push_str(&format!("\n- {slot}: {value}"));
             }
+        }
+        if !self.candidates.is_empty() {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(
+                "The catalogue's best candidates for what the user told you, best first (recommend from these, and say what each does not fit):\n",
+            );
+            out.push_str(&candidates_text(&self.candidates));
         }
         let kb = match &self.context {
             Some(c) => c.clone(),

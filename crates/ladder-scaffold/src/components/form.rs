@@ -15,15 +15,17 @@
 use async_trait::async_trait;
 use ladder_core::trace::{EventKind, SlotSource};
 use ladder_core::{
-    cosine, ChatRequest, Constraint, FormSlot, Message, RunContext, RunError, TaskView,
+    cosine, ChatRequest, Constraint, FormSlot, Message, RunContext, RunError,
 };
 use serde::{Deserialize, Serialize};
 
 use super::{Detail, first_max, Component, Env, Read};
+use super::candidates::catalogue_search;
+use crate::catalogue::{fitting, rank};
 use crate::prompts;
 use crate::state::{Field, State};
 use crate::text::{clauses, named_option, negated, no_preference, number_with_unit, question_unit};
-use crate::vectors::{form_vectors, Cache};
+use crate::vectors::form_vectors;
 
 /// How the form reads what the opening already says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +50,11 @@ pub struct FormSettings {
     /// first capture group, or the whole match.
     #[serde(default)]
     pub patterns: Vec<SlotPattern>,
+    /// Stop asking once at most this many of the catalogue's documents fit every answer
+    /// so far (the pipeline's `[catalogue]`): more answers could only narrow a list the
+    /// answer shows anyway. Off when absent, or when the pipeline has no catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_at: Option<usize>,
 }
 
 /// A regular expression that reads one slot's value from the user's words.
@@ -83,7 +90,11 @@ impl Component for FormSettings {
     }
 
     fn summary(&self) -> String {
-        format!("extractor {:?}, threshold {}", self.extractor, self.threshold).to_lowercase()
+        let stop = match self.stop_at {
+            Some(n) => format!(", stops at {n} fitting candidates"),
+            None => String::new(),
+        };
+        format!("extractor {:?}, threshold {}{stop}", self.extractor, self.threshold).to_lowercase()
     }
 
     fn check(&self) -> Result<(), String> {
@@ -99,7 +110,7 @@ impl Component for FormSettings {
     }
 
     async fn run(&self, env: &Env<'_>, ctx: &mut RunContext, state: &mut State) -> Detail {
-        form(self, env.task, ctx, env.vectors, state).await
+        form(self, env, ctx, state).await
     }
 }
 
@@ -130,11 +141,12 @@ fn option_in(text: &str, options: &[String]) -> Option<String> {
 
 async fn form(
     s: &FormSettings,
-    task: &TaskView,
+    env: &Env<'_>,
     ctx: &mut RunContext,
-    cache: &Cache,
     state: &mut State,
 ) -> Result<String, RunError> {
+    let task = env.task;
+    let cache = env.vectors;
     let intents = state.intents.clone().unwrap_or_default();
     let Some(spec) = ctx.form().cloned() else {
         return Ok("no form spec for this task".into());
@@ -276,11 +288,26 @@ async fn form(
         })?;
     }
     state.slots = from_opening;
-    // Then the form's questions, one per turn, in order, for what is still missing.
+    // Then the form's questions, one per turn, in order, for what is still missing;
+    // with `stop_at`, until few enough of the catalogue's documents fit.
+    let catalogue = match s.stop_at {
+        Some(n) if !env.catalogue.is_empty() => {
+            Some((n, catalogue_search(ctx, &task.opening, env.catalogue).await?))
+        }
+        _ => None,
+    };
     let mut asked = 0;
+    let mut stopped = String::new();
     for slot in &slots {
         if state.slots.iter().any(|(n, _)| *n == slot.name) {
             continue;
+        }
+        if let Some((n, hits)) = &catalogue {
+            let fit = fitting(&rank(hits, &state.slots, env.catalogue));
+            if fit <= *n {
+                stopped = format!("; stopped: {fit} candidates fit every answer");
+                break;
+            }
         }
         ctx.next_step()?;
         let reply = ctx.ask_user(&slot.question).await?;
@@ -298,7 +325,7 @@ async fn form(
         state.slots.push((slot.name.clone(), value));
     }
     Ok(format!(
-        "{} of {} slots from the opening, {asked} asked",
+        "{} of {} slots from the opening, {asked} asked{stopped}",
         state.slots.len() - asked,
         slots.len()
     ))

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use ladder_core::{RunContext, RunError, TaskView};
 use serde::{Deserialize, Serialize};
 
+use crate::catalogue::Catalogue;
 pub use crate::state::Read;
 use crate::state::{Field, State};
 use crate::vectors::Cache;
@@ -30,6 +31,10 @@ pub struct Env<'a> {
     pub task: &'a TaskView,
     /// The embeddings of each form's fixed texts.
     pub(crate) vectors: &'a Cache,
+    /// The team's catalogue wiring (the pipeline's `[catalogue]`; empty without one).
+    pub catalogue: &'a Catalogue,
+    /// Whether answers' picks are constrained to the knowledge base's titles.
+    pub grounded: bool,
 }
 
 /// A kind of component: what it reads and writes, what it may cost, and how it runs.
@@ -127,6 +132,7 @@ kinds! {
     "classifier" => classifier::Classifier(ClassifierSettings),
     "form" => form::Form(FormSettings),
     "retrieve" => retrieve::Retrieve(RetrieveSettings),
+    "candidates" => candidates::Candidates(CandidatesSettings),
     "compress" => compress::Compress(CompressSettings),
     "debate" => debate::Debate(DebateSettings),
     "vote" => vote::Vote(VoteSettings),

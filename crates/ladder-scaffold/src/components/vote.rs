@@ -2,16 +2,16 @@
 //! wins.
 //!
 //! Invariants:
-//! - Reads what the final call shows (`slots`, `hits`, `context`, `drafts`: each
+//! - Reads what the final call shows (`slots`, `hits`, `candidates`, `context`, `drafts`: each
 //!   optional); writes `answer` (the first sample that cast the winning vote).
 //! - One batch of `samples` calls (each its own seed); a `Vote` event per sample that
 //!   answered, in the samples' order. Most votes win; a tie goes to the choice seen first.
 //! - Every sample failing is an error (the run's contract), not an empty answer.
 
 use async_trait::async_trait;
-use ladder_core::direct::read_picks;
+use ladder_core::direct::{ground, read_picks};
 use ladder_core::trace::EventKind;
-use ladder_core::{Answer, Call, RunContext, RunError, TaskView};
+use ladder_core::{Answer, Call, RunContext, RunError};
 use serde::{Deserialize, Serialize};
 
 use super::{Detail, first_max, Component, Env, Read};
@@ -44,17 +44,20 @@ impl Component for VoteSettings {
     }
 
     async fn run(&self, env: &Env<'_>, ctx: &mut RunContext, state: &mut State) -> Detail {
-        vote(self, env.task, ctx, state).await
+        vote(self, env, ctx, state).await
     }
 }
 
 async fn vote(
     s: &VoteSettings,
-    task: &TaskView,
+    env: &Env<'_>,
     ctx: &mut RunContext,
     state: &mut State,
 ) -> Result<String, RunError> {
-    let request = state.final_request(task, s.max_tokens);
+    let mut request = state.final_request(env.task, s.max_tokens);
+    if env.grounded {
+        ground(&mut request, ctx.names());
+    }
     let calls: Vec<Call> = (1..=s.samples)
         .map(|i| Call::new("vote", request.clone()).by(format!("sample-{i}")))
         .collect();
