@@ -1085,7 +1085,15 @@ fn the_committed_scaffold_cassette_replays_to_the_same_trace_twice() {
         .collect();
     assert_eq!(
         components,
-        ["classify", "form", "retrieve", "candidates", "compress", "debate", "answer"]
+        [
+            "classify",
+            "form",
+            "retrieve",
+            "candidates",
+            "compress",
+            "debate",
+            "answer"
+        ]
     );
     // sea-002's opening says "I want to stay in Norland": scope is never asked.
     assert!(!traces[0].iter().any(|e| matches!(&e.kind,

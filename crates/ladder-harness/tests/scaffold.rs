@@ -319,7 +319,14 @@ async fn with_everything_but_synthesis_off_the_scaffold_makes_directs_one_call()
     let (_, d) = run(dirs.spec("seaside", "sea-003", "direct", direct.clone())).await;
     let bare = Arc::new(Fixed::default());
     let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
-    spec.options = without(&["classifier", "form", "retrieve", "compress", "debate"]);
+    spec.options = without(&[
+        "classifier",
+        "form",
+        "retrieve",
+        "candidates",
+        "compress",
+        "debate",
+    ]);
     let (out, s) = run(spec).await;
     assert_eq!(out.outcome.stop, StopReason::Answered);
     assert_eq!(
@@ -337,7 +344,14 @@ async fn with_everything_but_synthesis_off_the_scaffold_makes_directs_one_call()
     // And nothing but the one component ran.
     let (_, all) = run({
         let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
-        spec.options = without(&["classifier", "form", "retrieve", "compress", "debate"]);
+        spec.options = without(&[
+            "classifier",
+            "form",
+            "retrieve",
+            "candidates",
+            "compress",
+            "debate",
+        ]);
         spec
     })
     .await;
@@ -400,7 +414,15 @@ async fn a_smoke_task_of_every_suite_runs_on_the_real_model_and_replays_from_its
         );
         assert_eq!(
             components(&events),
-            ["classify", "form", "retrieve", "compress", "debate", "answer"],
+            [
+                "classify",
+                "form",
+                "retrieve",
+                "candidates",
+                "compress",
+                "debate",
+                "answer"
+            ],
             "{id}: components in graph order"
         );
         // Each component's own events sit between its start and finish.

@@ -11,7 +11,9 @@
 //! - Pure: hits, slots and rules in, candidates out; no I/O, no model, no state.
 //! - A rule gives a verdict only when its slot holds a value (not "no preference") and the
 //!   document has the attribute; otherwise it says nothing, and the document neither fits
-//!   nor breaks it.
+//!   nor breaks it. An `equals` value breaks only when it names another value the
+//!   catalogue's documents have ("lively" against "quiet"); a reply that names none ("I'd
+//!   rather stay in Norland" for `scope`) says nothing.
 //! - An attribute path may name another slot in braces (`hours_from.{home_city}`): the
 //!   key is the table's key that the slot's value mentions.
 //! - Candidates are ranked by the wishes they break (fewest first), then by those they
@@ -160,17 +162,29 @@ fn lookup<'a>(
 
 /// A rule's verdict on one document's attributes: `Some(true)` fits, `Some(false)`
 /// breaks, `None` when the rule cannot tell (no value, no attribute).
+///
+/// `known` are the values the attribute takes among the documents ranked (for `equals`).
 pub fn verdict(
     rule: &Rule,
     attributes: &BTreeMap<String, Value>,
     slots: &[(String, String)],
+    known: &[String],
 ) -> Option<bool> {
     let said = value(slots, &rule.slot)?;
     let (_, attr) = lookup(attributes, &rule.attribute, slots)?;
     match rule.rule {
         RuleKind::Equals => {
             let a = attr.as_str()?;
-            Some(mentions(said, a) && !negated(said))
+            if negated(said) {
+                return None;
+            }
+            if mentions(said, a) {
+                Some(true)
+            } else if known.iter().any(|k| k != a && mentions(said, k)) {
+                Some(false)
+            } else {
+                None
+            }
         }
         RuleKind::Contains => {
             let items = attr.as_array()?;
@@ -205,6 +219,25 @@ fn show(v: &Value) -> Option<String> {
 
 /// The documents of `hits` ranked by `slots` under `catalogue`'s rules, best first.
 pub fn rank(hits: &[Hit], slots: &[(String, String)], catalogue: &Catalogue) -> Vec<Candidate> {
+    // The values each `equals` attribute takes among the documents.
+    let known: Vec<Vec<String>> = catalogue
+        .rules
+        .iter()
+        .map(|r| {
+            let mut values: Vec<String> = Vec::new();
+            if r.rule == RuleKind::Equals {
+                for h in hits {
+                    if let Some((_, Value::String(s))) = lookup(&h.attributes, &r.attribute, slots)
+                    {
+                        if !values.contains(s) {
+                            values.push(s.clone());
+                        }
+                    }
+                }
+            }
+            values
+        })
+        .collect();
     let mut out: Vec<Candidate> = Vec::new();
     for h in hits {
         if out.iter().any(|c| c.document == h.document) {
@@ -212,8 +245,8 @@ pub fn rank(hits: &[Hit], slots: &[(String, String)], catalogue: &Catalogue) -> 
         }
         let mut fits = Vec::new();
         let mut breaks = Vec::new();
-        for r in &catalogue.rules {
-            let list = match verdict(r, &h.attributes, slots) {
+        for (r, known) in catalogue.rules.iter().zip(&known) {
+            let list = match verdict(r, &h.attributes, slots, known) {
                 Some(true) => &mut fits,
                 Some(false) => &mut breaks,
                 None => continue,
@@ -345,10 +378,19 @@ mod tests {
             let mut s = slots(&[(slot, said)]);
             s.extend(slots(extra));
             let rule = c.rules.iter().find(|r| r.slot == slot).expect("rule");
-            verdict(rule, &attrs, &s)
+            verdict(
+                rule,
+                &attrs,
+                &s,
+                &["quiet".to_string(), "lively".to_string()],
+            )
         };
         assert_eq!(v("mood", "quiet", &[]), Some(true));
         assert_eq!(v("mood", "Somewhere lively, please.", &[]), Some(false));
+        // A reply that names no value of the catalogue says nothing, and a negated one
+        // cannot be read by words alone.
+        assert_eq!(v("mood", "Somewhere with a nice feel to it.", &[]), None);
+        assert_eq!(v("mood", "Not too quiet.", &[]), None);
         assert_eq!(v("mood", "no preference", &[]), None);
         assert_eq!(v("days", "I have 4 days.", &[]), Some(true));
         assert_eq!(v("days", "2", &[]), Some(false));
