@@ -29,10 +29,26 @@ fn local() -> Arc<dyn LanguageModel> {
     .expect("`just setup` installs the local model")
 }
 
-/// Answers every call with one fixed reply with picks, and keeps the requests.
-#[derive(Default)]
+/// Answers every call with the text `reply` makes of the request (by default one fixed
+/// reply with picks), and keeps the requests.
 struct Fixed {
     requests: Mutex<Vec<ChatRequest>>,
+    reply: fn(&ChatRequest) -> String,
+}
+
+impl Default for Fixed {
+    fn default() -> Self {
+        Fixed::replying(|_| r#"{"answer": "Try Gullby Cove.", "picks": ["Gullby Cove"]}"#.into())
+    }
+}
+
+impl Fixed {
+    fn replying(reply: fn(&ChatRequest) -> String) -> Self {
+        Fixed {
+            requests: Mutex::default(),
+            reply,
+        }
+    }
 }
 
 #[async_trait]
@@ -53,7 +69,7 @@ impl LanguageModel for Fixed {
     ) -> Result<ChatResponse, ModelError> {
         self.requests.lock().unwrap().push(r.clone());
         Ok(ChatResponse {
-            text: r#"{"answer": "Try Gullby Cove.", "picks": ["Gullby Cove"]}"#.into(),
+            text: (self.reply)(r),
             finish: FinishReason::Stop,
             usage: Usage {
                 prompt_tokens: TokenCount::estimate(&r.messages).tokens,
@@ -67,51 +83,31 @@ impl LanguageModel for Fixed {
     }
 }
 
-/// Answers every call with the first candidate its system prompt lists ("1. <title> ("),
-/// as a model that trusts the catalogue's ranking would; "no candidate" when none is
-/// listed.
-struct FirstCandidate;
-
-#[async_trait]
-impl LanguageModel for FirstCandidate {
-    fn info(&self) -> ModelInfo {
-        ModelInfo::new("scripted", "first-candidate")
-    }
-    fn context_window(&self) -> u64 {
-        8192
-    }
-    fn count_tokens(&self, m: &[Message]) -> Result<TokenCount, ModelError> {
-        Ok(TokenCount::estimate(m))
-    }
-    async fn chat(
-        &self,
-        r: &ChatRequest,
-        _: Option<TokenSink>,
-    ) -> Result<ChatResponse, ModelError> {
-        let system = &r.messages[0].content;
-        let first = system
-            .split_once("best first")
-            .and_then(|(_, rest)| rest.split_once("\n1. "))
-            .and_then(|(_, rest)| rest.split_once(" ("))
-            .map(|(title, _)| title.to_string());
-        let text = match first {
-            Some(t) => serde_json::json!({"answer": format!("I recommend {t}."), "picks": [t]}),
-            None => serde_json::json!({"answer": "no candidate", "picks": []}),
-        };
-        Ok(ChatResponse {
-            text: text.to_string(),
-            finish: FinishReason::Stop,
-            usage: Usage {
-                prompt_tokens: TokenCount::estimate(&r.messages).tokens,
-                completion_tokens: 12,
-                ..Usage::default()
-            },
-            prompt_ms: 0.0,
-            generation_ms: 0.0,
-            total_ms: 1.0,
-        })
-    }
+/// The reply of a model that trusts the catalogue's ranking: the first candidate its
+/// system prompt lists ("1. <title> ("), or no pick when none is listed.
+fn first_candidate(r: &ChatRequest) -> String {
+    let system = &r.messages[0].content;
+    let first = system
+        .split_once("best first")
+        .and_then(|(_, rest)| rest.split_once("\n1. "))
+        .and_then(|(_, rest)| rest.split_once(" ("))
+        .map(|(title, _)| title.to_string());
+    let text = match first {
+        Some(t) => serde_json::json!({"answer": format!("I recommend {t}."), "picks": [t]}),
+        None => serde_json::json!({"answer": "no candidate", "picks": []}),
+    };
+    text.to_string()
 }
+
+/// Every component of the default pipeline but the synthesis.
+const ALL_BUT_SYNTHESIS: &[&str] = &[
+    "classifier",
+    "form",
+    "retrieve",
+    "candidates",
+    "compress",
+    "debate",
+];
 
 struct Dirs(tempfile::TempDir);
 
@@ -213,7 +209,7 @@ async fn on_every_seaside_task_the_form_never_asks_a_slot_the_opening_stated() {
 async fn on_seaside_the_catalogues_first_candidate_is_what_the_judge_accepts() {
     let dirs = Dirs::new();
     let suite = ladder_harness::load_suite("seaside").unwrap();
-    let model: Arc<dyn LanguageModel> = Arc::new(FirstCandidate);
+    let model: Arc<dyn LanguageModel> = Arc::new(Fixed::replying(first_candidate));
     let questions = |events: &[Event]| {
         events
             .iter()
@@ -319,14 +315,7 @@ async fn with_everything_but_synthesis_off_the_scaffold_makes_directs_one_call()
     let (_, d) = run(dirs.spec("seaside", "sea-003", "direct", direct.clone())).await;
     let bare = Arc::new(Fixed::default());
     let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
-    spec.options = without(&[
-        "classifier",
-        "form",
-        "retrieve",
-        "candidates",
-        "compress",
-        "debate",
-    ]);
+    spec.options = without(ALL_BUT_SYNTHESIS);
     let (out, s) = run(spec).await;
     assert_eq!(out.outcome.stop, StopReason::Answered);
     assert_eq!(
@@ -344,14 +333,7 @@ async fn with_everything_but_synthesis_off_the_scaffold_makes_directs_one_call()
     // And nothing but the one component ran.
     let (_, all) = run({
         let mut spec = dirs.spec("seaside", "sea-003", "scaffold", bare.clone());
-        spec.options = without(&[
-            "classifier",
-            "form",
-            "retrieve",
-            "candidates",
-            "compress",
-            "debate",
-        ]);
+        spec.options = without(ALL_BUT_SYNTHESIS);
         spec
     })
     .await;
