@@ -197,7 +197,19 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let models = spec.models.clone();
     let (spec_split, spec_tasks) = (spec.plan.split, spec.plan.tasks.clone());
-    let records = ladder_harness::bench::run(spec, |done, total, r| {
+    let hashes = spec.plan.suite_hashes.clone();
+    let records = ladder_harness::bench::run(spec, |progress| {
+        let (done, total, r) = match progress {
+            ladder_harness::bench::Progress::Notice(notice) => {
+                bar.suspend(|| eprintln!("{notice}"));
+                return;
+            }
+            ladder_harness::bench::Progress::Finished {
+                done,
+                total,
+                record,
+            } => (done, total, record),
+        };
         bar.set_length(total as u64);
         bar.set_position(done as u64);
         let w = wins.entry(r.strategy.clone()).or_default();
@@ -214,7 +226,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     .context("the bench stopped")?;
     bar.finish_and_clear();
     println!("split {} (tasks {}):\n", spec_split, spec_tasks);
-    print!("{}", ladder_harness::bench::table(&records));
+    let chance = ladder_harness::bench::chance_levels(&records, &hashes);
+    print!("{}", ladder_harness::bench::table(&records, &chance));
     for incident in models.iter().flat_map(|m| m.incidents()) {
         println!("model backend: {incident}");
     }

@@ -72,12 +72,23 @@ pub fn bench_folder(dir: &Path) -> Result<RunTable, String> {
             results.display()
         ));
     }
-    let records = ladder_harness::bench::read_results(&results)
+    let read = ladder_harness::bench::read_results(&results)
         .map_err(|e| format!("{}: {e}", results.display()))?;
+    let unreadable: Vec<String> = read
+        .unreadable
+        .iter()
+        .map(|u| format!("line {}: {}", u.line, u.error))
+        .collect();
+    let records = read.records;
     if records.is_empty() {
         return Err(format!(
-            "{} has no runs yet (is the bench still starting?)",
-            results.display()
+            "{} has no runs yet (is the bench still starting?){}",
+            results.display(),
+            if unreadable.is_empty() {
+                String::new()
+            } else {
+                format!("; lines that are not records: {}", unreadable.join("; "))
+            }
         ));
     }
     let rows = records
@@ -98,8 +109,16 @@ pub fn bench_folder(dir: &Path) -> Result<RunTable, String> {
             }
         })
         .collect();
+    let folder = match unreadable.len() {
+        0 => dir.display().to_string(),
+        n => format!(
+            "{} ({n} line(s) of results.jsonl are not records and not shown: {})",
+            dir.display(),
+            unreadable.join("; ")
+        ),
+    };
     Ok(RunTable {
-        folder: dir.display().to_string(),
+        folder,
         rows,
         ..Default::default()
     })

@@ -308,6 +308,11 @@ enum Command {
     /// Compare two bench folders: each strategy's success with intervals (and whether they
     /// separate), paired on the runs both made, and its tokens, turns and time.
     Compare(report::CompareArgs),
+    /// Merge bench folders that ran the same plan with different models into one new
+    /// folder (manifest, results, traces), so its report puts the models side by side: the
+    /// crossover chart of success against model size. Refuses folders whose plans differ in
+    /// anything but the model.
+    Merge(report::MergeArgs),
     /// Score an answer to a suite task without running a strategy: prints every verdict
     /// (for suite authors trying a suite, and for checking the judge).
     Score(world::ScoreArgs),
@@ -452,6 +457,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Bench(args) => bench::run(args).await,
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => report::compare(&args),
+        Command::Merge(args) => report::merge(&args),
         Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,

@@ -1,4 +1,4 @@
-//! `ladder report` and `ladder compare`: a bench folder's report files (and its table in a
+//! `ladder report`, `ladder compare` and `ladder merge`: a bench folder's report files (and its table in a
 //! document), and two bench folders side by side. The figures are the harness's
 //! (`ladder_harness::report`); this module only parses the arguments and prints.
 
@@ -25,6 +25,32 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// The second bench folder (B).
     pub b: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The bench folders, one or more models each (at least two folders).
+    #[arg(required = true, num_args = 2..)]
+    pub dirs: Vec<PathBuf>,
+    /// The new folder to write the merged bench to; `ladder report DIR` then reports it.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Merge bench folders into a new one and write its report.
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    let (manifest, records) = ladder_harness::bench::merge(&args.dirs, &args.out)?;
+    println!(
+        "merged {} runs of {} models from {} folders into {}",
+        records.len(),
+        manifest.plan.models.len(),
+        args.dirs.len(),
+        args.out.display()
+    );
+    for path in ladder_harness::report::write(&args.out)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// Write the report files of a bench folder, and its section of a document.

@@ -7,7 +7,7 @@
 //! The [`TraceSink`] keeps the events of a run in order and copies each one to live
 //! subscribers (the TUI) over channels. It never blocks on a subscriber.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
@@ -371,17 +371,30 @@ pub fn write_jsonl(events: &[Event], mut out: impl Write) -> std::io::Result<()>
 /// Read a JSONL trace. Blank lines are skipped; anything else must be a known event of a
 /// known version.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Event>, TraceError> {
+    let (events, torn) = read_jsonl_whole_lines(path)?;
+    match torn {
+        None => Ok(events),
+        Some(line) => Err(TraceError::Malformed {
+            path: path.display().to_string(),
+            line,
+            message: "the last line is torn (the run was interrupted while writing it)".into(),
+        }),
+    }
+}
+
+/// Read a JSONL trace up to its last whole line: what a run that was killed leaves. The
+/// events of every whole line, and the number of a torn last line (one with no newline at
+/// its end that does not parse), if there is one. Any other malformed line is an error, as
+/// in [`read_jsonl`].
+pub fn read_jsonl_whole_lines(path: &Path) -> Result<(Vec<Event>, Option<usize>), TraceError> {
     let p = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| TraceError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
         path: p.clone(),
         source,
     })?;
     let mut events = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| TraceError::Io {
-            path: p.clone(),
-            source,
-        })?;
+    let count = text.lines().count();
+    for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
@@ -390,8 +403,11 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Event>, TraceError> {
             line: i + 1,
             message,
         };
-        let raw: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| malformed(e.to_string()))?;
+        let raw: serde_json::Value = match serde_json::from_str(line) {
+            Ok(raw) => raw,
+            Err(_) if i + 1 == count && !text.ends_with('\n') => return Ok((events, Some(i + 1))),
+            Err(e) => return Err(malformed(e.to_string())),
+        };
         match raw.get("v").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(TRACE_VERSION) => {}
             Some(v) => {
@@ -403,7 +419,7 @@ pub fn read_jsonl(path: &Path) -> Result<Vec<Event>, TraceError> {
         }
         events.push(serde_json::from_value(raw).map_err(|e| malformed(e.to_string()))?);
     }
-    Ok(events)
+    Ok((events, None))
 }
 
 /// The events with their timing fields zeroed: two runs that did the same thing compare
@@ -489,6 +505,38 @@ mod tests {
         }
         assert_eq!(read_jsonl(&path).unwrap(), sink.events());
         assert!(sink.write_error().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_last_line_leaves_the_whole_lines_readable_and_any_other_bad_line_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("ladder-trace-torn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let events = sample();
+        let mut whole = Vec::new();
+        write_jsonl(&events, &mut whole).unwrap();
+        let whole = String::from_utf8(whole).unwrap();
+        // What a kill mid-write leaves: the last line cut short, no newline after it.
+        let path = dir.join("torn.jsonl");
+        std::fs::write(&path, &whole[..whole.len() - 20]).unwrap();
+        let (read, torn) = read_jsonl_whole_lines(&path).unwrap();
+        assert_eq!(read, events[..2]);
+        assert_eq!(torn, Some(3));
+        let strict = read_jsonl(&path).unwrap_err().to_string();
+        assert!(
+            strict.contains("line 3") && strict.contains("torn"),
+            "{strict}"
+        );
+        // A bad line in the middle is not a torn line: nothing is skipped.
+        let lines: Vec<&str> = whole.lines().collect();
+        let middle = dir.join("middle.jsonl");
+        std::fs::write(&middle, format!("{}\n{{\"v\":2,\n{}\n", lines[0], lines[2])).unwrap();
+        let e = read_jsonl_whole_lines(&middle).unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        // A bad last line that ends with a newline was written whole: an error too.
+        let ended = dir.join("ended.jsonl");
+        std::fs::write(&ended, format!("{}\n{{\"v\":2,\n", lines[0])).unwrap();
+        assert!(read_jsonl_whole_lines(&ended).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -34,7 +34,19 @@ pub fn load(dir: &Path) -> Result<(Manifest, Vec<Record>), HarnessError> {
             path.display()
         ))
     })?;
-    let records = crate::bench::read_results(&dir.join("results.jsonl"))?;
+    let path = dir.join("results.jsonl");
+    let read = crate::bench::read_results(&path)?;
+    if !read.unreadable.is_empty() {
+        return Err(HarnessError::Choose(format!(
+            "{}; the report would leave them out. Run `ladder bench --out {shown} --resume` with the bench's settings to set them aside and redo their runs, or mend them",
+            read.unreadable
+                .iter()
+                .map(|u| format!("{} line {} is not a record: {}", path.display(), u.line, u.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )));
+    }
+    let records = read.records;
     if records.is_empty() {
         return Err(HarnessError::Choose(format!(
             "{shown}/results.jsonl has no finished run yet; run `ladder bench --out {shown} --resume`"
@@ -119,7 +131,7 @@ pub fn summary(manifest: &Manifest, records: &[Record]) -> serde_json::Value {
         "machine": manifest.machine,
         "runs": records.len(),
         "rows": rows,
-        "chance": chance_levels(records),
+        "chance": chance_levels(records, &manifest.plan.suite_hashes),
         "paired_against_direct": compare(records, "direct")
             .into_iter()
             .map(|(s, p)| serde_json::json!({
@@ -263,6 +275,36 @@ fn provenance(manifest: &Manifest) -> String {
             0 | 1 => "one run at a time".to_string(),
             n => format!("{n} runs at once"),
         },
+    ) + &merged(manifest)
+}
+
+/// For a merged folder, where each part came from.
+fn merged(manifest: &Manifest) -> String {
+    if manifest.merged_from.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = manifest
+        .merged_from
+        .iter()
+        .map(|s| {
+            format!(
+                "`{}` ({}; {} runs; ladder {}{})",
+                s.dir,
+                s.models.join(", "),
+                s.runs,
+                s.git_revision.get(..12).unwrap_or(&s.git_revision),
+                if s.git_dirty {
+                    ", uncommitted changes"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect();
+    format!(
+        " Merged from {} folders: {}.",
+        parts.len(),
+        parts.join("; ")
     )
 }
 
@@ -277,7 +319,10 @@ pub fn markdown(name: &str, manifest: &Manifest, records: &[Record]) -> String {
         records.iter().filter(|r| r.outcome.is_none()).count(),
     ));
     s.push_str(&format!("## Results (split: {})\n\n", manifest.plan.split));
-    s.push_str(&table(records));
+    s.push_str(&table(
+        records,
+        &chance_levels(records, &manifest.plan.suite_hashes),
+    ));
     s.push_str("\n## Costs and conversations\n\n");
     s.push_str(&crate::bench::costs_table(records));
     s.push_str(&format!(
@@ -301,7 +346,10 @@ pub fn section(dir: &Path, manifest: &Manifest, records: &[Record]) -> String {
         "Bench folder `{}`: {}\n\n```\n{}```\n",
         dir.display(),
         provenance(manifest),
-        table(records)
+        table(
+            records,
+            &chance_levels(records, &manifest.plan.suite_hashes)
+        )
     )
 }
 

@@ -207,3 +207,143 @@ fn a_bench_table_goes_between_its_markers_and_nowhere_else() {
         "{e}"
     );
 }
+
+#[test]
+fn chance_levels_come_only_from_the_suites_the_bench_ran_and_the_report_says_which_are_left_out() {
+    let tmp = copy();
+    let dir = tmp.path().join("smoke-first");
+    // The committed folder was run on older suites: its hashes are not today's.
+    let stale = report::markdown(
+        "smoke-first",
+        &report::load(&dir).unwrap().0,
+        &report::load(&dir).unwrap().1,
+    );
+    assert!(!stale.contains("(chance: one entity at random)"), "{stale}");
+    assert!(
+        stale.contains("seaside: no chance level, the suite on disk is not the one the bench ran"),
+        "{stale}"
+    );
+    // With the manifest naming today's suites, the chance levels are back.
+    let path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for suite in ["seaside", "helpdesk", "facts"] {
+        manifest["plan"]["suite_hashes"][suite] =
+            serde_json::json!(ladder_harness::run::load_suite(suite)
+                .unwrap()
+                .content_hash());
+    }
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let (m, records) = report::load(&dir).unwrap();
+    let fresh = report::markdown("smoke-first", &m, &records);
+    assert!(
+        fresh.contains("| seaside | (chance: one entity at random) |"),
+        "{fresh}"
+    );
+    assert!(!fresh.contains("no chance level"), "{fresh}");
+    // A suite the manifest does not name is left out too, and said so.
+    manifest["plan"]["suite_hashes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("seaside");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let (m, records) = report::load(&dir).unwrap();
+    let unnamed = report::markdown("smoke-first", &m, &records);
+    assert!(
+        unnamed.contains("seaside: no chance level, the manifest has no hash"),
+        "{unnamed}"
+    );
+}
+
+#[test]
+fn a_report_refuses_a_results_file_with_a_line_that_is_not_a_record_and_names_it() {
+    let tmp = copy();
+    let dir = tmp.path().join("smoke-first");
+    let path = dir.join("results.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[4] = lines[4].replacen("\"strategy\"", "\"strategi\"", 1);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let e = report::load(&dir).unwrap_err().to_string();
+    assert!(e.contains("line 5 is not a record"), "{e}");
+    assert!(e.contains("--resume"), "{e}");
+}
+
+/// The committed folder again, as if it had run another model (name and size changed).
+fn as_model(name: &str, parameters: u64, seed: u64) -> tempfile::TempDir {
+    let tmp = copy();
+    let path = tmp.path().join("smoke-first/manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    m["plan"]["model"] = serde_json::json!(format!("local:{name}.gguf"));
+    m["plan"]["model_settings"]["parameters"] = serde_json::json!(parameters);
+    m["plan"]["seed"] = serde_json::json!(seed);
+    m["git_revision"] = serde_json::json!(format!("{name}-revision"));
+    std::fs::write(&path, m.to_string()).unwrap();
+    tmp
+}
+
+#[test]
+fn folders_of_the_same_plan_with_other_models_merge_into_one_with_a_crossover_chart() {
+    let (small, large) = (
+        as_model("Small-135M", 134_515_008, 0),
+        as_model("Large-1B", 1_000_000_000, 0),
+    );
+    let dirs = [
+        small.path().join("smoke-first"),
+        large.path().join("smoke-first"),
+    ];
+    let out = tempfile::tempdir().unwrap();
+    let merged = out.path().join("merged");
+    let (manifest, records) = ladder_harness::bench::merge(&dirs, &merged).unwrap();
+    assert_eq!(records.len(), 90);
+    assert_eq!(manifest.plan.models.len(), 2);
+    assert_eq!(manifest.merged_from.len(), 2);
+    let labels: std::collections::BTreeSet<String> = records.iter().map(|r| r.label()).collect();
+    assert!(labels.contains("scaffold@Large-1B"), "{labels:?}");
+    assert!(labels.contains("scaffold@Small-135M"), "{labels:?}");
+    // The merged folder is a bench folder: it reports, crossover chart included, and says
+    // where its runs came from.
+    let written = report::write(&merged).unwrap();
+    assert!(written
+        .iter()
+        .any(|p| p.ends_with("success-vs-model-size.svg")));
+    let md = std::fs::read_to_string(merged.join("report.md")).unwrap();
+    assert!(
+        md.contains("Merged from 2 folders") && md.contains("ladder Large-1B-rev"),
+        "{md}"
+    );
+    // Into a folder that holds a bench already: refused.
+    let e = ladder_harness::bench::merge(&dirs, &merged)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already holds a bench"), "{e}");
+}
+
+#[test]
+fn folders_that_ran_another_plan_or_the_same_model_are_not_merged() {
+    let a = copy();
+    let other_seed = as_model("Large-1B", 1_000_000_000, 7);
+    let out = tempfile::tempdir().unwrap();
+    let e = ladder_harness::bench::merge(
+        &[
+            a.path().join("smoke-first"),
+            other_seed.path().join("smoke-first"),
+        ],
+        &out.path().join("m1"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("another plan") && e.contains("seed"), "{e}");
+    let same = copy();
+    let e = ladder_harness::bench::merge(
+        &[
+            a.path().join("smoke-first"),
+            same.path().join("smoke-first"),
+        ],
+        &out.path().join("m2"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("in two of the folders"), "{e}");
+}

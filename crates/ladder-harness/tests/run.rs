@@ -238,6 +238,6 @@ fn the_summary_gives_pass_k_from_repeated_trials() {
     let row = rows.iter().find(|r| r.suite == "s").unwrap();
     assert_eq!((row.successes, row.runs), (3, 4));
     assert_eq!(row.pass_k, Some((2, 0.5)));
-    let table = ladder_harness::bench::table(&records);
+    let table = ladder_harness::bench::table(&records, &Default::default());
     assert!(table.contains("pass^2 0.50"), "{table}");
 }

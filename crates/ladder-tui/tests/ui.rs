@@ -658,3 +658,29 @@ fn the_pickers_strategies_cycle_both_ways_and_wrap_around() {
     key(&mut app, Key::Char('1'));
     assert_eq!(app.picker.as_ref().unwrap().left, 0);
 }
+
+#[test]
+fn a_trace_torn_by_a_crash_opens_up_to_its_last_whole_line_and_says_so() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/traces/sea-002-bootstrap.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let whole = text.lines().count();
+    // What a kill mid-write leaves: the last line half written.
+    let torn = &text[..text.len() - text.lines().last().unwrap().len() / 2 - 1];
+    let dir = std::env::temp_dir().join(format!("ladder-tui-torn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("torn.jsonl");
+    std::fs::write(&copy, torn).unwrap();
+    let pane = ladder_tui::saved::from_file(&copy).unwrap();
+    assert_eq!(pane.events.len(), whole - 1);
+    assert!(
+        pane.title
+            .contains(&format!("interrupted: lines 1-{}", whole - 1)),
+        "{}",
+        pane.title
+    );
+    let app = App::new(vec![pane]);
+    let screen = draw(&app, 80, 24).join("\n");
+    assert!(screen.contains("interrupted"), "{screen}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

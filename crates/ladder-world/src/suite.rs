@@ -280,18 +280,14 @@ impl Suite {
         out
     }
 
-    /// SHA-256 (hex) of the suite's contents: manifest, tasks and documents.
+    /// SHA-256 (hex) of the suite's contents: manifest, tasks and documents (front matter
+    /// and body), as canonical JSON (keys sorted): it depends on what the files say, never
+    /// on how a library prints its types, and not on where the suite lies on disk.
     pub fn content_hash(&self) -> String {
-        let docs: Vec<(&str, &str, String)> = self
+        let docs: Vec<(&FrontMatter, &str)> = self
             .documents
             .iter()
-            .map(|d| {
-                (
-                    d.meta.id.as_str(),
-                    d.body.as_str(),
-                    format!("{:?}", d.meta.attributes),
-                )
-            })
+            .map(|d| (&d.meta, d.body.as_str()))
             .collect();
         ladder_core::content_hash(&(&self.manifest, &self.tasks, docs))
     }

@@ -27,17 +27,34 @@ use crate::registry::StrategyOptions;
 use crate::run::{io, run_with, Overrides, RunSpec, TaskSource};
 use crate::HarnessError;
 
-/// Run the bench. `progress(done, total, record)` is told after each run.
+/// What a running bench tells the person who started it.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// Before any run starts: something found in the folder (records set aside on resume).
+    Notice(&'a str),
+    /// A run finished: runs done (carried over included), runs in the plan, its record.
+    Finished {
+        done: usize,
+        total: usize,
+        record: &'a Record,
+    },
+}
+
+/// Run the bench. `progress` is told of each notice, then after each run.
 pub async fn run(
     mut spec: BenchSpec,
-    mut progress: impl FnMut(usize, usize, &Record),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<Vec<Record>, HarnessError> {
     let jobs = prepare(&mut spec)?;
     std::fs::create_dir_all(spec.out.join("traces"))
         .map_err(io("cannot create the bench folder", &spec.out))?;
     let manifest_path = spec.out.join(MANIFEST);
     let results_path = spec.out.join(RESULTS);
-    let done = carried_over(&spec.out, &spec.plan, spec.resume)?;
+    let carried = carried_over(&spec.out, &spec.plan, spec.resume)?;
+    for notice in &carried.notices {
+        progress(Progress::Notice(notice));
+    }
+    let done = carried.records;
     let manifest = Manifest {
         plan: spec.plan.clone(),
         git_revision: machine::git_revision(),
@@ -45,6 +62,7 @@ pub async fn run(
         machine: machine::machine(),
         concurrency: spec.concurrency.max(1),
         incidents: Vec::new(),
+        merged_from: Vec::new(),
     };
     manifest.write(&manifest_path)?;
 
@@ -75,7 +93,11 @@ pub async fn run(
         history::remember(&record, &names[model], spec.concurrency.max(1));
         results.append(&record)?;
         records.push(record);
-        progress(records.len(), total, records.last().expect("just pushed"));
+        progress(Progress::Finished {
+            done: records.len(),
+            total,
+            record: records.last().expect("just pushed"),
+        });
     }
     let incidents: Vec<String> = spec.models.iter().flat_map(|m| m.incidents()).collect();
     if !incidents.is_empty() {

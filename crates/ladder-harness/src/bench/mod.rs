@@ -8,6 +8,7 @@
 //! - `records`: `results.jsonl`, read, appended to and resumed.
 //! - `history`: the machine's record of wall times, for `--dry-run` estimates.
 //! - `replay`: a replayed bench against the original.
+//! - `merge`: folders of the same plan with different models made one (`ladder merge`).
 //! - `summary`: the records aggregated per suite and strategy, and the tables.
 //!
 //! Invariants:
@@ -15,27 +16,30 @@
 //!   next run starts (its trace is already on disk); a run that errors is recorded as an
 //!   error and the bench goes on.
 //! - `--resume` skips the runs already recorded (a torn last line, from a kill mid-write, is
-//!   ignored and its run redone) and refuses a folder made with other settings.
+//!   ignored and its run redone; any other unreadable line is set aside and the user told)
+//!   and refuses a folder made with other settings.
 //! - Trial `t` of every strategy runs with the same seed (the bench seed plus `t`), so
 //!   strategies are compared on the same tasks and seeds: paired.
 
 mod executor;
 mod history;
 mod machine;
+mod merge;
 mod plan;
 mod records;
 mod replay;
 mod summary;
 
-pub use executor::run;
+pub use executor::{run, Progress};
 pub use history::{estimate, history_path};
+pub use merge::{merge, Source};
 pub use plan::{
     model_label, prepare, BenchSpec, Job, Manifest, ModelEntry, PipelineEntry, Plan, SplitChoice,
     Tasks,
 };
-pub use records::{read_results, Record};
+pub use records::{read_results, unreadable_notice, Record, Results, Unreadable, SET_ASIDE};
 pub use replay::{differences, replay_mismatches};
 pub use summary::{
     ablation, ablation_table, chance_level, chance_levels, compare, costs_table, summarise, table,
-    AblationRow, Row,
+    AblationRow, Chance, Row,
 };

@@ -215,6 +215,10 @@ pub struct Manifest {
     /// failed and was replaced), written when the bench ends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub incidents: Vec<String>,
+    /// For a folder `ladder merge` made: the folders its runs came from (the revision and
+    /// machine above are the first's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<super::merge::Source>,
 }
 
 impl Manifest {

@@ -32,8 +32,12 @@ pub fn replay_mismatches(original: &Plan, replay: &Plan) -> Vec<String> {
         ));
     }
     for (suite, hash) in &original.suite_hashes {
-        if replay.suite_hashes.get(suite) != Some(hash) {
-            out.push(format!("suite {suite} changed since the bench ran"));
+        match replay.suite_hashes.get(suite) {
+            Some(now) if now == hash => {}
+            now => out.push(format!(
+                "suite {suite} changed since the bench ran (content hash {hash} then, {} now)",
+                now.map_or("none", String::as_str)
+            )),
         }
     }
     out

@@ -358,8 +358,20 @@ pub fn chance_level(suite: &ladder_world::Suite, tasks: &[String]) -> Option<f64
     )
 }
 
-/// The chance level of each suite in `records` (for the tasks they ran).
-pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
+/// The chance levels of a bench's suites, and why any suite has none.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Chance {
+    /// Per suite, for the tasks its records ran.
+    pub levels: BTreeMap<String, f64>,
+    /// A line per suite left out: it cannot be loaded, or the suite on disk is not the one
+    /// the bench ran (its content hash is not the manifest's).
+    pub left_out: Vec<String>,
+}
+
+/// The chance level of each suite in `records` (for the tasks they ran), read from the
+/// suites on disk, and each only when the suite is the one the bench ran: its content hash
+/// is `hashes[suite]` (the manifest's `suite_hashes`).
+pub fn chance_levels(records: &[Record], hashes: &BTreeMap<String, String>) -> Chance {
     let mut tasks: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in records {
         tasks
@@ -367,17 +379,46 @@ pub fn chance_levels(records: &[Record]) -> BTreeMap<String, f64> {
             .or_default()
             .push(r.task.clone());
     }
-    tasks
-        .into_iter()
-        .filter_map(|(name, ids)| {
-            let suite = load_suite(&name).ok()?;
-            chance_level(&suite, &ids).map(|c| (name, c))
-        })
-        .collect()
+    let mut chance = Chance::default();
+    for (name, ids) in tasks {
+        let suite = match load_suite(&name) {
+            Ok(s) => s,
+            Err(e) => {
+                chance.left_out.push(format!(
+                    "{name}: no chance level, the suite cannot be loaded ({})",
+                    e.to_string().lines().next().unwrap_or_default()
+                ));
+                continue;
+            }
+        };
+        let hash = suite.content_hash();
+        match hashes.get(&name) {
+            Some(h) if *h == hash => {}
+            Some(h) => {
+                chance.left_out.push(format!(
+                    "{name}: no chance level, the suite on disk is not the one the bench ran (content hash {} there, {} in the manifest)",
+                    &hash[..12.min(hash.len())],
+                    &h[..12.min(h.len())]
+                ));
+                continue;
+            }
+            None => {
+                chance.left_out.push(format!(
+                    "{name}: no chance level, the manifest has no hash for this suite to check it against"
+                ));
+                continue;
+            }
+        }
+        if let Some(c) = chance_level(&suite, &ids) {
+            chance.levels.insert(name, c);
+        }
+    }
+    chance
 }
 
-/// The summary as a markdown table, with the paired comparisons against `direct`.
-pub fn table(records: &[Record]) -> String {
+/// The summary as a markdown table, with the paired comparisons against `direct`, and the
+/// chance level of each suite that has one (`chance`, with a line for each left out).
+pub fn table(records: &[Record], chance: &Chance) -> String {
     let mut s = String::from(
         "| suite | strategy | runs | success | 95% CI (Wilson) | 95% CI (tasks) | pass^k | partial | user turns | model calls | tokens | wall p50 s | intent acc. | recall@k | errors |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
@@ -395,10 +436,13 @@ pub fn table(records: &[Record]) -> String {
             opt(r.retrieval_recall), r.errors
         ));
     }
-    for (suite, c) in chance_levels(records) {
+    for (suite, c) in &chance.levels {
         s.push_str(&format!(
             "| {suite} | (chance: one entity at random) | | ({c:.2}) | | | | | | | | | | | |\n"
         ));
+    }
+    for line in &chance.left_out {
+        s.push_str(&format!("\n{line}\n"));
     }
     s.push_str(&ablation_table(records));
     // Only strategies that ran beside direct on the same tasks (none when the bench had no
