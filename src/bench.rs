@@ -12,6 +12,12 @@ pub struct BenchArgs {
     /// Suites, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "seaside,helpdesk,facts")]
     suites: Vec<String>,
+    /// Who plays the user: the cooperative simulated user, or the terse one (one fact per
+    /// turn, open questions asked back, less patience), to see how much each strategy's
+    /// result depends on the user's cooperativeness. Part of the plan: a bench resumes
+    /// only with the same user.
+    #[arg(long, value_enum, default_value = "simulated")]
+    user: crate::run::UserKind,
     /// Registered strategies, comma-separated (those of `ladder run --strategy`).
     #[arg(long, value_delimiter = ',', default_value = "direct,bootstrap", value_parser = crate::strategy_name)]
     strategies: Vec<String>,
@@ -120,6 +126,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             max_model_calls: args.budget.max_calls,
             max_tokens: args.budget.max_tokens,
             max_wall_ms: args.budget.max_wall_ms,
+            user: args.user.into(),
         },
         models: model,
         out: args.out.clone(),

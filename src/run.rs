@@ -39,7 +39,8 @@ pub struct RunArgs {
     /// Which task of the file or suite, when it holds more than one.
     #[arg(long)]
     pub id: Option<String>,
-    /// Who plays the user in a suite run: the deterministic simulated user, or the model.
+    /// Who plays the user in a suite run: the deterministic simulated user (cooperative, or
+    /// terse), or the model.
     #[arg(long, value_enum, default_value = "simulated")]
     pub user: UserKind,
     #[command(flatten)]
@@ -59,10 +60,25 @@ pub enum UserKind {
     /// Answers from the task's hidden profile, literally and deterministically; matches
     /// questions by keywords and by embedding similarity.
     Simulated,
+    /// The same user, less cooperative: answers one fact per turn, asks an open question
+    /// back ("What do you need to know?") and gives up sooner (3 points of patience, 8
+    /// turns, against 6 and 12).
+    Terse,
     /// The simulated user with keyword matching only (no embedding model needed).
     Keywords,
     /// The model plays the user from the profile.
     Model,
+}
+
+impl From<UserKind> for ladder_harness::UserKind {
+    fn from(u: UserKind) -> Self {
+        match u {
+            UserKind::Simulated => ladder_harness::UserKind::Simulated,
+            UserKind::Terse => ladder_harness::UserKind::Terse,
+            UserKind::Keywords => ladder_harness::UserKind::Keywords,
+            UserKind::Model => ladder_harness::UserKind::Model,
+        }
+    }
 }
 
 /// `ladder run`: the task and strategy checked before the model is opened, then the run.
@@ -95,11 +111,7 @@ pub async fn command(args: RunArgs) -> Result<()> {
         .overrides(budget.overrides())
         .out(out)
         .data(&data);
-    spec.user = match user {
-        UserKind::Simulated => ladder_harness::UserKind::Simulated,
-        UserKind::Keywords => ladder_harness::UserKind::Keywords,
-        UserKind::Model => ladder_harness::UserKind::Model,
-    };
+    spec.user = user.into();
     run(spec).await
 }
 

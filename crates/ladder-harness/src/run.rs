@@ -26,10 +26,15 @@ pub enum TaskSource {
 }
 
 /// Who plays the user in a suite run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UserKind {
     /// The deterministic simulated user, matching by keywords and embeddings.
+    #[default]
     Simulated,
+    /// The same user, less cooperative: one fact per turn, open questions asked back, less
+    /// patience ([`ladder_world::Persona::Terse`]).
+    Terse,
     /// The simulated user with keyword matching only (no embedding model needed for it).
     Keywords,
     /// The model plays the user from the profile.
@@ -294,8 +299,13 @@ async fn run_loaded(
         let (user, settings): (Box<dyn UserChannel>, serde_json::Value) =
             match (spec.person.take(), spec.user) {
                 (Some(person), _) => (person, serde_json::json!({"kind": "person"})),
-                (None, UserKind::Simulated) => {
+                (None, kind @ (UserKind::Simulated | UserKind::Terse)) => {
+                    let persona = match kind {
+                        UserKind::Terse => ladder_world::Persona::Terse,
+                        _ => ladder_world::Persona::Cooperative,
+                    };
                     let u = ladder_world::SimulatedUser::new(manifest, task.clone(), patience)
+                        .persona(persona)
                         .with_embedder(embedder, ladder_world::user::SIMILARITY_THRESHOLD)?;
                     let settings = u.settings();
                     (Box::new(u), settings)

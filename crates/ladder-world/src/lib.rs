@@ -12,13 +12,17 @@
 //!   stated facts.
 //! - [`check`]: slot checks against entity attributes, shared by generator and scoring.
 //! - [`schema`]: JSON Schemas of the fixture files, generated from the Rust types.
+//! - [`agreement`]: how often the judge and the simulated user agree with a person, on
+//!   crafted tables whose verdicts a person wrote first (`fixtures/agreement/`).
 //!
 //! Modules use each other downwards only (`tests/modules.rs` checks there is no cycle):
 //! `suite` and `text` use no other module; `check`, `parse` and `schema` use `suite`;
 //! `rules` uses `suite` and `text`; `user` uses `suite` and `rules`; `validate` uses
 //! `suite`, `parse`, `check`, `rules` and `text`; `score` uses `suite`, `check`, `rules`
-//! and `text`; `gen` uses `suite` and `check`.
+//! and `text`; `gen` uses `suite` and `check`; `agreement` uses `suite`, `score` and
+//! `user`.
 
+pub mod agreement;
 pub mod check;
 pub mod gen;
 pub mod parse;
@@ -32,7 +36,7 @@ pub mod validate;
 
 pub use score::{intent_check, retrieval_recall, score, IntentCheck, Score, Verdict};
 pub use suite::{Manifest, PipelineFile, Problem, Suite, SuiteError, PIPELINE_FILE};
-pub use user::{ModelUser, Patience, SimulatedUser};
+pub use user::{ModelUser, Patience, Persona, SimulatedUser};
 
 /// Where the committed suites live, relative to the workspace root.
 pub const SUITES_DIR: &str = "fixtures/suites";

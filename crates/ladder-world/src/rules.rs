@@ -46,6 +46,57 @@ impl Relevance {
     }
 }
 
+/// Is this part of a question only a pleasantry ("Thanks!", "Happy to help.")? Not a
+/// question (no "?"), not a request ("Tell me ...", "Please share ..."), and naming no slot
+/// of the suite: a person hears it and answers nothing.
+pub fn pleasantry(manifest: &Manifest, part: &str) -> bool {
+    let w = words(part);
+    let request = [
+        " tell ",
+        " share ",
+        " describe ",
+        " let me know ",
+        " give me ",
+        " list ",
+        " say ",
+    ]
+    .iter()
+    .any(|r| w.contains(r));
+    !part.contains('?') && !request && slots_asked(manifest, part).is_empty()
+}
+
+/// Is this part an open question, one that asks for whatever the user wants
+/// ("Anything else I should know?", "Tell me all your preferences.")? A person answers it
+/// with what they have not said yet.
+pub fn open_question(part: &str) -> bool {
+    let w = words(part);
+    [
+        " anything else ",
+        " anything more ",
+        " something more ",
+        " tell me more ",
+        " a bit more ",
+        " more about ",
+        " looking for ",
+        " preferences ",
+        " what matters ",
+        " matters most ",
+        " hoping for ",
+        " in mind ",
+        " any details ",
+        " details that ",
+        " requirements ",
+        " take into account ",
+        " should know ",
+        " need to know ",
+        " tell me about your ",
+        " what you want ",
+        " what do you want ",
+    ]
+    .iter()
+    .any(|p| w.contains(p))
+}
+
 /// The parts of a question: its sentences (ending in "?", "!", ";", a new line, or a "."
 /// followed by a space), each answered on its own. "Domestic or abroad? Quiet or lively?"
 /// has two parts; "Where from, and for how many days?" one (that asks for two slots).
@@ -133,7 +184,8 @@ pub fn classify(
     )
 }
 
-/// The relevance of a question that matched the profile slots `matched`.
+/// The relevance of a question that matched the slots `matched`: profile slots, or (when
+/// none of them is the profile's) a slot of the suite this user has no fact for.
 pub fn relevance(
     manifest: &Manifest,
     task: &Task,
@@ -144,6 +196,14 @@ pub fn relevance(
     if !manifest.interactive {
         return Relevance::Irrelevant;
     }
+    let in_profile = |s: &String| task.profile.iter().any(|f| &f.slot == s);
+    if let Some(other) = matched.iter().find(|s| !in_profile(s)) {
+        if !matched.iter().any(in_profile) {
+            return Relevance::NoPreference(other.clone());
+        }
+    }
+    let matched: Vec<String> = matched.iter().filter(|s| in_profile(s)).cloned().collect();
+    let matched = matched.as_slice();
     if matched.is_empty() {
         let q = words(question);
         return match manifest

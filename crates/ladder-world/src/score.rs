@@ -76,14 +76,16 @@ pub struct IntentCheck {
     pub exact: bool,
 }
 
-/// The first intent decision of a trace, checked against the gold intents.
+/// The first intent decision of a trace, checked against the gold intents; `None` (not
+/// scored) when the trace has no decision or the task has no gold intents.
 pub fn intent_check(task: &Task, events: &[Event]) -> Option<IntentCheck> {
+    let gold = task.gold.intents.as_ref()?;
     let chosen = events.iter().find_map(|e| match &e.kind {
         EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
         _ => None,
     })?;
     let mut a = chosen.clone();
-    let mut b = task.gold.intents.clone();
+    let mut b = gold.clone();
     a.sort();
     a.dedup();
     b.sort();
@@ -91,7 +93,7 @@ pub fn intent_check(task: &Task, events: &[Event]) -> Option<IntentCheck> {
     Some(IntentCheck {
         exact: a == b,
         chosen,
-        gold: task.gold.intents.clone(),
+        gold: gold.clone(),
     })
 }
 
@@ -128,12 +130,20 @@ pub struct PartCounts {
     pub irrelevant: u32,
 }
 
-pub use crate::text::{mentions, recommendations, states};
+pub use crate::text::{mentions, recommendations, states, states_about, About};
 
 /// The judge's version: scores of different versions are never put in one table.
 /// 2: rejections read by segment and last cue, facts must be stated (not negated), picks,
 /// recommended invented names fail, partial credit is 0 when a gating verdict fails.
-pub const JUDGE_VERSION: u32 = 2;
+/// 3: read as a person reads (measured on `fixtures/agreement/`): governing cues ("unlike
+/// X", "better than X") reject only the name they govern, a contrast that turns against a
+/// name or recommends another rejects it, rejections through "it" and after the name; a
+/// place prefix makes a new (invented) name, a distinct short name is its title; facts in
+/// any notation ("thirty days", "3-year", "2 pm", "fifteen per cent"), denied within three
+/// words unless "until"/"before" turns it round, hedged ("might", "not sure") or listed as
+/// one of several alternatives do not count, nor a fact said of a rival of the task's
+/// subjects (its gold documents and what its opening names).
+pub const JUDGE_VERSION: u32 = 3;
 
 /// Names matching the suite's entity patterns that are not entities of its knowledge base.
 pub fn hallucinations(suite: &Suite, answer: &str) -> Vec<String> {
@@ -154,6 +164,12 @@ pub fn hallucinations(suite: &Suite, answer: &str) -> Vec<String> {
             }
         }
     }
+    let titles: Vec<&str> = suite
+        .documents
+        .iter()
+        .map(|d| d.meta.title.as_str())
+        .collect();
+    out.extend(crate::text::prefixed(answer, &titles));
     out.into_iter().collect()
 }
 
@@ -191,7 +207,43 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
         .map(|d| d.meta.title.as_str())
         .collect();
     names.extend(invented.iter().map(String::as_str));
+    // Short names ("Tidewick"), read as their titles.
+    let titles: Vec<&str> = suite
+        .documents
+        .iter()
+        .map(|d| d.meta.title.as_str())
+        .collect();
+    // Only where the short name stands alone, not as part of a longer name ("Bramholm
+    // Pointside Hotel").
+    let short: Vec<(String, String)> = crate::text::short_names(&titles)
+        .into_iter()
+        .filter(|(s, _)| {
+            crate::text::find_all(&answer, s).into_iter().any(|at| {
+                !answer[at + s.len()..]
+                    .trim_start_matches(' ')
+                    .starts_with(|c: char| c.is_uppercase())
+                    || answer[at + s.len()..].starts_with(['.', ',', ';', ':', '!', '?'])
+            })
+        })
+        .collect();
+    names.extend(short.iter().map(|(s, _)| s.as_str()));
+    let title_of = |n: String| {
+        short
+            .iter()
+            .find(|(s, _)| s.eq_ignore_ascii_case(&n))
+            .map_or(n, |(_, t)| t.clone())
+    };
     let (text_recommended, rejected) = recommendations(&answer, &names);
+    let dedup = |v: Vec<String>| {
+        let mut out: Vec<String> = Vec::new();
+        for n in v.into_iter().map(title_of) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        }
+        out
+    };
+    let (text_recommended, rejected) = (dedup(text_recommended), dedup(rejected));
     let canonical = |name: &str| suite.entity(name).map(|d| d.meta.title.clone());
     let noun = entity_noun(suite);
     // Gating verdicts: any failure means no success and no partial credit.
@@ -284,8 +336,35 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
         }
     }
 
+    // A fact must be said of what the task asks about: its gold documents' entities.
+    let entities: Vec<(&str, &str)> = suite
+        .documents
+        .iter()
+        .map(|d| (d.meta.title.as_str(), d.meta.kind.as_str()))
+        .collect();
+    // What the task is about: its gold documents, and the entities its opening names.
+    let subjects: Vec<&str> = suite
+        .documents
+        .iter()
+        .filter(|d| {
+            task.gold.documents.contains(&d.meta.id)
+                || !crate::text::find_all(&task.opening, &d.meta.title).is_empty()
+        })
+        .map(|d| d.meta.title.as_str())
+        .collect();
+    let facts: Vec<&str> = task
+        .expect
+        .must_mention
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let about = About {
+        entities: &entities,
+        subjects: &subjects,
+        facts: &facts,
+    };
     for f in &task.expect.must_mention {
-        let ok = states(&answer, f);
+        let ok = states_about(&answer, f, about);
         partial_items.push(ok);
         let detail = if ok {
             "stated"

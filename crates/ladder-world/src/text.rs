@@ -15,9 +15,20 @@
 //!   directly before the name is.
 //! - After the name, a rejecting phrase ("is too", "is a poor fit", "doesn't suit", ...)
 //!   rejects it unless a relative clause stands between ("X, which is not too far").
+//! - A governing cue ("unlike", "rather than", "better than", "compared with") rejects only
+//!   the name it governs: within three words after it, and not past a comma unless a list
+//!   goes on ("Compared with X, Y is better" rejects X only).
+//! - A contrast later in the sentence that turns against a name ("X is lively, but there's
+//!   no sailing") or recommends another ("..., but Y suits you") rejects it, unless a
+//!   recommending cue stood before it; a rejection through "it" ("so I would not suggest
+//!   it") holds whatever clause stands between.
 //! - A name counts as recommended if any of its mentions recommends it.
-//! - A fact is stated when some mention of it is not negated within its clause ("it is not
-//!   30 days" does not state "30 days"; "30 days, not 14" does).
+//! - Figures are read in one notation ([`canonical_figures`]): "thirty days", "30-day" and
+//!   "30 days" are one fact; so are "2 pm" and "14:00".
+//! - A fact is stated when some mention of it is not denied in the three words before it
+//!   (articles aside; "until"/"before" turns a denial round), in a sentence that does not
+//!   hedge it, not as one of several named alternatives, and not of a rival of the task's
+//!   subjects ([`states_about`]).
 
 /// Cues before a name that reject it.
 const REJECT_BEFORE: &[&str] = &[
@@ -53,7 +64,41 @@ const REJECT_BEFORE: &[&str] = &[
     "forget",
     "pass on",
     "not",
+    "than",
+    "beats",
+    "outshines",
+    "compared with",
+    "compared to",
+    "confused with",
+    "left out",
+    "leave out",
+    "leaving out",
+    "not including",
+    "preferable to",
+    "in preference to",
 ];
+
+/// Rejecting cues that are prepositions: they reject the name they govern, right after
+/// them ("unlike X", "rather than X", "better than X"), not a name further on in their
+/// sentence ("Unlike X, which is busy, Y is quiet").
+const GOVERNING: &[&str] = &[
+    "unlike",
+    "rather than",
+    "instead of",
+    "except",
+    "over",
+    "apart from",
+    "than",
+    "compared with",
+    "compared to",
+    "confused with",
+    "preferable to",
+    "in preference to",
+];
+
+/// How many words may stand between a governing cue and the name it governs, other names
+/// and "and"/"or" aside ("unlike the busy X").
+const GOVERNED_GAP: usize = 3;
 
 /// Cues before a name that recommend it (they undo an earlier rejecting cue).
 const RECOMMEND_BEFORE: &[&str] = &[
@@ -74,6 +119,8 @@ const RECOMMEND_BEFORE: &[&str] = &[
     "ideal",
     "perfect",
     "great",
+    "worse than",
+    "less suitable than",
 ];
 
 /// Words that turn a recommending cue just after them into a rejecting one.
@@ -134,6 +181,64 @@ const REJECT_AFTER: &[&str] = &[
     "fails",
     "breaks",
     "exceeds",
+    "is worse",
+    "is a worse",
+    "would be worse",
+    "is not something",
+    "isn't something",
+    "is not somewhere",
+    "isn't somewhere",
+    "is not the one",
+    "isn't the one",
+    "is not the right",
+    "isn't the right",
+    "has no",
+    "there's no",
+    "there is no",
+    "is beyond",
+    "is outside",
+    "it's beyond",
+    "it's outside",
+];
+
+/// Phrases after a name that reject it through a pronoun or a judgement of the user's
+/// wishes, whatever clause stands between ("X is lively, and that is not what you're
+/// after, so I would not suggest it").
+const REJECT_IT: &[&str] = &[
+    "not suggest it",
+    "n't suggest it",
+    "not recommend it",
+    "n't recommend it",
+    "skip it",
+    "avoid it",
+    "rule it out",
+    "give it a miss",
+    "not what you",
+    "isn't what you",
+    "not for you",
+];
+
+/// Words in the contrast that follows a mention which turn against it ("X is lively, but
+/// there's no sailing there").
+const AGAINST: &[&str] = &[
+    "no", "not", "isn't", "aren't", "doesn't", "don't", "lacks", "without", "too", "won't",
+    "wouldn't", "can't", "cannot", "never", "only", "beyond", "outside",
+];
+
+/// Phrases in a contrast that recommend the name it holds ("X is lively, but Y suits
+/// you"), besides the cues before a name.
+const SUITS: &[&str] = &[
+    "suits",
+    "fits",
+    "is ideal",
+    "is perfect",
+    "is the one",
+    "is better",
+    "is the better",
+    "is a better",
+    "works",
+    "has the",
+    "is what you",
 ];
 
 /// Words that start a relative or subordinate clause: a rejecting phrase after one of them
@@ -317,7 +422,14 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
             .copied()
             .unwrap_or(answer.len())
     };
-    let mut verdict: Vec<(&str, bool)> = Vec::new();
+    struct Mention<'a> {
+        name: &'a str,
+        start: usize,
+        rejected: bool,
+        /// A recommending cue stands before it.
+        cued: bool,
+    }
+    let mut mentions: Vec<Mention> = Vec::new();
     for (k, &(start, end, name)) in kept.iter().enumerate() {
         // Before: from the segment's start, other names blanked out.
         let from = seg_start(start);
@@ -336,8 +448,29 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
                 cue.2 = true;
             }
         }
+        // A governing cue ("unlike", "than") rejects only the name it governs.
+        found.retain(|&(at, len, rejects)| {
+            let cue = w[at - len..at].trim();
+            if !rejects || !GOVERNING.contains(&cue) {
+                return true;
+            }
+            let gap = w[at..]
+                .split_whitespace()
+                .filter(|g| !g.chars().all(|c| c == 'x') && !matches!(*g, "and" | "or"))
+                .count();
+            // "Compared with X, Y is better": a comma after the governed name ends its
+            // reach, unless this name goes on a list ("rather than X, Y or Z").
+            let comma_last = before.trim_end().ends_with(',');
+            let next_mention = kept.get(k + 1).map_or(answer.len(), |s| s.0).max(end);
+            let listed = matches!(
+                words(&answer[end..next_mention]).split_whitespace().next(),
+                Some("and" | "or" | "nor")
+            );
+            gap <= GOVERNED_GAP && (listed || !comma_last)
+        });
         found.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         let last = found.last().copied();
+        let cued = matches!(last, Some((_, _, false)));
         let rejected_before = match last {
             // "not" counts only directly before the name.
             Some((at, len, true)) if w[at - len..at].trim() == "not" => at == w.len(),
@@ -355,10 +488,63 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
                 !RELATIVE.iter().any(|r| between.contains(&format!(" {r} ")))
             })
         });
-        let rejected = rejected_before || rejected_after;
-        match verdict.iter_mut().find(|(n, _)| *n == name) {
+        let rejected_it = REJECT_IT
+            .iter()
+            .any(|cue| after.contains(&format!("{cue} ")));
+        mentions.push(Mention {
+            name,
+            start,
+            rejected: rejected_before || rejected_after || rejected_it,
+            cued,
+        });
+    }
+    let sentences = sentence_starts(answer);
+    let sentence_end = |at: usize| {
+        sentences
+            .iter()
+            .find(|s| **s > at)
+            .copied()
+            .unwrap_or(answer.len())
+    };
+    // A contrast after a mention, in its sentence, that turns against it or recommends
+    // another name rejects it, unless a cue recommended it ("X is lively, but Y suits you").
+    let turned: Vec<bool> = mentions
+        .iter()
+        .map(|m| {
+            if m.rejected || m.cued {
+                return false;
+            }
+            let end_of_sentence = sentence_end(m.start);
+            let mut at = seg_end(m.start);
+            while at < end_of_sentence {
+                let next = seg_end(at).min(end_of_sentence);
+                let others: Vec<&Mention> = mentions
+                    .iter()
+                    .filter(|o| o.start >= at && o.start < next)
+                    .collect();
+                let t = words(&answer[at..next]);
+                if others.is_empty() {
+                    if t.split_whitespace().any(|w| AGAINST.contains(&w)) {
+                        return true;
+                    }
+                } else if others.iter().any(|o| {
+                    o.name != m.name
+                        && !o.rejected
+                        && (o.cued || SUITS.iter().any(|s| t.contains(&format!(" {s} "))))
+                }) {
+                    return true;
+                }
+                at = next.max(at + 1);
+            }
+            false
+        })
+        .collect();
+    let mut verdict: Vec<(&str, bool)> = Vec::new();
+    for (m, turned) in mentions.iter().zip(turned) {
+        let rejected = m.rejected || turned;
+        match verdict.iter_mut().find(|(n, _)| *n == m.name) {
             Some(v) => v.1 = v.1 && rejected,
-            None => verdict.push((name, rejected)),
+            None => verdict.push((m.name, rejected)),
         }
     }
     let (rej, rec): (Vec<_>, Vec<_>) = verdict.into_iter().partition(|(_, r)| *r);
@@ -368,16 +554,349 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
     )
 }
 
-/// A text's words as facts are matched in them: figures kept, and a "." that ends a
-/// sentence dropped (the one inside "3.5" stays).
-fn fact_words(s: &str) -> String {
-    normalise(s, Keep::Figures).replace(". ", " ")
+/// Words that make a new place of the name they stand before ("North Gullby Cove" is not
+/// Gullby Cove).
+const PLACE_PREFIXES: &[&str] = &[
+    "North", "South", "East", "West", "Upper", "Lower", "Little", "Great", "Old", "New", "Greater",
+    "Saint", "St", "Port", "Mount", "Cape", "Isle",
+];
+
+/// Names made by a place prefix before one of `names` ("Upper Wrenholm Bay"), as the
+/// answer writes them: a longer name that is not the known one.
+pub fn prefixed(answer: &str, names: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        for at in find_all(answer, name) {
+            let head = answer[..at].trim_end_matches(' ');
+            if head.len() + 1 != at {
+                continue;
+            }
+            let word = head
+                .rsplit(|c: char| !c.is_alphanumeric())
+                .next()
+                .unwrap_or_default();
+            if PLACE_PREFIXES.contains(&word)
+                && !names.iter().any(|n| n.starts_with(&format!("{word} ")))
+            {
+                let full = format!("{word} {}", &answer[at..at + name.len()]);
+                if !out.contains(&full) {
+                    out.push(full);
+                }
+            }
+        }
+    }
+    out
 }
 
-/// Does `text` contain `needle` as whole words?
+/// Short names a person would read as one entity: the first word of a title whose other
+/// words are generic (each also in another title: "Point", "Sands"), when no other title
+/// has that word ("Tidewick" for "Tidewick Point", never "Praia" or "Lumo"). As (short
+/// name, title).
+pub fn short_names(titles: &[&str]) -> Vec<(String, String)> {
+    let words_of =
+        |t: &str| -> Vec<String> { t.split_whitespace().map(str::to_lowercase).collect() };
+    let all: Vec<Vec<String>> = titles.iter().map(|t| words_of(t)).collect();
+    let count = |w: &str| all.iter().filter(|ws| ws.iter().any(|x| x == w)).count();
+    titles
+        .iter()
+        .zip(&all)
+        .filter_map(|(title, ws)| {
+            let first = title.split_whitespace().next()?;
+            let generic_rest = ws.len() >= 2 && ws[1..].iter().all(|w| count(w) >= 2);
+            let distinct = first.chars().count() >= 5
+                && first.chars().next().is_some_and(char::is_uppercase)
+                && count(&ws[0]) == 1;
+            (generic_rest && distinct).then(|| (first.to_string(), title.to_string()))
+        })
+        .collect()
+}
+
+/// A text's words as facts are matched in them: figures kept, a "." that ends a sentence
+/// dropped (the one inside "3.5" stays), and every way of writing a figure made one
+/// ([`canonical_figures`]): "thirty days" and "30-day" are "30 days".
+fn fact_words(s: &str) -> String {
+    canonical_figures(&normalise(s, Keep::Figures).replace(". ", " "))
+}
+
+/// Number words and their values: units and teens, then tens.
+const UNITS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: &[&str] = &[
+    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// Units a figure is counted in, singular and plural: after a number both read as the
+/// plural, so "a 3-year warranty" and "3 years" are one figure.
+const COUNTED: &[(&str, &str)] = &[
+    ("year", "years"),
+    ("month", "months"),
+    ("day", "days"),
+    ("hour", "hours"),
+    ("minute", "minutes"),
+    ("second", "seconds"),
+    ("point", "points"),
+    ("metre", "metres"),
+    ("meter", "metres"),
+    ("meters", "metres"),
+];
+
+/// The value of a number word below 100 ("seventeen", "ninety"), if it is one.
+fn small_number(w: &str) -> Option<u64> {
+    UNITS
+        .iter()
+        .position(|u| *u == w)
+        .or_else(|| {
+            TENS.iter()
+                .position(|t| !t.is_empty() && *t == w)
+                .map(|i| i * 10)
+        })
+        .map(|v| v as u64)
+}
+
+/// Read number words starting at `words[i]`: the value and how many words it took.
+/// "twenty four" is 24, "one thousand and twenty four" 1024, "a hundred" 100, and two
+/// numbers of two digits in a row read as a year ("seventeen ninety six" is 1796).
+fn number_words(words: &[&str], i: usize) -> Option<(u64, usize)> {
+    // A pair below 100 read as one: "twenty four", or "seventeen" alone.
+    let pair = |at: usize| -> Option<(u64, usize)> {
+        let first = small_number(words.get(at)?)?;
+        if first >= 20 && first % 10 == 0 {
+            if let Some(unit) = words.get(at + 1).and_then(|w| small_number(w)) {
+                if (1..10).contains(&unit) {
+                    return Some((first + unit, 2));
+                }
+            }
+        }
+        Some((first, 1))
+    };
+    let starts_with_a = words.get(i) == Some(&"a")
+        && matches!(words.get(i + 1), Some(&"hundred") | Some(&"thousand"));
+    let bare = matches!(words.get(i), Some(&"hundred") | Some(&"thousand"));
+    let (mut total, mut current, mut used) = if starts_with_a {
+        (0, 1, 1)
+    } else if bare {
+        (0, 1, 0)
+    } else {
+        let (v, n) = pair(i)?;
+        // A year said in two pairs: "seventeen ninety", "fourteen forty five".
+        if (10..100).contains(&v) && !matches!(words.get(i + n), Some(&"hundred")) {
+            if let Some((w, m)) = pair(i + n) {
+                if (10..100).contains(&w) {
+                    return Some((v * 100 + w, n + m));
+                }
+            }
+        }
+        (0, v, n)
+    };
+    loop {
+        match words.get(i + used) {
+            Some(&"hundred") => {
+                current *= 100;
+                used += 1;
+            }
+            Some(&"thousand") => {
+                total += current * 1000;
+                current = 0;
+                used += 1;
+            }
+            Some(&"and")
+                if words
+                    .get(i + used + 1)
+                    .and_then(|w| small_number(w))
+                    .is_some()
+                    && (total > 0 || current >= 100) =>
+            {
+                used += 1;
+            }
+            Some(w)
+                if small_number(w).is_some()
+                    && (total > 0 || current >= 100)
+                    && current % 100 == 0 =>
+            {
+                let (v, n) = pair(i + used)?;
+                current += v;
+                used += n;
+            }
+            _ => break,
+        }
+    }
+    Some((total + current, used))
+}
+
+/// One way of writing each figure, in an already normalised text: number words as digits,
+/// amounts of money as `€N`, shares as `N%`, clock times as 24-hour `H:MM`, counted units
+/// in the plural, weeks and fortnights as days, and a phone number's digit groups joined.
+pub fn canonical_figures(normalised: &str) -> String {
+    let words: Vec<&str> = normalised.split_whitespace().collect();
+    // Number words to digits first.
+    let mut toks: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        match number_words(&words, i) {
+            Some((v, n))
+                if !(n == 1 && words[i] == "one" && toks.last().is_some_and(|t| t == "the")) =>
+            {
+                toks.push(v.to_string());
+                i += n;
+            }
+            _ => {
+                toks.push(words[i].to_string());
+                i += 1;
+            }
+        }
+    }
+    let is_num = |t: &str| {
+        !t.is_empty()
+            && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+            && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let t = toks[i].as_str();
+        let next = toks.get(i + 1).map(String::as_str);
+        let next2 = toks.get(i + 2).map(String::as_str);
+        if t == "a" && next == Some("fortnight") {
+            out.push("14".into());
+            out.push("days".into());
+            i += 2;
+            continue;
+        }
+        if is_num(t) {
+            // A phone number: digit groups after a leading 0, joined.
+            if t.starts_with('0') && t.len() >= 3 {
+                let mut joined = t.to_string();
+                let mut j = i + 1;
+                while let Some(g) = toks
+                    .get(j)
+                    .filter(|g| g.len() >= 2 && g.chars().all(|c| c.is_ascii_digit()))
+                {
+                    joined.push_str(g);
+                    j += 1;
+                }
+                if j > i + 1 {
+                    out.push(joined);
+                    i = j;
+                    continue;
+                }
+            }
+            match (next, next2) {
+                (Some("euro" | "euros" | "eur"), _) => {
+                    out.push(format!("€{t}"));
+                    i += 2;
+                    continue;
+                }
+                (Some("percent" | "%"), _) => {
+                    out.push(format!("{t}%"));
+                    i += 2;
+                    continue;
+                }
+                (Some("per"), Some("cent")) => {
+                    out.push(format!("{t}%"));
+                    i += 3;
+                    continue;
+                }
+                (Some("pm" | "p.m" | "p.m."), _)
+                | (Some("p"), Some("m"))
+                | (Some("am" | "a.m" | "a.m."), _)
+                | (Some("a"), Some("m" | "m.")) => {
+                    let pm = next.is_some_and(|n| n.starts_with('p'));
+                    let used = if matches!(next, Some("p" | "a")) {
+                        3
+                    } else {
+                        2
+                    };
+                    if let Ok(h) = t.parse::<u32>() {
+                        if (1..=12).contains(&h) {
+                            let h = match (pm, h) {
+                                (true, 12) => 12,
+                                (true, h) => h + 12,
+                                (false, 12) => 0,
+                                (false, h) => h,
+                            };
+                            out.push(format!("{h}:00"));
+                            i += used;
+                            continue;
+                        }
+                    }
+                }
+                (Some("week" | "weeks"), _) => {
+                    if let Ok(n) = t.parse::<u64>() {
+                        out.push((n * 7).to_string());
+                        out.push("days".into());
+                        i += 2;
+                        continue;
+                    }
+                }
+                (Some(unit), _) => {
+                    if let Some((_, plural)) =
+                        COUNTED.iter().find(|(s, p)| *s == unit || *p == unit)
+                    {
+                        out.push(t.to_string());
+                        out.push((*plural).to_string());
+                        i += 2;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if t == "€" || t == "eur" {
+            if let Some(n) = next.filter(|n| is_num(n)) {
+                out.push(format!("€{n}"));
+                i += 2;
+                continue;
+            }
+        }
+        // A clock time "09:00" or "9:00 pm".
+        if let Some((h, m)) = t.split_once(':') {
+            if let (Ok(hour), true) = (
+                h.parse::<u32>(),
+                m.len() == 2 && m.chars().all(|c| c.is_ascii_digit()),
+            ) {
+                let pm = matches!(next, Some("pm" | "p.m" | "p.m."));
+                let am = matches!(next, Some("am" | "a.m" | "a.m."));
+                let hour = match (pm, am, hour) {
+                    (true, _, h) if h < 12 => h + 12,
+                    (_, true, 12) => 0,
+                    (_, _, h) => h,
+                };
+                out.push(format!("{hour}:{m}"));
+                i += if pm || am { 2 } else { 1 };
+                continue;
+            }
+        }
+        out.push(t.to_string());
+        i += 1;
+    }
+    format!(" {} ", out.join(" "))
+}
+
+/// Does `text` contain `needle` as whole words (figures read as one, see
+/// [`canonical_figures`])?
 pub fn mentions(text: &str, needle: &str) -> bool {
-    let n = normalise(needle, Keep::Figures);
-    !n.trim().is_empty() && fact_words(text).contains(&n.replace(". ", " "))
+    let n = fact_words(needle);
+    !n.trim().is_empty() && fact_words(text).contains(&n)
 }
 
 /// Words that deny what follows them within a few words.
@@ -385,8 +904,153 @@ const NEGATORS: &[&str] = &[
     "not", "no", "never", "t", "nor", "neither", "without", "instead", "rather", "longer", "other",
 ];
 
+/// Words between a negation and a figure that turn the denial into a statement of it:
+/// "it does not expire until 3 years", "it did not exist before 1865".
+const UNTIL: &[&str] = &["until", "till", "before"];
+
+/// Phrases that put what their sentence says in doubt: a fact said only with one of them
+/// is not stated ("it might have been 1790").
+const HEDGES: &[&str] = &[
+    "not sure",
+    "not certain",
+    "can't be certain",
+    "cannot be certain",
+    "not confident",
+    "unsure",
+    "uncertain",
+    "can't confirm",
+    "cannot confirm",
+    "couldn't confirm",
+    "could not confirm",
+    "can't say for sure",
+    "might",
+    "may have",
+    "maybe",
+    "perhaps",
+    "possibly",
+    "could be",
+    "could have been",
+    "i'm guessing",
+    "my guess",
+    "no idea",
+];
+
+/// Who a fact must be said of, for [`states_about`]: the knowledge base's entities (name
+/// and kind), and the names the task is about (its gold documents' titles).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct About<'a> {
+    pub entities: &'a [(&'a str, &'a str)],
+    pub subjects: &'a [&'a str],
+    /// The task's other facts: an entity among them is said with the fact, not instead.
+    pub facts: &'a [&'a str],
+}
+
+impl About<'_> {
+    /// The kinds of the subjects: an entity of one of them is a rival to whom the fact
+    /// could be given instead.
+    fn rival(&self, name: &str) -> bool {
+        let kind = |n: &str| {
+            self.entities
+                .iter()
+                .find(|(e, _)| e.eq_ignore_ascii_case(n))
+                .map(|(_, k)| *k)
+        };
+        let Some(k) = kind(name) else { return false };
+        !self.subjects.iter().any(|s| s.eq_ignore_ascii_case(name))
+            && !self.facts.iter().any(|f| f.eq_ignore_ascii_case(name))
+            && self.subjects.iter().any(|s| kind(s) == Some(k))
+    }
+
+    fn subject(&self, name: &str) -> bool {
+        self.subjects.iter().any(|s| s.eq_ignore_ascii_case(name))
+    }
+}
+
 /// Does `text` state `fact`, not only mention it to deny it?
 pub fn states(text: &str, fact: &str) -> bool {
+    states_about(text, fact, About::default())
+}
+
+/// Byte ranges of `text`'s clauses: cut at commas, semicolons, colons, brackets, sentence
+/// ends (a "." inside a number stays) and before "but", "while" and "whereas".
+fn clauses(text: &str) -> Vec<(usize, usize)> {
+    let mut cuts: Vec<(usize, usize)> = Vec::new();
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let cut = match c {
+            ',' | ';' | '!' | '?' | '\n' | '(' | ')' => true,
+            // Not the ones inside "3.5" and "14:00".
+            '.' | ':' => bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()),
+            _ => false,
+        };
+        if cut {
+            cuts.push((i, end));
+        }
+    }
+    let lower = text.to_lowercase();
+    if lower.len() == text.len() {
+        for word in [" but ", " while ", " whereas "] {
+            for (i, _) in lower.match_indices(word) {
+                cuts.push((i, i));
+            }
+        }
+    }
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut from = 0;
+    for (at, end) in cuts {
+        if at >= from {
+            out.push((from, at));
+            from = end;
+        }
+    }
+    out.push((from, text.len()));
+    out
+}
+
+/// The sentence of `text` around byte `at` (cut at ".", "!", "?", ";" and new lines).
+fn sentence_at(text: &str, at: usize) -> &str {
+    let starts = sentence_starts(text);
+    let from = starts
+        .iter()
+        .rev()
+        .find(|s| **s <= at)
+        .copied()
+        .unwrap_or(0);
+    let to = starts
+        .iter()
+        .find(|s| **s > at)
+        .copied()
+        .unwrap_or(text.len());
+    &text[from..to]
+}
+
+fn sentence_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    for (i, c) in text.char_indices() {
+        let end = i + c.len_utf8();
+        let boundary = match c {
+            ';' | '\n' | '!' | '?' => true,
+            '.' => bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()),
+            _ => false,
+        };
+        if boundary {
+            starts.push(end);
+        }
+    }
+    starts
+}
+
+/// Does `text` state `fact` as a person reads it: said in some clause without a denial in
+/// the three words before it, articles aside (unless "until"/"before" turns it round:
+/// "does not expire until 3 years"), in a sentence that does not put it in doubt ("might", "I'm not sure"), not as
+/// one of several named alternatives ("Kaldor Vance or Orrin Pellam"), and, when `about`
+/// names the task's subjects, said of them: a clause that names a rival of the subjects'
+/// kind and none of them gives the fact to the rival ("1790 is when the copper loom
+/// appeared"); a clause that names nobody takes the last name said before it.
+pub fn states_about(text: &str, fact: &str, about: About<'_>) -> bool {
     if fact.contains([',', ';']) {
         return mentions(text, fact);
     }
@@ -395,35 +1059,103 @@ pub fn states(text: &str, fact: &str) -> bool {
     if n.is_empty() {
         return false;
     }
-    // Clauses: cut at commas, semicolons and sentence ends (a "." inside a number stays).
-    let mut clauses = Vec::new();
-    let mut from = 0;
-    let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        let end = i + c.len_utf8();
-        let cut = match c {
-            ',' | ';' | '!' | '?' | '\n' => true,
-            '.' => bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()),
-            _ => false,
-        };
-        if cut {
-            clauses.push(&text[from..i]);
-            from = end;
-        }
-    }
-    clauses.push(&text[from..]);
-    clauses.iter().any(|clause| {
+    // Every entity mention, in order: (start, end, name).
+    let mut mentions_at: Vec<(usize, usize, &str)> = about
+        .entities
+        .iter()
+        .flat_map(|(name, _)| {
+            find_all(text, name)
+                .into_iter()
+                .map(move |i| (i, i + name.len(), *name))
+        })
+        .collect();
+    mentions_at.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    // A name that is the fact, or holds it ("Kelmarsh flagship store" for "Kelmarsh").
+    let is_fact = |name: &str| fact_words(name).contains(&format!(" {n} "));
+    clauses(text).into_iter().any(|(from, to)| {
+        let clause = &text[from..to];
         let c = fact_words(clause);
-        let mut from = 0;
-        while let Some(i) = c[from..].find(&format!(" {n} ")) {
-            let at = from + i;
-            let before: Vec<&str> = c[..at].split_whitespace().collect();
+        let mut search = 0;
+        let mut found = false;
+        while let Some(i) = c[search..].find(&format!(" {n} ")) {
+            let at = search + i;
+            search = at + 1;
+            // The three words before it, articles aside ("not the work of X").
+            let before: Vec<&str> = c[..at]
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "the" | "a" | "an"))
+                .collect();
             let window = &before[before.len().saturating_sub(3)..];
-            if !window.iter().any(|w| NEGATORS.contains(w)) {
-                return true;
+            let denied = window.iter().enumerate().any(|(k, w)| {
+                NEGATORS.contains(w) && !window[k + 1..].iter().any(|u| UNTIL.contains(u))
+            });
+            if denied {
+                continue;
             }
-            from = at + 1;
+            found = true;
+            break;
         }
-        false
+        if !found {
+            return false;
+        }
+        let sentence = words(sentence_at(text, from));
+        if HEDGES.iter().any(|h| sentence.contains(&format!(" {h} "))) {
+            return false;
+        }
+        if about.entities.is_empty() {
+            return true;
+        }
+        let named: Vec<&str> = mentions_at
+            .iter()
+            .filter(|(s, e, name)| *s >= from && *e <= to && !is_fact(name))
+            .map(|(_, _, name)| *name)
+            .collect();
+        // Named alternatives: "born in Lindhaven, Emberly or Aldmoor".
+        let fact_rivals = about.entities.iter().any(|(e, _)| is_fact(e))
+            && words(clause).contains(" or ")
+            && mentions_at.iter().any(|(s, e, name)| {
+                *s >= sentence_start(text, from)
+                    && *e <= to
+                    && !is_fact(name)
+                    && same_kind(about, name, fact)
+            });
+        if fact_rivals {
+            return false;
+        }
+        if named.iter().any(|name| about.subject(name)) {
+            return true;
+        }
+        if named.iter().any(|name| about.rival(name)) {
+            return false;
+        }
+        // Nobody named here: the last name said before the clause.
+        match mentions_at
+            .iter()
+            .rev()
+            .find(|(_, e, name)| *e <= from && !is_fact(name))
+        {
+            Some((_, _, name)) => !about.rival(name),
+            None => true,
+        }
     })
+}
+
+fn sentence_start(text: &str, at: usize) -> usize {
+    sentence_starts(text)
+        .into_iter()
+        .rev()
+        .find(|s| *s <= at)
+        .unwrap_or(0)
+}
+
+/// Are `a` and `b` entities of the same kind?
+fn same_kind(about: About<'_>, a: &str, b: &str) -> bool {
+    let kind = |n: &str| {
+        about
+            .entities
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(n))
+            .map(|(_, k)| *k)
+    };
+    kind(a).is_some() && kind(a) == kind(b)
 }

@@ -32,8 +32,38 @@ use crate::suite::Manifest;
 
 /// The matching rules, at their old paths (they live in [`crate::rules`]).
 pub use crate::rules::{
-    classify, keyword_matches, parts, relevance, replay, slots_asked, Relevance,
+    classify, keyword_matches, open_question, parts, pleasantry, relevance, replay, slots_asked,
+    Relevance,
 };
+
+/// How cooperative the simulated user is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persona {
+    /// Answers every part of a question, and an open question ("Anything else I should
+    /// know?") with everything it has not said yet.
+    #[default]
+    Cooperative,
+    /// Answers only what is asked, one fact per turn (the first part that asks for one; the
+    /// rest of the question goes unheard), meets an open question with "What do you need
+    /// to know?", and loses patience sooner ([`Persona::patience`]). LLM-simulated users
+    /// are found too cooperative ("Mind the Sim2Real Gap"); this one is not.
+    Terse,
+}
+
+impl Persona {
+    /// The patience this persona starts with.
+    pub fn patience(self) -> Patience {
+        match self {
+            Persona::Cooperative => Patience::default(),
+            Persona::Terse => Patience {
+                wasted: 3.0,
+                max_turns: 8,
+                ..Patience::default()
+            },
+        }
+    }
+}
 
 /// How patient the user is, and what each kind of question part costs it.
 ///
@@ -139,6 +169,7 @@ pub struct SimulatedUser {
     manifest: Arc<Manifest>,
     task: Task,
     patience: Patience,
+    persona: Persona,
     given: BTreeSet<String>,
     semantic: Option<Arc<Semantic>>,
     last_matched: Option<Vec<String>>,
@@ -154,6 +185,7 @@ impl SimulatedUser {
             manifest,
             task,
             patience,
+            persona: Persona::Cooperative,
             given,
             semantic: None,
             last_matched: None,
@@ -162,25 +194,31 @@ impl SimulatedUser {
         }
     }
 
+    /// This persona, with its patience.
+    pub fn persona(mut self, persona: Persona) -> Self {
+        self.persona = persona;
+        self.patience = persona.patience();
+        self
+    }
+
     /// Also match by embedding similarity (cosine at least `threshold`) between a question
-    /// and each profile slot's form question with its keywords. Embeds the slots now
-    /// (blocking).
+    /// and each slot's form question with its keywords: every slot of the suite, so that a
+    /// question about one this user has no fact for gets "No preference." Embeds the slots
+    /// now (blocking).
     pub fn with_embedder(
         mut self,
         embedder: Arc<dyn Embedder>,
         threshold: f32,
     ) -> Result<Self, UserError> {
         let slots: Vec<(String, String)> = self
-            .task
-            .profile
-            .iter()
-            .filter_map(|f| {
-                self.manifest.slot(&f.slot).map(|s| {
-                    (
-                        f.slot.clone(),
-                        format!("{} {}", s.question, s.keywords.join(" ")),
-                    )
-                })
+            .manifest
+            .slots()
+            .into_iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    format!("{} {}", s.question, s.keywords.join(" ")),
+                )
             })
             .collect();
         let texts: Vec<String> = slots.iter().map(|(_, q)| q.clone()).collect();
@@ -200,6 +238,7 @@ impl SimulatedUser {
     pub fn settings(&self) -> serde_json::Value {
         serde_json::json!({
             "kind": if self.semantic.is_some() { "simulated" } else { "keywords" },
+            "persona": self.persona,
             "patience": self.patience,
             "similarity_threshold": self.semantic.as_ref().map(|s| s.threshold),
         })
@@ -224,7 +263,7 @@ impl SimulatedUser {
         }
         parts(question)
             .into_iter()
-            .filter(|p| slots_asked(&self.manifest, p).is_empty())
+            .filter(|p| slots_asked(&self.manifest, p).is_empty() && !pleasantry(&self.manifest, p))
             .collect()
     }
 
@@ -244,9 +283,14 @@ impl SimulatedUser {
         self.stats.turns += 1;
         let mut replies: Vec<String> = Vec::new();
         let mut matched_all: Vec<String> = Vec::new();
+        let interactive = self.manifest.interactive;
         for part in parts(question) {
+            // "Thanks!" is heard, not answered, and costs nothing.
+            if interactive && pleasantry(&self.manifest, &part) {
+                continue;
+            }
             let mut matched = keyword_matches(&self.manifest, &self.task, &part);
-            if matched.is_empty() {
+            if matched.is_empty() && slots_asked(&self.manifest, &part).is_empty() {
                 // The single best slot above the threshold: one part, one fact.
                 matched = pending
                     .iter()
@@ -255,6 +299,20 @@ impl SimulatedUser {
                     .and_then(|slots| slots.first().cloned())
                     .into_iter()
                     .collect();
+            }
+            // An open question: what the user has not said yet (the terse user asks back).
+            let open = interactive && matched.is_empty() && open_question(&part);
+            if open && self.persona == Persona::Cooperative {
+                matched = self
+                    .task
+                    .profile
+                    .iter()
+                    .filter(|f| !f.stated && !self.given.contains(&f.slot))
+                    .map(|f| f.slot.clone())
+                    .collect();
+            }
+            if self.persona == Persona::Terse {
+                matched.truncate(1);
             }
             let relevance = relevance(&self.manifest, &self.task, &part, &matched, &self.given);
             let facts = |slots: &[String]| -> String {
@@ -270,6 +328,10 @@ impl SimulatedUser {
                 Relevance::Answered(slots) => facts(slots),
                 Relevance::Repeated(slots) => format!("As I said: {}", facts(slots)),
                 Relevance::NoPreference(_) => "No preference.".into(),
+                Relevance::Irrelevant if open && self.persona == Persona::Terse => {
+                    "What do you need to know?".into()
+                }
+                Relevance::Irrelevant if open => "That's all I can think of.".into(),
                 Relevance::Irrelevant if self.manifest.interactive => "I don't know.".into(),
                 Relevance::Irrelevant => "I don't know, that's why I'm asking you.".into(),
             };
@@ -280,7 +342,11 @@ impl SimulatedUser {
                     matched_all.extend(s.iter().cloned());
                     s.clone()
                 }
-                Relevance::NoPreference(s) => vec![s.clone()],
+                Relevance::NoPreference(s) => {
+                    // Recorded, so that scoring's replay finds the same slot.
+                    matched_all.push(s.clone());
+                    vec![s.clone()]
+                }
                 Relevance::Irrelevant => vec![],
             };
             *match kind {
@@ -298,6 +364,13 @@ impl SimulatedUser {
                 kind,
                 slots,
             });
+            // The terse user gives one fact a turn: the rest of the question goes unheard.
+            if self.persona == Persona::Terse && kind == PartKind::Answered {
+                break;
+            }
+        }
+        if replies.is_empty() {
+            replies.push("Okay.".into());
         }
         matched_all.dedup();
         self.last_matched = Some(matched_all);

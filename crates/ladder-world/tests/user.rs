@@ -56,7 +56,11 @@ fn a_question_of_several_parts_gets_every_part_answered_in_order() {
     let kinds: Vec<_> = u.last_parts().iter().map(|p| p.kind).collect();
     use ladder_core::PartKind::*;
     assert_eq!(kinds, [Answered, Irrelevant, Answered, NoPreference]);
-    assert_eq!(u.matched_slots(), Some(vec!["scope".into(), "mood".into()]));
+    // The slot it had no preference on is recorded too, so scoring's replay finds it.
+    assert_eq!(
+        u.matched_slots(),
+        Some(vec!["scope".into(), "mood".into(), "month".into()])
+    );
     assert_eq!(
         (u.stats.turns, u.stats.answered, u.stats.effort),
         (1, 2, 1.5)
@@ -434,4 +438,70 @@ async fn the_trace_records_what_the_user_matched_and_scoring_agrees() {
         ),
         (2, 1, 0)
     );
+}
+
+#[test]
+fn an_open_question_gets_what_the_user_has_not_said_yet_and_a_pleasantry_costs_nothing() {
+    let mut u = user("seaside", "sea-001", Patience::default());
+    assert_eq!(
+        answer(u.reply("Thanks! Where are you travelling from?")),
+        "I live in Tarnfield."
+    );
+    assert_eq!(u.stats.irrelevant, 0, "'Thanks!' is not a question");
+    for open in [
+        "Anything else I should know?",
+        "Tell me all your preferences, please.",
+        "What matters most to you for this trip?",
+    ] {
+        let mut fresh = user("seaside", "sea-001", Patience::default());
+        let a = answer(fresh.reply(open));
+        for said in [
+            "Norland",
+            "5 days",
+            "lively",
+            "expensive",
+            "diving",
+            "Tarnfield",
+        ] {
+            assert!(a.contains(said), "{open:?} -> {a:?} lacks {said}");
+        }
+        assert_eq!(fresh.stats.answered, 1, "{open:?}");
+        assert_eq!(fresh.stats.effort, 0.0);
+    }
+    // Once everything is said, an open question gets nothing new.
+    let a = answer(u.reply("Anything else I should know?"));
+    assert!(!a.contains("Tarnfield"), "{a}");
+    let a = answer(u.reply("Anything else I should know?"));
+    assert_eq!(a, "That's all I can think of.");
+}
+
+#[test]
+fn the_terse_user_gives_one_fact_a_turn_asks_open_questions_back_and_gives_up_sooner() {
+    use ladder_world::Persona;
+    let terse = || user("seaside", "sea-001", Patience::default()).persona(Persona::Terse);
+    let mut u = terse();
+    let a = answer(u.reply("Where are you travelling from, and how many days do you have?"));
+    assert_eq!(a, "I live in Tarnfield.");
+    assert_eq!(
+        answer(u.reply("Anything else I should know?")),
+        "What do you need to know?"
+    );
+    // The cooperative user answers both parts of the same question.
+    let mut c = user("seaside", "sea-001", Patience::default());
+    let a = answer(c.reply("Where are you travelling from, and how many days do you have?"));
+    assert!(a.contains("Tarnfield") && a.contains("5 days"), "{a}");
+    // Three wasted questions and it gives up; the cooperative user still answers.
+    let mut u = terse();
+    let mut c = user("seaside", "sea-001", Patience::default());
+    let mut gave_up = false;
+    for q in [
+        "Do you have a pet?",
+        "What is your favourite colour?",
+        "Do you like jazz?",
+        "Do you own a car?",
+    ] {
+        gave_up |= matches!(u.reply(q), UserReply::GaveUp(_));
+        assert!(matches!(c.reply(q), UserReply::Answer(_)));
+    }
+    assert!(gave_up);
 }

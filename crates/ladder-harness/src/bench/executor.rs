@@ -138,7 +138,7 @@ async fn run_job(
     embedder: Option<Arc<dyn Embedder>>,
 ) -> Result<Record, HarnessError> {
     let seed = spec.plan.seed + u64::from(job.trial);
-    let run_spec = RunSpec::new(
+    let mut run_spec = RunSpec::new(
         TaskSource::Suite(job.suite.clone()),
         &job.strategy,
         Arc::clone(&spec.models[job.model]),
@@ -155,6 +155,7 @@ async fn run_job(
         max_tokens: spec.plan.max_tokens,
         max_wall_ms: spec.plan.max_wall_ms,
     });
+    run_spec.user = spec.plan.user;
     let strategy = crate::registry::build(&job.strategy, &job.options)?;
     let mut record = Record {
         suite: job.suite.clone(),

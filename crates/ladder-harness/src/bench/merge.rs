@@ -6,6 +6,7 @@
 //! - Folders merge only when their plans are equal but for the models (suites and their
 //!   content hashes, tasks, split, strategies and their settings, trials, seed, budgets),
 //!   and no model is in two of them; anything else is refused, naming what differs.
+//! - Every record's score comes from one judge version, or the merge is refused.
 //! - Every record is kept as it was, labelled with its model, its trace copied under
 //!   `traces/<model>/`; an unreadable line in any folder refuses the merge.
 //! - The merged manifest names every folder it came from, with its revision, so the
@@ -93,6 +94,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Vec<Record>), Ha
             }
             models.push(entry);
         }
+    }
+    let judges: std::collections::BTreeSet<u32> = loaded
+        .iter()
+        .flat_map(|(_, rs)| rs.iter().filter_map(|r| r.score.as_ref().map(|s| s.judge)))
+        .collect();
+    if judges.len() > 1 {
+        return Err(HarnessError::Choose(format!(
+            "the folders were scored by different judges (versions {judges:?}); their scores cannot share a table"
+        )));
     }
     std::fs::create_dir_all(out.join("traces")).map_err(io("cannot create", out))?;
     let mut records = Vec::new();

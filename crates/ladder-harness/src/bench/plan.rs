@@ -159,6 +159,13 @@ pub struct Plan {
     pub max_model_calls: Option<u32>,
     pub max_tokens: Option<u64>,
     pub max_wall_ms: Option<u64>,
+    /// Who plays the user (a manifest without it ran the cooperative simulated user).
+    #[serde(default, skip_serializing_if = "is_simulated")]
+    pub user: crate::run::UserKind,
+}
+
+fn is_simulated(u: &crate::run::UserKind) -> bool {
+    *u == crate::run::UserKind::Simulated
 }
 
 /// The settings that differ between the plan a bench was made with and the plan `now`,
