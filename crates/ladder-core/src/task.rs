@@ -76,8 +76,9 @@ pub struct Expectations {
 #[serde(deny_unknown_fields, default)]
 pub struct Gold {
     /// The intent label(s) the opening expresses; empty when none of the suite's labels
-    /// fits.
-    pub intents: Vec<String>,
+    /// fits; absent when the task is not labelled (a classifier is then not scored on it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intents: Option<Vec<String>>,
     /// Ids of the documents that back a correct answer. For a task that asks for a pick
     /// (`recommend_any`), any one of them is a hit; otherwise every one is needed (each
     /// holds part of the answer, as the hops of a two-hop question do).

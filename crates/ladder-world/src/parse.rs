@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ladder_core::{Task, TaskFile};
+use serde::Deserialize;
 
 use crate::suite::{Document, FrontMatter, Manifest, PipelineFile, Problem, PIPELINE_FILE};
 
@@ -105,7 +106,18 @@ pub(crate) fn read_files(dir: &Path, c: &mut Collector) -> Files {
             Ok(m) => Some((m, text)),
             Err(e) => {
                 c.problems.push(toml_problem(&manifest_path, &text, &e, 0));
-                None
+                // The rest of the suite is still checked against the manifest as far as it
+                // can be read: a missing top-level field stands in empty, and every other
+                // problem is still listed.
+                with_missing_fields(&text).map(|(m, filled)| {
+                    for field in filled
+                        .iter()
+                        .filter(|f| !e.message().contains(&format!("`{f}`")))
+                    {
+                        c.add(&manifest_path, None, format!("missing field `{field}`"));
+                    }
+                    (m, text)
+                })
             }
         },
     };
@@ -126,6 +138,46 @@ pub(crate) fn read_files(dir: &Path, c: &mut Collector) -> Files {
         tasks,
         pipeline,
     }
+}
+
+/// The manifest with each missing top-level field filled by an empty stand-in (a string,
+/// a list or a table, whichever its type takes), when that is all that is wrong with it;
+/// and the fields filled.
+fn with_missing_fields(text: &str) -> Option<(Manifest, Vec<String>)> {
+    let mut table: toml::Table = toml::from_str(text).ok()?;
+    let mut filled_fields = Vec::new();
+    for _ in 0..16 {
+        let e = match Manifest::deserialize(toml::Value::Table(table.clone())) {
+            Ok(m) => return Some((m, filled_fields)),
+            Err(e) => e.message().to_string(),
+        };
+        let field = e
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())?
+            .to_string();
+        let filled = [
+            toml::Value::String(String::new()),
+            toml::Value::Array(Vec::new()),
+            toml::Value::Table(toml::Table::new()),
+            toml::Value::Boolean(false),
+            toml::Value::Integer(0),
+        ]
+        .into_iter()
+        .find(|stand_in| {
+            let mut t = table.clone();
+            t.insert(field.clone(), stand_in.clone());
+            match Manifest::deserialize(toml::Value::Table(t)) {
+                Ok(_) => true,
+                Err(e) => {
+                    !e.message().contains(&format!("`{field}`"))
+                        && !e.message().contains("invalid type")
+                }
+            }
+        })?;
+        table.insert(field.clone(), filled);
+        filled_fields.push(field);
+    }
+    None
 }
 
 fn read_documents(kb: &Path, c: &mut Collector) -> Vec<Document> {

@@ -402,3 +402,37 @@ fn every_broken_task_is_reported_and_a_broken_document_does_not_cascade() {
         "were not checked against the knowledge base",
     );
 }
+
+#[test]
+fn a_missing_required_field_of_the_manifest_hides_no_other_problem() {
+    let (_tmp, dir) = copy("seaside");
+    edit(&dir.join("suite.toml"), |t| {
+        t.lines()
+            .filter(|l| !l.starts_with("assistant_brief") && !l.starts_with("description"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    edit(&dir.join("tasks.toml"), |t| {
+        t.replacen("slot = \"home_city\"", "slot = \"shoe_size\"", 1)
+            .replacen("id = \"sea-002\"", "id = \"sea-001\"", 1)
+    });
+    let found = problems(&dir);
+    assert_reported(&found, "suite.toml", "assistant_brief");
+    // The checks that need the manifest still run: the tasks' problems are listed too.
+    assert_reported(&found, "tasks.toml:", "which the suite does not declare");
+    assert_reported(&found, "tasks.toml:", "is used more than once");
+}
+
+#[test]
+fn every_missing_field_of_the_manifest_is_named() {
+    let (_tmp, dir) = copy("seaside");
+    edit(&dir.join("suite.toml"), |t| {
+        t.lines()
+            .filter(|l| !l.starts_with("assistant_brief") && !l.starts_with("description"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let found = problems(&dir);
+    assert_reported(&found, "suite.toml", "`assistant_brief`");
+    assert_reported(&found, "suite.toml", "`description`");
+}
