@@ -365,23 +365,40 @@ enum Command {
     BenchModel(bench_model::BenchModelArgs),
 }
 
-/// The run's seed and budget; each limit overrides the task's own (0 = no limit).
+/// A limit given on the command line: at least 1. (In a task file 0 means "no limit"; on
+/// the command line it would silently lift the limit, so it is refused.)
+fn limit<T: std::str::FromStr + PartialEq + From<u8>>(s: &str) -> Result<T, String> {
+    let v: T = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    if v == T::from(0) {
+        return Err(
+            "must be at least 1 (leave the option out to keep the task's own limit)".into(),
+        );
+    }
+    Ok(v)
+}
+
+/// The run's seed and budget; each limit overrides the task's own.
 #[derive(clap::Args, Clone)]
 pub(crate) struct BudgetArgs {
     /// The run's seed: each model call's seed is derived from it and the call's number.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Most strategy steps.
-    #[arg(long, value_name = "N")]
+    /// Most strategy steps (at least 1).
+    #[arg(long, value_name = "N", value_parser = limit::<u32>)]
     pub max_steps: Option<u32>,
-    /// Most model calls.
-    #[arg(long, value_name = "N")]
+    /// Most model calls (at least 1).
+    #[arg(long, value_name = "N", value_parser = limit::<u32>)]
     pub max_calls: Option<u32>,
-    /// Most tokens, prompt plus completion, over all calls (reserved before each call).
-    #[arg(long, value_name = "N")]
+    /// Most tokens, prompt plus completion, over all calls (reserved before each call; at
+    /// least 1).
+    #[arg(long, value_name = "N", value_parser = limit::<u64>)]
     pub max_tokens: Option<u64>,
-    /// Most wall time in milliseconds; a model call in flight is stopped when it runs out.
-    #[arg(long, value_name = "MS")]
+    /// Most wall time in milliseconds; a model call in flight is stopped when it runs out
+    /// (at least 1).
+    #[arg(long, value_name = "MS", value_parser = limit::<u64>)]
     pub max_wall_ms: Option<u64>,
 }
 

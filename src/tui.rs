@@ -20,9 +20,11 @@ pub struct TuiArgs {
     /// A bench folder (runs/NAME: pick runs from its table, two side by side), or one or two
     /// trace files to open side by side. Without: the task picker, or with --id a live run.
     paths: Vec<PathBuf>,
-    /// The suite of the task to run live (with --id).
-    #[arg(long, default_value = "seaside")]
-    suite: String,
+    /// The suite: of the task to run live (with --id; default seaside), or the only one
+    /// whose tasks the picker lists (default: every committed suite). A name under
+    /// fixtures/suites or a folder; an unknown one is refused.
+    #[arg(long)]
+    suite: Option<String>,
     /// Run this task live at once instead of opening the picker.
     #[arg(long)]
     id: Option<String>,
@@ -183,10 +185,15 @@ fn open_traces(paths: &[PathBuf]) -> Result<Vec<Pane>> {
         .collect()
 }
 
-/// Every suite's tasks as picker cards.
-fn task_cards() -> Result<Vec<ladder_tui::TaskCard>> {
+/// The tasks of `only` (or of every committed suite) as picker cards.
+fn task_cards(only: Option<&str>) -> Result<Vec<ladder_tui::TaskCard>> {
     let mut cards = Vec::new();
-    for name in ["seaside", "helpdesk", "facts"] {
+    let all = ["seaside", "helpdesk", "facts"];
+    let names: Vec<&str> = match only {
+        Some(name) => vec![name],
+        None => all.to_vec(),
+    };
+    for name in names {
         let suite = ladder_harness::load_suite(name)?;
         cards.extend(suite.tasks.iter().map(lessons::card));
     }
@@ -197,6 +204,11 @@ pub async fn run(args: TuiArgs) -> Result<()> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let terminal = std::io::stdout().is_terminal();
     let mut runner = None;
+    if let Some(suite) = &args.suite {
+        // An unknown suite is refused before anything opens.
+        ladder_harness::load_suite(suite)?;
+    }
+    let suite_name = args.suite.clone().unwrap_or_else(|| "seaside".into());
     let app = match args.paths.as_slice() {
         [dir] if dir.is_dir() => {
             let table = crate::live::bench_folder(dir).map_err(anyhow::Error::msg)?;
@@ -214,10 +226,10 @@ pub async fn run(args: TuiArgs) -> Result<()> {
         [] => {
             let app = if let Some(id) = &args.id {
                 let (task, _) =
-                    ladder_harness::load_task(&TaskSource::Suite(args.suite.clone()), Some(id))?;
+                    ladder_harness::load_task(&TaskSource::Suite(suite_name.clone()), Some(id))?;
                 let mut app = App::default();
                 app.requests.push(Request::Start {
-                    suite: args.suite.clone(),
+                    suite: suite_name.clone(),
                     id: id.clone(),
                     left: args.left.clone(),
                     right: args.right.clone(),
@@ -226,7 +238,7 @@ pub async fn run(args: TuiArgs) -> Result<()> {
                 app.panes = vec![Pane::new(&args.left), Pane::new(&args.right)];
                 app.status = format!(
                     "{} vs {} on {} {} · ? help · q quit",
-                    args.left, args.right, args.suite, id
+                    args.left, args.right, suite_name, id
                 );
                 if args.play {
                     app.card = lessons::card(&task).hidden;
@@ -237,7 +249,7 @@ pub async fn run(args: TuiArgs) -> Result<()> {
                     bail!("the task picker needs a terminal; give --id TASK to run one in a pipe");
                 }
                 let mut picker = Picker::new(
-                    task_cards()?,
+                    task_cards(args.suite.as_deref())?,
                     ladder_harness::registry::names(),
                     &args.left,
                     &args.right,

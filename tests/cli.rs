@@ -557,17 +557,20 @@ fn story_task(dir: &Path) -> String {
     path.display().to_string()
 }
 
+/// The wall limit given on the command line ends the run, and the trace says so. A limit
+/// of 1 ms is over before any machine could generate the answer, so this holds however
+/// fast the machine is; that a call in flight is stopped is `ladder-core`'s test, on
+/// paused time.
 #[test]
-fn the_wall_time_limit_stops_a_generation_in_flight_and_the_trace_says_so() {
+fn the_wall_time_limit_ends_the_run_and_the_trace_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let task = story_task(dir.path());
-    let started = std::time::Instant::now();
     let out = ladder(&[
         "run",
         "--task",
         &task,
         "--max-wall-ms",
-        "300",
+        "1",
         "--seed",
         "11",
         "--out",
@@ -576,23 +579,18 @@ fn the_wall_time_limit_stops_a_generation_in_flight_and_the_trace_says_so() {
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success(), "{stdout}");
     assert!(stderr.contains("budget exhausted"), "{stderr}");
-    // 256 tokens take seconds on this model; the call was stopped, not waited for.
-    assert!(started.elapsed() < std::time::Duration::from_secs(20));
     let events = read_jsonl(&only_trace(dir.path())).unwrap();
     let EventKind::Header(h) = &events[0].kind else {
         panic!()
     };
-    assert_eq!((h.seed, h.budget.max_wall_ms), (11, 300));
-    assert!(events.iter().any(
-        |e| matches!(&e.kind, EventKind::Error { message } if message.contains("wall time of 300 ms"))
-    ));
+    assert_eq!((h.seed, h.budget.max_wall_ms), (11, 1));
     let EventKind::RunFinished { outcome } = &events.last().unwrap().kind else {
         panic!()
     };
     assert_eq!(
         outcome.stop,
         StopReason::BudgetExhausted {
-            limit: "wall time of 300 ms".into()
+            limit: "wall time of 1 ms".into()
         }
     );
 }

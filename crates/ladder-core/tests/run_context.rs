@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use async_trait::async_trait;
 use ladder_core::trace::{without_timing, EventKind};
@@ -305,7 +307,7 @@ async fn a_cancelled_run_stops_without_calling_the_model() {
     assert_eq!(model.calls.load(Ordering::SeqCst), 0);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn cancellation_stops_a_call_in_flight() {
     let model = Scripted::slow(Ok("x"), Duration::from_secs(30));
     let s = setup(model.clone(), Budget::default());
@@ -317,7 +319,12 @@ async fn cancellation_stops_a_call_in_flight() {
     let started = Instant::now();
     let run = run_task(&Direct::default(), &task(), s).await;
     assert_eq!(run.outcome.stop, StopReason::Cancelled);
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // On paused time: stopped when the cancellation came, not after the call's 30 s.
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(
         model.dropped.load(Ordering::SeqCst),
         "the call was not stopped"
@@ -325,7 +332,7 @@ async fn cancellation_stops_a_call_in_flight() {
     assert_eq!(kinds(run.events()), ["header", "error", "finish"]);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn the_wall_time_limit_stops_a_call_in_flight() {
     let model = Scripted::slow(Ok("x"), Duration::from_secs(30));
     let budget = Budget {
@@ -340,7 +347,12 @@ async fn the_wall_time_limit_stops_a_call_in_flight() {
             limit: "wall time of 200 ms".into()
         }
     );
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // On paused time: stopped at the limit, not after the call's 30 s.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(200) && elapsed < Duration::from_secs(1),
+        "{elapsed:?}"
+    );
     assert!(model.dropped.load(Ordering::SeqCst));
 }
 
@@ -420,7 +432,7 @@ fn three_agents(ctx: &mut RunContext) -> Fut<'_> {
     })
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn concurrent_calls_are_one_batch_and_traced_in_request_order() {
     let model = Arc::new(Concurrent {
         inner: Scripted::new(Ok("x")),

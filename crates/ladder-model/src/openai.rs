@@ -9,8 +9,10 @@
 //! - A constraint is sent in the form the server takes ([`ServerKind`]), or refused before
 //!   any request: GBNF only to llama.cpp's server, as `grammar`.
 //! - 429 and 5xx answers, connection failures and a stream cut before `[DONE]` (when no
-//!   text has reached the receiver yet) are retried with exponential backoff and jitter
-//!   (honouring `Retry-After`); a request the server rejected as invalid (4xx) is not.
+//!   text has reached the receiver yet) are retried, with one wait per attempt: the
+//!   server's `Retry-After`, or exponential backoff with jitter (`retry_delay`: capped,
+//!   never overflowing, none before the final failure); a request the server rejected as
+//!   invalid (4xx) is not.
 //! - Token counts are estimated (the backend has no tokenizer for a remote model) and say
 //!   so; the context window is the configured one.
 //! - The API key is read from an environment variable and never written anywhere.
@@ -251,19 +253,30 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
     Some(Duration::from_secs_f64(secs.clamp(0.0, 30.0)))
 }
 
-/// A delay of `base` to `1.5 * base`, spread by the clock's nanoseconds (no RNG crate
-/// needed; retries of concurrent runs should not line up).
-fn jittered(base: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    base + base.mul_f64(f64::from(nanos % 1000) / 2000.0)
+/// The longest wait between two attempts.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+/// The one wait before retry number `attempt + 1`: the server's `Retry-After` when it sent
+/// one, else `base * 2^attempt` plus up to half of it again, spread by core's SplitMix64
+/// from `seed` (the call's seed and the attempt: concurrent runs' retries do not line up,
+/// and the same call waits the same), never more than [`MAX_WAIT`] and never overflowing.
+fn retry_delay(base: Duration, attempt: u32, retry_after: Option<Duration>, seed: u64) -> Duration {
+    if let Some(wait) = retry_after {
+        return wait.min(MAX_WAIT);
+    }
+    let doubled = base
+        .saturating_mul(2u32.saturating_pow(attempt.min(31)))
+        .min(MAX_WAIT);
+    let spread = ladder_core::rng::Rng::new(seed ^ u64::from(attempt)).next_u64() % 1000;
+    doubled
+        .saturating_add(doubled.mul_f64(spread as f64 / 2000.0))
+        .min(MAX_WAIT)
 }
 
-/// Why one attempt failed, and whether another may succeed.
+/// Why one attempt failed, and whether another may succeed (after the server's
+/// `Retry-After`, when it said).
 enum Attempt {
-    Retry(ModelError),
+    Retry(ModelError, Option<Duration>),
     Fail(ModelError),
 }
 
@@ -276,10 +289,13 @@ impl OpenAiModel {
             req = req.bearer_auth(key);
         }
         let resp = req.send().await.map_err(|e| {
-            Attempt::Retry(ModelError::Unreachable {
-                url: url.clone(),
-                reason: error_chain(&e),
-            })
+            Attempt::Retry(
+                ModelError::Unreachable {
+                    url: url.clone(),
+                    reason: error_chain(&e),
+                },
+                None,
+            )
         })?;
         let status = resp.status();
         if status.is_success() {
@@ -311,10 +327,7 @@ impl OpenAiModel {
             body: text,
         };
         if retryable {
-            if let Some(wait) = wait {
-                tokio::time::sleep(wait).await;
-            }
-            Err(Attempt::Retry(error))
+            Err(Attempt::Retry(error, wait))
         } else {
             Err(Attempt::Fail(error))
         }
@@ -377,7 +390,7 @@ impl OpenAiModel {
                         // Text already shown to someone cannot be taken back: only a
                         // stream cut before its first token is retried.
                         return Err(if text.is_empty() {
-                            Attempt::Retry(error)
+                            Attempt::Retry(error, None)
                         } else {
                             Attempt::Fail(error)
                         });
@@ -411,17 +424,17 @@ impl OpenAiModel {
             if !done {
                 let error = protocol("the stream ended before `data: [DONE]`".into());
                 return Err(if text.is_empty() {
-                    Attempt::Retry(error)
+                    Attempt::Retry(error, None)
                 } else {
                     Attempt::Fail(error)
                 });
             }
         } else {
             let v: Value = resp.json().await.map_err(|e| {
-                Attempt::Retry(protocol(format!(
-                    "the body is not JSON: {}",
-                    error_chain(&e)
-                )))
+                Attempt::Retry(
+                    protocol(format!("the body is not JSON: {}", error_chain(&e))),
+                    None,
+                )
             })?;
             let chunk = parse_chunk(&v).map_err(|e| Attempt::Fail(protocol(e)))?;
             absorb(chunk, &mut text);
@@ -493,7 +506,8 @@ impl LanguageModel for OpenAiModel {
             match self.attempt(request, stream.as_ref(), started).await {
                 Ok(response) => return Ok(response),
                 Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(e)) if attempt >= self.config.max_retries => {
+                // No wait before the final failure.
+                Err(Attempt::Retry(e, _)) if attempt >= self.config.max_retries => {
                     return Err(match e {
                         ModelError::Http { url, status, body } if attempt > 0 => ModelError::Http {
                             url,
@@ -503,8 +517,15 @@ impl LanguageModel for OpenAiModel {
                         other => other,
                     })
                 }
-                Err(Attempt::Retry(_)) => {
-                    tokio::time::sleep(jittered(self.config.backoff * 2u32.pow(attempt))).await;
+                // One wait per attempt: the server's Retry-After, or the backoff.
+                Err(Attempt::Retry(_, after)) => {
+                    let wait = retry_delay(
+                        self.config.backoff,
+                        attempt,
+                        after,
+                        u64::from(request.sampling.seed),
+                    );
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
             }
@@ -520,6 +541,39 @@ impl LanguageModel for OpenAiModel {
 mod tests {
     use super::*;
     use ladder_core::Message;
+
+    #[test]
+    fn the_retry_wait_is_the_servers_or_a_doubling_backoff_and_never_overflows() {
+        let base = Duration::from_millis(500);
+        // The server's Retry-After is the wait, alone (capped).
+        assert_eq!(
+            retry_delay(base, 0, Some(Duration::from_secs(2)), 1),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            retry_delay(base, 0, Some(Duration::from_secs(600)), 1),
+            MAX_WAIT
+        );
+        // Otherwise base * 2^attempt, plus up to half again.
+        for attempt in 0..5 {
+            let d = retry_delay(base, attempt, None, 7);
+            let floor = base * 2u32.pow(attempt);
+            assert!(
+                d >= floor && d <= floor + floor / 2,
+                "attempt {attempt}: {d:?}"
+            );
+        }
+        // The same call waits the same; another call's wait is spread differently.
+        assert_eq!(retry_delay(base, 2, None, 7), retry_delay(base, 2, None, 7));
+        let spread: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|seed| retry_delay(base, 2, None, seed))
+            .collect();
+        assert!(spread.len() > 10, "{spread:?}");
+        // Any number of retries: capped, no overflow.
+        for attempt in [31, 32, 64, 1000, u32::MAX] {
+            assert_eq!(retry_delay(base, attempt, None, 3), MAX_WAIT);
+        }
+    }
 
     #[test]
     fn body_carries_sampling_stop_and_schema() {
