@@ -357,3 +357,27 @@ fn retrieval_recall_counts_gold_documents_found_by_any_search() {
         "no search, no figure"
     );
 }
+
+#[test]
+fn a_task_without_gold_intents_is_not_scored_on_intent() {
+    let s = suite("seaside");
+    let decision = Event {
+        v: TRACE_VERSION,
+        seq: 0,
+        at_ms: 0.0,
+        kind: EventKind::IntentDecision {
+            scores: vec![],
+            chosen: vec!["plan_trip".into()],
+        },
+    };
+    let labelled = task(&s, "sea-001").clone();
+    let check = ladder_world::intent_check(&labelled, std::slice::from_ref(&decision)).unwrap();
+    assert!(check.exact);
+    let mut unlabelled = labelled.clone();
+    unlabelled.gold.intents = None;
+    assert_eq!(ladder_world::intent_check(&unlabelled, &[decision.clone()]), None);
+    // Labelled "none fits": the classifier's choice is wrong, and scored so.
+    let mut outside = labelled;
+    outside.gold.intents = Some(vec![]);
+    assert!(!ladder_world::intent_check(&outside, &[decision]).unwrap().exact);
+}
