@@ -949,16 +949,19 @@ impl About<'_> {
     /// The kinds of the subjects: an entity of one of them is a rival to whom the fact
     /// could be given instead.
     fn rival(&self, name: &str) -> bool {
-        let kind = |n: &str| {
-            self.entities
-                .iter()
-                .find(|(e, _)| e.eq_ignore_ascii_case(n))
-                .map(|(_, k)| *k)
-        };
+        let kind = |n: &str| self.kind(n);
         let Some(k) = kind(name) else { return false };
         !self.subjects.iter().any(|s| s.eq_ignore_ascii_case(name))
             && !self.facts.iter().any(|f| f.eq_ignore_ascii_case(name))
             && self.subjects.iter().any(|s| kind(s) == Some(k))
+    }
+
+    /// The kind of the entity called `name`, if it is one.
+    fn kind(&self, name: &str) -> Option<&str> {
+        self.entities
+            .iter()
+            .find(|(e, _)| e.eq_ignore_ascii_case(name))
+            .map(|(_, k)| *k)
     }
 
     fn subject(&self, name: &str) -> bool {
@@ -1150,12 +1153,5 @@ fn sentence_start(text: &str, at: usize) -> usize {
 
 /// Are `a` and `b` entities of the same kind?
 fn same_kind(about: About<'_>, a: &str, b: &str) -> bool {
-    let kind = |n: &str| {
-        about
-            .entities
-            .iter()
-            .find(|(e, _)| e.eq_ignore_ascii_case(n))
-            .map(|(_, k)| *k)
-    };
-    kind(a).is_some() && kind(a) == kind(b)
+    about.kind(a).is_some() && about.kind(a) == about.kind(b)
 }

@@ -375,9 +375,16 @@ fn a_task_without_gold_intents_is_not_scored_on_intent() {
     assert!(check.exact);
     let mut unlabelled = labelled.clone();
     unlabelled.gold.intents = None;
-    assert_eq!(ladder_world::intent_check(&unlabelled, &[decision.clone()]), None);
+    assert_eq!(
+        ladder_world::intent_check(&unlabelled, std::slice::from_ref(&decision)),
+        None
+    );
     // Labelled "none fits": the classifier's choice is wrong, and scored so.
     let mut outside = labelled;
     outside.gold.intents = Some(vec![]);
-    assert!(!ladder_world::intent_check(&outside, &[decision]).unwrap().exact);
+    assert!(
+        !ladder_world::intent_check(&outside, &[decision])
+            .unwrap()
+            .exact
+    );
 }
