@@ -74,11 +74,7 @@ pub fn bench_folder(dir: &Path) -> Result<RunTable, String> {
     }
     let read = ladder_harness::bench::read_results(&results)
         .map_err(|e| format!("{}: {e}", results.display()))?;
-    let unreadable: Vec<String> = read
-        .unreadable
-        .iter()
-        .map(|u| format!("line {}: {}", u.line, u.error))
-        .collect();
+    let unreadable: Vec<String> = read.unreadable.iter().map(|u| u.to_string()).collect();
     let records = read.records;
     if records.is_empty() {
         return Err(format!(

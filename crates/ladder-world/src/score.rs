@@ -201,20 +201,15 @@ fn verdict(what: impl Into<String>, ok: bool, detail: impl Into<String>) -> Verd
 pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) -> Score {
     let answer = outcome.answer.clone().unwrap_or_default();
     let invented = hallucinations(suite, &answer);
-    let mut names: Vec<&str> = suite
-        .documents
-        .iter()
-        .map(|d| d.meta.title.as_str())
-        .collect();
-    names.extend(invented.iter().map(String::as_str));
-    // Short names ("Tidewick"), read as their titles.
     let titles: Vec<&str> = suite
         .documents
         .iter()
         .map(|d| d.meta.title.as_str())
         .collect();
-    // Only where the short name stands alone, not as part of a longer name ("Bramholm
-    // Pointside Hotel").
+    let mut names = titles.clone();
+    names.extend(invented.iter().map(String::as_str));
+    // Short names ("Tidewick"), read as their titles; only where one stands alone, not as
+    // part of a longer name ("Bramholm Pointside Hotel").
     let short: Vec<(String, String)> = crate::text::short_names(&titles)
         .into_iter()
         .filter(|(s, _)| {
@@ -222,7 +217,6 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
                 !answer[at + s.len()..]
                     .trim_start_matches(' ')
                     .starts_with(|c: char| c.is_uppercase())
-                    || answer[at + s.len()..].starts_with(['.', ',', ';', ':', '!', '?'])
             })
         })
         .collect();

@@ -361,19 +361,7 @@ fn exact_find_all(text: &str, name: &str) -> Vec<usize> {
 /// Byte offsets where segments start: after a sentence end (".", "!", "?" followed by a
 /// space or the end, ";", a new line) or at a contrast word.
 fn segment_starts(text: &str) -> Vec<usize> {
-    let mut starts = vec![0];
-    let bytes = text.as_bytes();
-    for (i, c) in text.char_indices() {
-        let end = i + c.len_utf8();
-        let boundary = match c {
-            ';' | '\n' | '!' | '?' => true,
-            '.' => bytes.get(end).is_none_or(|b| b.is_ascii_whitespace()),
-            _ => false,
-        };
-        if boundary {
-            starts.push(end);
-        }
-    }
+    let mut starts = sentence_starts(text);
     let lower = text.to_lowercase();
     if lower.len() == text.len() {
         for word in CONTRAST {
@@ -407,21 +395,8 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
         }
     }
     let starts = segment_starts(answer);
-    let seg_start = |at: usize| {
-        starts
-            .iter()
-            .rev()
-            .find(|s| **s <= at)
-            .copied()
-            .unwrap_or(0)
-    };
-    let seg_end = |at: usize| {
-        starts
-            .iter()
-            .find(|s| **s > at)
-            .copied()
-            .unwrap_or(answer.len())
-    };
+    let seg_start = |at: usize| around(&starts, at, answer.len()).0;
+    let seg_end = |at: usize| around(&starts, at, answer.len()).1;
     struct Mention<'a> {
         name: &'a str,
         start: usize,
@@ -499,13 +474,7 @@ pub fn recommendations(answer: &str, names: &[&str]) -> (Vec<String>, Vec<String
         });
     }
     let sentences = sentence_starts(answer);
-    let sentence_end = |at: usize| {
-        sentences
-            .iter()
-            .find(|s| **s > at)
-            .copied()
-            .unwrap_or(answer.len())
-    };
+    let sentence_end = |at: usize| around(&sentences, at, answer.len()).1;
     // A contrast after a mention, in its sentence, that turns against it or recommends
     // another name rejects it, unless a cue recommended it ("X is lively, but Y suits you").
     let turned: Vec<bool> = mentions
@@ -743,6 +712,15 @@ fn number_words(words: &[&str], i: usize) -> Option<(u64, usize)> {
     Some((total + current, used))
 }
 
+/// An hour on the 24-hour clock: `hour` said with "pm" (`pm`), "am" (`am`) or neither.
+fn clock_hour(hour: u32, pm: bool, am: bool) -> u32 {
+    match (pm, am, hour) {
+        (true, _, h) if h < 12 => h + 12,
+        (_, true, 12) => 0,
+        (_, _, h) => h,
+    }
+}
+
 /// One way of writing each figure, in an already normalised text: number words as digits,
 /// amounts of money as `€N`, shares as `N%`, clock times as 24-hour `H:MM`, counted units
 /// in the plural, weeks and fortnights as days, and a phone number's digit groups joined.
@@ -828,13 +806,7 @@ pub fn canonical_figures(normalised: &str) -> String {
                     };
                     if let Ok(h) = t.parse::<u32>() {
                         if (1..=12).contains(&h) {
-                            let h = match (pm, h) {
-                                (true, 12) => 12,
-                                (true, h) => h + 12,
-                                (false, 12) => 0,
-                                (false, h) => h,
-                            };
-                            out.push(format!("{h}:00"));
+                            out.push(format!("{}:00", clock_hour(h, pm, !pm)));
                             i += used;
                             continue;
                         }
@@ -876,12 +848,7 @@ pub fn canonical_figures(normalised: &str) -> String {
             ) {
                 let pm = matches!(next, Some("pm" | "p.m" | "p.m."));
                 let am = matches!(next, Some("am" | "a.m" | "a.m."));
-                let hour = match (pm, am, hour) {
-                    (true, _, h) if h < 12 => h + 12,
-                    (_, true, 12) => 0,
-                    (_, _, h) => h,
-                };
-                out.push(format!("{hour}:{m}"));
+                out.push(format!("{}:{m}", clock_hour(hour, pm, am)));
                 i += if pm || am { 2 } else { 1 };
                 continue;
             }
@@ -949,11 +916,12 @@ impl About<'_> {
     /// The kinds of the subjects: an entity of one of them is a rival to whom the fact
     /// could be given instead.
     fn rival(&self, name: &str) -> bool {
-        let kind = |n: &str| self.kind(n);
-        let Some(k) = kind(name) else { return false };
-        !self.subjects.iter().any(|s| s.eq_ignore_ascii_case(name))
+        let Some(k) = self.kind(name) else {
+            return false;
+        };
+        !self.subject(name)
             && !self.facts.iter().any(|f| f.eq_ignore_ascii_case(name))
-            && self.subjects.iter().any(|s| kind(s) == Some(k))
+            && self.subjects.iter().any(|s| self.kind(s) == Some(k))
     }
 
     /// The kind of the entity called `name`, if it is one.
@@ -1012,23 +980,21 @@ fn clauses(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// The sentence of `text` around byte `at` (cut at ".", "!", "?", ";" and new lines).
-fn sentence_at(text: &str, at: usize) -> &str {
-    let starts = sentence_starts(text);
+/// The span around byte `at` of a text of `len` bytes cut at `starts` (sorted, from 0):
+/// from the last start at or before `at` to the next one after it (or the end).
+fn around(starts: &[usize], at: usize, len: usize) -> (usize, usize) {
     let from = starts
         .iter()
         .rev()
         .find(|s| **s <= at)
         .copied()
         .unwrap_or(0);
-    let to = starts
-        .iter()
-        .find(|s| **s > at)
-        .copied()
-        .unwrap_or(text.len());
-    &text[from..to]
+    let to = starts.iter().find(|s| **s > at).copied().unwrap_or(len);
+    (from, to)
 }
 
+/// Byte offsets where sentences start: 0, and after ".", "!", "?" (followed by a space or
+/// the end), ";" or a new line.
 fn sentence_starts(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     let mut starts = vec![0];
@@ -1075,6 +1041,8 @@ pub fn states_about(text: &str, fact: &str, about: About<'_>) -> bool {
     mentions_at.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     // A name that is the fact, or holds it ("Kelmarsh flagship store" for "Kelmarsh").
     let is_fact = |name: &str| fact_words(name).contains(&format!(" {n} "));
+    let fact_is_entity = about.entities.iter().any(|(e, _)| is_fact(e));
+    let sentences = sentence_starts(text);
     clauses(text).into_iter().any(|(from, to)| {
         let clause = &text[from..to];
         let c = fact_words(clause);
@@ -1101,7 +1069,8 @@ pub fn states_about(text: &str, fact: &str, about: About<'_>) -> bool {
         if !found {
             return false;
         }
-        let sentence = words(sentence_at(text, from));
+        let (sentence_from, sentence_to) = around(&sentences, from, text.len());
+        let sentence = words(&text[sentence_from..sentence_to]);
         if HEDGES.iter().any(|h| sentence.contains(&format!(" {h} "))) {
             return false;
         }
@@ -1114,13 +1083,10 @@ pub fn states_about(text: &str, fact: &str, about: About<'_>) -> bool {
             .map(|(_, _, name)| *name)
             .collect();
         // Named alternatives: "born in Lindhaven, Emberly or Aldmoor".
-        let fact_rivals = about.entities.iter().any(|(e, _)| is_fact(e))
+        let fact_rivals = fact_is_entity
             && words(clause).contains(" or ")
             && mentions_at.iter().any(|(s, e, name)| {
-                *s >= sentence_start(text, from)
-                    && *e <= to
-                    && !is_fact(name)
-                    && same_kind(about, name, fact)
+                *s >= sentence_from && *e <= to && !is_fact(name) && same_kind(about, name, fact)
             });
         if fact_rivals {
             return false;
@@ -1141,14 +1107,6 @@ pub fn states_about(text: &str, fact: &str, about: About<'_>) -> bool {
             None => true,
         }
     })
-}
-
-fn sentence_start(text: &str, at: usize) -> usize {
-    sentence_starts(text)
-        .into_iter()
-        .rev()
-        .find(|s| *s <= at)
-        .unwrap_or(0)
 }
 
 /// Are `a` and `b` entities of the same kind?

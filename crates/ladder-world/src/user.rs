@@ -290,7 +290,7 @@ impl SimulatedUser {
                 continue;
             }
             let mut matched = keyword_matches(&self.manifest, &self.task, &part);
-            if matched.is_empty() && slots_asked(&self.manifest, &part).is_empty() {
+            if matched.is_empty() {
                 // The single best slot above the threshold: one part, one fact.
                 matched = pending
                     .iter()

@@ -71,17 +71,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Vec<Record>), Ha
         .iter()
         .map(|d| crate::report::load(d))
         .collect::<Result<_, _>>()?;
-    let first = &loaded[0].0.plan;
+    let first = without_models(&loaded[0].0.plan);
     let mut models: Vec<ModelEntry> = Vec::new();
     for (dir, (manifest, _)) in dirs.iter().zip(&loaded) {
         let plan = &manifest.plan;
-        if without_models(plan) != without_models(first) {
+        let shared = without_models(plan);
+        if shared != first {
             return Err(HarnessError::Choose(format!(
                 "{} ran another plan than {}, so their runs cannot be compared:\n  {}",
                 dir.display(),
                 dirs[0].display(),
-                super::plan::plan_changes(&without_models(first), &without_models(plan))
-                    .join("\n  ")
+                super::plan::plan_changes(&first, &shared).join("\n  ")
             )));
         }
         for entry in entries(plan) {

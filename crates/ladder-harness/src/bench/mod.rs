@@ -37,7 +37,7 @@ pub use plan::{
     model_label, prepare, BenchSpec, Job, Manifest, ModelEntry, PipelineEntry, Plan, SplitChoice,
     Tasks,
 };
-pub use records::{read_results, unreadable_notice, Record, Results, Unreadable, SET_ASIDE};
+pub use records::{read_results, Record, Results, Unreadable, SET_ASIDE};
 pub use replay::{differences, replay_mismatches};
 pub use summary::{
     ablation, ablation_table, chance_level, chance_levels, compare, costs_table, summarise, table,

@@ -44,6 +44,13 @@ pub struct Unreadable {
     pub text: String,
 }
 
+impl std::fmt::Display for Unreadable {
+    /// "line N: why".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.error)
+    }
+}
+
 /// What `results.jsonl` holds.
 #[derive(Debug, Clone, Default)]
 pub struct Results {
@@ -157,12 +164,8 @@ fn parse_results(text: &str) -> Results {
 
 /// What to tell a person about the unreadable lines of `results.jsonl` set aside in
 /// `aside`: how many, which lines and why (the first few), and what happens next.
-pub fn unreadable_notice(results: &Path, aside: &Path, lines: &[Unreadable]) -> String {
-    let shown: Vec<String> = lines
-        .iter()
-        .take(3)
-        .map(|u| format!("line {}: {}", u.line, u.error))
-        .collect();
+fn unreadable_notice(results: &Path, aside: &Path, lines: &[Unreadable]) -> String {
+    let shown: Vec<String> = lines.iter().take(3).map(Unreadable::to_string).collect();
     format!(
         "{}: {} line(s) are not records of this ladder ({}{}); kept aside in {} with their line numbers, and their runs will be done again. To keep one, mend the line and put it back in {}",
         results.display(),
