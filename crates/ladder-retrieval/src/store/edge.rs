@@ -4,6 +4,14 @@
 //! - Shards are opened once and shared; every call runs on a blocking thread.
 //! - A folder that exists but cannot be loaded is reported as damaged; it is never deleted
 //!   except by [`VectorStore::drop_collection`].
+//! - Qdrant Edge locks a collection's folder while one process has it open. A second
+//!   process then reads a private copy (under `<root>/.readers/`), taken when it first
+//!   needs the collection: searches, counts and an ingest that finds nothing to change
+//!   work; any write (an ingest with changes, `--recreate`, optimising) is refused with
+//!   [`StoreError::ReadOnly`], so only a writer waits. A copy taken while the other
+//!   process was writing shows as chunks out of date, which an ingest then refuses to
+//!   fix. Copies are deleted when their store is dropped, or by the next reader once the
+//!   process that made them has gone.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,8 +30,20 @@ use super::{Condition, FieldType, Filter, MatchValue, Point, Scored, StoreError,
 
 pub struct EdgeStore {
     root: PathBuf,
-    shards: Mutex<HashMap<String, Arc<EdgeShard>>>,
+    shards: Mutex<HashMap<String, Open>>,
 }
+
+/// An open collection: the folder itself, or a read-only copy of it.
+#[derive(Clone)]
+struct Open {
+    // Dropped before the copy's folder is removed (fields drop in order).
+    shard: Arc<EdgeShard>,
+    /// The folder of the copy when another process holds the collection.
+    copy: Option<PathBuf>,
+}
+
+/// The folder under which readers keep their copies.
+const READERS: &str = ".readers";
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -109,32 +129,71 @@ impl EdgeStore {
         self.root.join(collection)
     }
 
-    /// The open shard of a collection, loading it from disk on first use.
+    /// The open shard of a collection, loading it from disk on first use (a read-only
+    /// copy when another process holds it).
     fn shard(&self, collection: &str) -> Result<Option<Arc<EdgeShard>>, StoreError> {
+        Ok(self.open(collection)?.map(|o| o.shard))
+    }
+
+    /// The open collection (its shard, and the folder of the copy when it is one).
+    fn open(&self, collection: &str) -> Result<Option<Open>, StoreError> {
         let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = shards.get(collection) {
-            return Ok(Some(Arc::clone(s)));
-        }
         let dir = self.dir(collection);
+        if let Some(o) = shards.get(collection) {
+            return Ok(Some(o.clone()));
+        }
         if !dir.exists() {
             return Ok(None);
         }
-        let shard = EdgeShard::load(&dir, None).map_err(|e| {
-            let reason = e.to_string();
-            if reason.contains("WouldBlock") {
-                StoreError::Busy {
-                    path: dir.display().to_string(),
-                }
-            } else {
-                StoreError::Damaged {
-                    path: dir.display().to_string(),
-                    reason,
+        let damaged = |path: &Path, reason: String| StoreError::Damaged {
+            path: path.display().to_string(),
+            reason,
+        };
+        let open = match EdgeShard::load(&dir, None) {
+            Ok(shard) => Open {
+                shard: Arc::new(shard),
+                copy: None,
+            },
+            Err(e) if e.to_string().contains("WouldBlock") => {
+                let copy = self.read_copy(collection, &dir)?;
+                let shard = EdgeShard::load(&copy, None).map_err(|e| {
+                    let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
+                    StoreError::Busy {
+                        path: format!(
+                            "{} (a copy to read could not be opened: {e})",
+                            dir.display()
+                        ),
+                    }
+                })?;
+                Open {
+                    shard: Arc::new(shard),
+                    copy: Some(copy),
                 }
             }
+            Err(e) => return Err(damaged(&dir, e.to_string())),
+        };
+        shards.insert(collection.to_string(), open.clone());
+        Ok(Some(open))
+    }
+
+    /// Copy a collection another process holds to a private folder, after removing the
+    /// copies of readers that have gone.
+    fn read_copy(&self, collection: &str, dir: &Path) -> Result<PathBuf, StoreError> {
+        let readers = self.root.join(READERS);
+        sweep_readers(&readers);
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let copy = readers
+            .join(format!("{}-{n}", std::process::id()))
+            .join(collection);
+        copy_dir(dir, &copy).map_err(|e| StoreError::Busy {
+            path: format!(
+                "{} (a copy to read could not be made in {}: {e})",
+                dir.display(),
+                readers.display()
+            ),
         })?;
-        let shard = Arc::new(shard);
-        shards.insert(collection.to_string(), Arc::clone(&shard));
-        Ok(Some(shard))
+        Ok(copy)
     }
 
     fn existing(&self, collection: &str) -> Result<Arc<EdgeShard>, StoreError> {
@@ -142,6 +201,79 @@ impl EdgeStore {
             .ok_or_else(|| StoreError::NoCollection {
                 name: collection.to_string(),
             })
+    }
+
+    /// The shard of a collection to change: refused when this process reads a copy.
+    fn writable(&self, collection: &str) -> Result<Arc<EdgeShard>, StoreError> {
+        match self.open(collection)? {
+            None => Err(StoreError::NoCollection {
+                name: collection.to_string(),
+            }),
+            Some(Open { copy: Some(_), .. }) => Err(StoreError::ReadOnly {
+                path: self.dir(collection).display().to_string(),
+            }),
+            Some(Open { shard, copy: None }) => Ok(shard),
+        }
+    }
+}
+
+impl Drop for EdgeStore {
+    fn drop(&mut self) {
+        let shards = std::mem::take(self.shards.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for (_, open) in shards {
+            let Open { shard, copy } = open;
+            drop(shard);
+            if let Some(copy) = copy {
+                let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
+            }
+        }
+    }
+}
+
+/// Copy a folder and everything in it.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove the copies under `readers` whose process has gone: a live reader holds the lock
+/// of each copy's write-ahead log, as Qdrant Edge does for any folder it has open.
+fn sweep_readers(readers: &Path) {
+    let Ok(entries) = std::fs::read_dir(readers) else {
+        return;
+    };
+    let own = format!("{}-", std::process::id());
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&own) {
+            continue;
+        }
+        let path = entry.path();
+        let held = std::fs::read_dir(&path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|c| wal_held(&c.path().join("wal")));
+        if !held {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+/// Whether another open file holds the lock of a write-ahead log folder.
+fn wal_held(wal: &Path) -> bool {
+    match std::fs::File::open(wal) {
+        Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
+        Err(_) => false,
     }
 }
 
@@ -200,7 +332,13 @@ impl VectorStore for EdgeStore {
                 self.shards
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(collection.to_string(), Arc::clone(&shard));
+                    .insert(
+                        collection.to_string(),
+                        Open {
+                            shard: Arc::clone(&shard),
+                            copy: None,
+                        },
+                    );
                 shard
             }
         };
@@ -223,6 +361,10 @@ impl VectorStore for EdgeStore {
     }
 
     async fn drop_collection(&self, collection: &str) -> Result<(), StoreError> {
+        // Never delete a folder another process holds.
+        if self.dir(collection).exists() {
+            self.writable(collection)?;
+        }
         self.shards
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -236,7 +378,7 @@ impl VectorStore for EdgeStore {
     }
 
     async fn upsert(&self, collection: &str, points: Vec<Point>) -> Result<(), StoreError> {
-        let shard = self.existing(collection)?;
+        let shard = self.writable(collection)?;
         blocking(move || {
             let points = points
                 .into_iter()
@@ -256,7 +398,7 @@ impl VectorStore for EdgeStore {
     }
 
     async fn delete_ids(&self, collection: &str, ids: Vec<u64>) -> Result<(), StoreError> {
-        let shard = self.existing(collection)?;
+        let shard = self.writable(collection)?;
         blocking(move || {
             let ids = ids.into_iter().map(PointId::NumId).collect();
             shard
@@ -271,7 +413,7 @@ impl VectorStore for EdgeStore {
     }
 
     async fn delete_where(&self, collection: &str, filter: Filter) -> Result<(), StoreError> {
-        let shard = self.existing(collection)?;
+        let shard = self.writable(collection)?;
         let filter = edge_filter(&filter)?;
         blocking(move || {
             shard
@@ -370,7 +512,7 @@ impl VectorStore for EdgeStore {
     }
 
     async fn optimize(&self, collection: &str) -> Result<(), StoreError> {
-        let shard = self.existing(collection)?;
+        let shard = self.writable(collection)?;
         blocking(move || {
             shard.optimize().map_err(backend)?;
             shard.flush();

@@ -158,6 +158,8 @@ pub enum StoreError {
     Damaged { path: String, reason: String },
     #[error("the index folder {path} is in use by another process (another ladder running?); try again when it has finished")]
     Busy { path: String },
+    #[error("the index folder {path} is in use by another process, so this one reads a copy of it and cannot change it (an ingest with changes, --recreate); try again when the other ladder has finished")]
+    ReadOnly { path: String },
     #[error("cannot reach the Qdrant server at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{0}")]
