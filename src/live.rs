@@ -39,25 +39,47 @@ pub fn start(pane: usize, mut spec: RunSpec, tx: UnboundedSender<Msg>, generatio
     let tokens = tx.clone();
     tokio::spawn(async move {
         while let Some(t) = trx.recv().await {
-            if !c2() || tokens.send(Msg::Token { pane, text: t.text }).is_err() {
+            let msg = Msg::Token {
+                pane,
+                call: t.call,
+                agent: t.agent,
+                text: t.text,
+            };
+            if !c2() || tokens.send(msg).is_err() {
                 break;
             }
         }
     });
     tokio::spawn(async move {
-        let line = match ladder_harness::run(spec).await {
-            Ok(out) => match out.score {
-                Some(s) => format!(
-                    "{} (partial {:.2})",
-                    if s.success { "SUCCESS" } else { "failure" },
-                    s.partial
-                ),
-                None => out.outcome.stop.label().to_string(),
+        let msg = match ladder_harness::run(spec).await {
+            Ok(out) => {
+                let (line, verdicts) = match &out.score {
+                    Some(s) => (
+                        ladder_tui::saved::score_line(s.success, s.partial),
+                        s.verdicts
+                            .iter()
+                            .filter(|v| !v.ok)
+                            .map(|v| ladder_tui::saved::verdict_line(&v.what, &v.detail))
+                            .collect(),
+                    ),
+                    None => (out.outcome.stop.label().to_string(), Vec::new()),
+                };
+                Msg::Score {
+                    pane,
+                    line,
+                    verdicts,
+                    trace: Some(out.trace_path.display().to_string()),
+                }
+            }
+            Err(e) => Msg::Score {
+                pane,
+                line: format!("could not run: {e}"),
+                verdicts: Vec::new(),
+                trace: None,
             },
-            Err(e) => format!("could not run: {e}"),
         };
         if c3() {
-            let _ = tx.send(Msg::Score { pane, line });
+            let _ = tx.send(msg);
         }
     });
 }

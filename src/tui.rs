@@ -332,6 +332,12 @@ fn print(app: &App, lesson: Option<&Lesson>) {
         if let Some(s) = &p.score {
             println!("score: {s}");
         }
+        for v in &p.verdicts {
+            println!("  ✗ {v}");
+        }
+        if let Some(t) = &p.trace {
+            println!("trace: {t}");
+        }
         println!();
     }
     if app.panes.len() == 2 {
@@ -428,6 +434,7 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut app = App::new(vec![Pane::new(lesson.left), Pane::new(lesson.right)]);
         app.captions = true;
+        app.lesson = Some(*lesson);
         app.status = format!(
             "lesson {}: {} · ? help · q {}",
             lesson.name,
@@ -460,6 +467,13 @@ pub async fn demo(args: DemoArgs) -> Result<()> {
         }
         if !terminal {
             println!("What to notice: {}\n", lesson.notice);
+            if !app.commentary.is_empty() {
+                println!("What happened in these runs (computed from them):");
+                for c in &app.commentary {
+                    println!("- {c}");
+                }
+                println!();
+            }
             let truth = lessons::ground_truth(&task);
             if !truth.is_empty() {
                 println!(

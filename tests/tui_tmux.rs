@@ -55,6 +55,12 @@ impl Tmux {
         self.run(&args);
     }
 
+    /// A command line typed at the shell, and Enter.
+    fn launch(&self, command: &str) {
+        self.type_text(command);
+        self.keys(&["Enter"]);
+    }
+
     /// Literal text, typed.
     fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "t", "-l", text]);
@@ -80,6 +86,25 @@ impl Tmux {
     }
 }
 
+/// The repository's root (the tests' working folder).
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tmux session called `name` in the repository's root, the binary's path and a scratch
+/// folder; None, with the reason printed, when tmux is missing.
+fn session(name: &str) -> Option<(Tmux, PathBuf, tempfile::TempDir)> {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed (`just setup` installs it)");
+        return None;
+    }
+    Some((
+        Tmux::start(name, root()),
+        PathBuf::from(env!("CARGO_BIN_EXE_ladder")),
+        tempfile::tempdir().unwrap(),
+    ))
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -90,24 +115,18 @@ impl Drop for Tmux {
 
 #[test]
 fn pick_run_open_play_and_quit_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed (`just setup` installs it)");
+    let Some((tmux, bin, tmp)) = session("ladder-test") else {
         return;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ladder"));
-    let cassette = root.join("fixtures/cassettes/tui-sea-002.jsonl");
-    let tmp = tempfile::tempdir().unwrap();
+    };
+    let cassette = root().join("fixtures/cassettes/tui-sea-002.jsonl");
     let dir = tmp.path();
-    let tmux = Tmux::start("ladder-test", root);
     let command = format!(
         "stty -g > {d}/before; {bin} tui --model replay:{cassette} --data {d}/data --out {d}/out; stty -g > {d}/after; echo ENDED-$((40 + 2))",
         d = dir.display(),
         bin = bin.display(),
         cassette = cassette.display(),
     );
-    tmux.type_text(&command);
-    tmux.keys(&["Enter"]);
+    tmux.launch(&command);
 
     // The picker, on the first task; down to sea-002 and run both strategies.
     tmux.wait("the task picker", |s| {
@@ -179,24 +198,18 @@ fn pick_run_open_play_and_quit_in_a_real_terminal() {
 
 #[test]
 fn a_bench_folders_two_marked_runs_open_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed (`just setup` installs it)");
+    let Some((tmux, bin, tmp)) = session("ladder-test-bench") else {
         return;
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_ladder"));
+    };
     // A bench folder (the binary loads no model for one).
-    let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bench");
-    bench_folder::write(root, &dir);
-    let tmux = Tmux::start("ladder-test-bench", root);
+    bench_folder::write(root(), &dir);
     let command = format!(
         "{bin} tui {d}; echo ENDED-$((40 + 2))",
         d = dir.display(),
         bin = bin.display(),
     );
-    tmux.type_text(&command);
-    tmux.keys(&["Enter"]);
+    tmux.launch(&command);
     tmux.wait("the run table", |s| s.contains("4 runs"));
     // Mark two runs and open them: both panes, side by side (this used to stay at
     // `opening…` forever).
@@ -209,9 +222,84 @@ fn a_bench_folders_two_marked_runs_open_in_a_real_terminal() {
             && s.contains("bootstrap · sea-002")
             && s.contains("metrics")
     });
+    // A 40x10 terminal says it is too small (and still draws); back at 100x30 it does not.
+    tmux.run(&["resize-window", "-t", "t", "-x", "40", "-y", "10"]);
+    tmux.wait("the too-small notice", |s| s.contains("40x10 is too small"));
+    tmux.run(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
+    tmux.wait("the full screen again", |s| {
+        !s.contains("too small") && s.contains("scaffold · sea-002")
+    });
     // Back to the table, and quit.
     tmux.keys(&["Escape"]);
     tmux.wait("the run table again", |s| s.contains("4 runs"));
     tmux.keys(&["q"]);
     tmux.wait("the shell", |s| s.contains("ENDED-42"));
+}
+
+/// Playing the user on the real 135M model: every question of the form answered, then
+/// words typed while the scaffold works on are the next reply, never commands (`q` and
+/// `b` among them); once both runs are over, `q` quits.
+#[test]
+fn playing_the_user_to_the_end_of_the_form_and_typing_after_it() {
+    let Some((tmux, bin, tmp)) = session("ladder-test-play") else {
+        return;
+    };
+    let d = tmp.path();
+    let command = format!(
+        "{bin} tui --id sea-002 --play --left scaffold --right direct --model smollm2-135m --data {d}/data --out {d}/out; echo ENDED-$((40 + 2))",
+        d = d.display(),
+        bin = bin.display(),
+    );
+    tmux.launch(&command);
+    let question = |s: &str| {
+        s.lines()
+            .find(|l| l.contains("scaffold asks:"))
+            .map(str::to_string)
+    };
+    let mut asked = 0;
+    loop {
+        let screen = tmux.wait("a question of the form, or its end", |s| {
+            question(s).is_some() || s.contains("└ form")
+        });
+        let Some(q) = question(&screen) else { break };
+        asked += 1;
+        assert!(asked <= 12, "the form asks each slot once:\n{screen}");
+        tmux.type_text("No preference.");
+        tmux.keys(&["Enter"]);
+        tmux.wait("the next question, or the form's end", |s| {
+            question(s).as_ref() != Some(&q)
+        });
+    }
+    assert!(asked >= 2, "sea-002's form asks several slots ({asked})");
+    // The form is over; the scaffold still works. Reply-like words and command letters.
+    tmux.type_text("quiet, by the sea; q b");
+    let screen = tmux.wait("the typed words kept for the next reply", |s| {
+        s.contains("> quiet, by the sea; q b")
+    });
+    assert!(!screen.contains("ENDED-42"), "{screen}");
+    assert!(screen.contains("your next reply"), "{screen}");
+    tmux.wait("both runs to end", |s| s.matches("■ ").count() == 2);
+    tmux.keys(&["q"]);
+    tmux.wait("the shell", |s| s.contains("ENDED-42"));
+}
+
+/// The all-lessons demo: one Ctrl-C leaves it (where `q` goes on to the next lesson).
+#[test]
+fn one_ctrl_c_leaves_the_all_lessons_demo() {
+    let Some((tmux, bin, tmp)) = session("ladder-test-demo") else {
+        return;
+    };
+    let cassette = root().join("fixtures/cassettes/demo-seaside.jsonl");
+    let d = tmp.path();
+    let command = format!(
+        "{bin} demo --model replay:{cassette} --data {d}/data --out {d}/out; echo ENDED-$((40 + 2))",
+        d = d.display(),
+        bin = bin.display(),
+        cassette = cassette.display(),
+    );
+    tmux.launch(&command);
+    tmux.wait("the first lesson", |s| s.contains("Lesson seaside"));
+    tmux.keys(&["C-c"]);
+    let screen = tmux.wait("the shell", |s| s.contains("ENDED-42"));
+    assert!(!screen.contains("Lesson unplaceable"), "{screen}");
 }

@@ -5,7 +5,8 @@
 use ladder_core::trace::{Event, EventKind, SlotSource};
 use ladder_core::Task;
 
-use crate::state::TaskCard;
+use crate::state::{Pane, TaskCard};
+use crate::view::cut;
 
 /// One lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,21 @@ pub struct Lesson {
     pub intro: &'static str,
     /// What to look at, after them.
     pub notice: &'static str,
+    /// The lesson's point, as something a run shows or does not: the commentary checks it.
+    pub point: Point,
+}
+
+/// What a lesson claims its runs show, checked against them by [`commentary`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Point {
+    /// The loop (right pane) asks the user something of its own choosing, then answers.
+    LoopAsks,
+    /// The scaffold's classifier (left pane) finds no intent: the `unknown` route.
+    Unplaceable,
+    /// The form asks only for what the opening did not say.
+    FormAsksOnlyTheRest,
+    /// The scaffold's agents debate (drafts, then revisions) before its answer.
+    Debate,
 }
 
 pub const LESSONS: [Lesson; 4] = [
@@ -37,6 +53,7 @@ pub const LESSONS: [Lesson; 4] = [
         notice: "Count the user turns and the questions in each: a form asks for every missing \
                  slot in a fixed order; the loop asks what it judges it needs. Then look at the \
                  answers: options with trade-offs, or one pick.",
+        point: Point::LoopAsks,
     },
     Lesson {
         name: "unplaceable",
@@ -52,6 +69,7 @@ pub const LESSONS: [Lesson; 4] = [
         notice: "See the intent decision: a score under the threshold means `unknown`, so no \
                  slot questions, and the answer rests on retrieval alone. Did either find the \
                  gift-wrapping page?",
+        point: Point::Unplaceable,
     },
     Lesson {
         name: "already-said",
@@ -65,6 +83,7 @@ pub const LESSONS: [Lesson; 4] = [
                 extracts well asks only for the rest; one that does not asks again.",
         notice: "The metrics' repeated parts count questions about what the user had already \
                  said: the simulated user loses patience with those.",
+        point: Point::FormAsksOnlyTheRest,
     },
     Lesson {
         name: "debate",
@@ -79,6 +98,7 @@ pub const LESSONS: [Lesson; 4] = [
         notice: "Follow the debate by agent and round: do the agents converge, and on what? \
                  Compare the final answer with the ground truth below (the judge's, never shown \
                  to a strategy).",
+        point: Point::Debate,
     },
 ];
 
@@ -158,9 +178,223 @@ pub fn caption(e: &Event) -> Option<String> {
         }
         EventKind::ContextCompression { .. } => "the context was condensed to fit".into(),
         EventKind::Answer { .. } => "the answer: the judge scores it against the hidden profile".into(),
+        EventKind::RunFinished { outcome } => {
+            use ladder_core::StopReason as S;
+            match &outcome.stop {
+                S::Answered => "the run is over: it answered".into(),
+                S::BudgetExhausted { limit } => {
+                    format!("the run was stopped before an answer: its {limit} ran out")
+                }
+                S::UserGaveUp => "the run is over: the user gave up before an answer".into(),
+                S::Cancelled => "the run was cancelled before it finished".into(),
+                S::Repeating { detail } => format!(
+                    "the run was stopped before an answer: it kept doing the same thing ({detail})"
+                ),
+                S::Error { message } => format!("the run failed: {message}"),
+            }
+        }
         _ => return None,
     };
     Some(text)
+}
+
+/// What the two runs of a lesson did, computed from their panes (left: the scaffold,
+/// right: the loop): for each, what it asked and in how many turns, what it looked up,
+/// whether and what it answered and what the judge said and why; then whether the
+/// lesson's point shows in these runs, and plainly when it does not. Empty until both
+/// runs are scored.
+pub fn commentary(lesson: &Lesson, panes: &[Pane]) -> Vec<String> {
+    if panes.len() != 2 || panes.iter().any(|p| p.score.is_none()) {
+        return Vec::new();
+    }
+    let mut lines: Vec<String> = panes.iter().map(run_story).collect();
+    lines.push(point_shown(lesson.point, &panes[0], &panes[1]));
+    lines
+}
+
+/// One run in a sentence or three.
+fn run_story(p: &Pane) -> String {
+    let m = p.metrics();
+    let questions = questions(p);
+    let asked = match questions.len() {
+        0 => "asked the user nothing".to_string(),
+        n => format!(
+            "asked {} in {} ({})",
+            if n == 1 {
+                "1 question".into()
+            } else {
+                format!("{n} questions")
+            },
+            if m.user_turns == 1 {
+                "1 turn".into()
+            } else {
+                format!("{} turns", m.user_turns)
+            },
+            questions
+                .iter()
+                .map(|q| format!("\"{}\"", cut(q, 60)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    };
+    let repeated = match m.parts_repeated {
+        0 => String::new(),
+        n => format!(", {n} part(s) about what the user had already said"),
+    };
+    let searches = match searched(p).as_slice() {
+        [] => String::new(),
+        docs => format!(
+            "; looked up {} time(s), finding {}",
+            m.retrievals,
+            docs.join(", ")
+        ),
+    };
+    let ended = match answer(p) {
+        Some((text, picks)) if !picks.is_empty() => {
+            format!(
+                "answered, picking {} (\"{}\")",
+                picks.join(", "),
+                cut(&text, 80)
+            )
+        }
+        Some((text, _)) => format!("answered \"{}\"", cut(&text, 100)),
+        None => match &m.stop {
+            Some(stop) => format!("gave no answer (stopped: {})", stop_why(stop)),
+            None => "gave no answer".into(),
+        },
+    };
+    let judged = match (&p.score, p.verdicts.as_slice()) {
+        (Some(s), []) => format!("the judge: {s}"),
+        (Some(s), v) => format!("the judge: {s}, because {}", v.join("; ")),
+        (None, _) => String::new(),
+    };
+    format!(
+        "{}: {asked}{repeated}{searches}; {ended}; {judged}.",
+        p.title
+    )
+}
+
+fn point_shown(point: Point, scaffold: &Pane, lp: &Pane) -> String {
+    let (s, l) = (scaffold.metrics(), lp.metrics());
+    match point {
+        Point::LoopAsks => {
+            let asked = questions(lp).len();
+            let answered = answer(lp).is_some();
+            let turns = format!(
+                "the form took {} user turn(s), the loop {}",
+                s.user_turns, l.user_turns
+            );
+            match (asked, answered) {
+                (0, _) => format!(
+                    "The lesson's point does not show in this run: the loop asked nothing of its own ({turns})."
+                ),
+                (_, false) => format!(
+                    "The loop asked {asked} question(s) of its own choosing but never answered, so only half the point shows ({turns})."
+                ),
+                _ => format!(
+                    "The lesson's point shows: the loop chose its own {asked} question(s) and then answered ({turns})."
+                ),
+            }
+        }
+        Point::Unplaceable => {
+            let chosen = scaffold.events.iter().find_map(|e| match &e.kind {
+                EventKind::IntentDecision { chosen, .. } => Some(chosen.clone()),
+                _ => None,
+            });
+            match chosen {
+                Some(c) if c.is_empty() => format!(
+                    "The lesson's point shows: no intent fit, the scaffold took the `unknown` route and asked {} question(s).",
+                    questions(scaffold).len()
+                ),
+                Some(c) => format!(
+                    "The lesson's point does not show in this run: the classifier placed the request under {}, so its form ran.",
+                    c.join(" + ")
+                ),
+                None => "The lesson's point does not show in this run: the scaffold made no intent decision.".into(),
+            }
+        }
+        Point::FormAsksOnlyTheRest => match s.parts_repeated {
+            0 => format!(
+                "The lesson's point shows: the form asked only for what the opening left out ({} question(s)); the loop asked {} part(s) again.",
+                questions(scaffold).len(),
+                l.parts_repeated
+            ),
+            n => format!(
+                "The form asked again about {n} thing(s) the opening had said: it did not extract them; the loop asked {} part(s) again.",
+                l.parts_repeated
+            ),
+        },
+        Point::Debate => {
+            let rounds: std::collections::BTreeSet<u32> = scaffold
+                .events
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EventKind::DebateMessage { round, .. } => Some(*round),
+                    _ => None,
+                })
+                .collect();
+            match rounds.len() {
+                0 => "The lesson's point does not show in this run: the scaffold's agents wrote no drafts.".into(),
+                1 => format!(
+                    "Only the first drafts were written ({} of them): no revision round, so no debate to follow.",
+                    s.debate_messages
+                ),
+                n => format!(
+                    "The lesson's point shows: {} drafts over {n} rounds before the synthesis; the loop searched {} time(s) on its own.",
+                    s.debate_messages, l.retrievals
+                ),
+            }
+        }
+    }
+}
+
+/// The questions put to the user, in order.
+fn questions(p: &Pane) -> Vec<String> {
+    p.events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::UserTurn { question, .. } => Some(question.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The documents the run's searches found, each once, in the order first found.
+fn searched(p: &Pane) -> Vec<String> {
+    let mut docs: Vec<String> = Vec::new();
+    for e in &p.events {
+        if let EventKind::Retrieval { hits, .. } = &e.kind {
+            for h in hits {
+                let name = if h.title.is_empty() {
+                    &h.document
+                } else {
+                    &h.title
+                };
+                if !docs.contains(name) {
+                    docs.push(name.clone());
+                }
+            }
+        }
+    }
+    docs
+}
+
+/// The run's final answer and picks.
+fn answer(p: &Pane) -> Option<(String, Vec<String>)> {
+    p.events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Answer { text, picks } => Some((text.clone(), picks.clone())),
+        _ => None,
+    })
+}
+
+fn stop_why(stop: &ladder_core::StopReason) -> String {
+    use ladder_core::StopReason as S;
+    match stop {
+        S::BudgetExhausted { limit } => format!("its {limit} ran out"),
+        S::Repeating { detail } => format!("repeating, {detail}"),
+        S::Error { message } => format!("error, {message}"),
+        other => other.label().to_string(),
+    }
 }
 
 /// The caption of the last event at or before index `upto` that has one.

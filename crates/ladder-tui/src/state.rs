@@ -17,16 +17,31 @@ pub struct Pane {
     pub events: Vec<Event>,
     /// The selected event (the detail view opens it).
     pub selected: usize,
-    /// Text streamed by the call in flight, if any.
-    pub streaming: String,
+    /// Text streamed by each call in flight, in the order they started (a debate's agents
+    /// write at once: one stream each, never mixed).
+    pub streaming: Vec<Stream>,
     /// The run's score line, once known.
     pub score: Option<String>,
+    /// Why it was scored so: the judge's failed checks ("what: why"), once scored.
+    pub verdicts: Vec<String>,
+    /// Where the run's trace is, when known.
+    pub trace: Option<String>,
     /// True once the run finished (its `RunFinished` event arrived).
     pub done: bool,
     /// The metrics of `events`, and the component running after them, kept up to date by
     /// [`Pane::push`] so that a frame does not go over a long trace again.
     totals: Metrics,
     running: Option<String>,
+}
+
+/// The text one call in flight has streamed so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stream {
+    /// The call's id within the run (that of its `ModelCall` event).
+    pub call: u64,
+    /// The agent writing it, in a multi-agent strategy.
+    pub agent: Option<String>,
+    pub text: String,
 }
 
 impl Pane {
@@ -220,6 +235,11 @@ pub struct Picker {
     pub right: usize,
     /// A person answers the strategies' questions instead of the simulated user.
     pub play_user: bool,
+    /// The search (`/`): only tasks whose suite, id, tags or opening contain each of its
+    /// words are listed.
+    pub query: String,
+    /// True while the person types the search.
+    pub searching: bool,
 }
 
 /// One run of a bench folder.
@@ -351,6 +371,12 @@ pub struct App {
     pub requests: Vec<Request>,
     /// A lesson's text, shown above the keys on the help screen.
     pub intro: String,
+    /// The lesson the panes run, when they run one: its commentary is computed when both
+    /// runs are scored.
+    pub lesson: Option<crate::lessons::Lesson>,
+    /// What the lesson's runs did ([`crate::lessons::commentary`]), once both are scored;
+    /// shown on the help screen under the lesson's text.
+    pub commentary: Vec<String>,
 }
 
 impl App {
@@ -405,6 +431,33 @@ impl Picker {
             strategies,
             ..Picker::default()
         }
+    }
+
+    /// The indices of the tasks the search lets through, in order (all without one).
+    pub fn visible(&self) -> Vec<usize> {
+        let words: Vec<String> = self
+            .query
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                let hay = format!("{} {} {} {}", t.suite, t.id, t.tags.join(" "), t.opening)
+                    .to_lowercase();
+                words.iter().all(|w| hay.contains(w.as_str()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The selected task, when the search lets it through.
+    pub fn current(&self) -> Option<&TaskCard> {
+        self.visible()
+            .contains(&self.selected)
+            .then(|| self.tasks.get(self.selected))
+            .flatten()
     }
 
     /// The strategy named by index `i` (empty when there are none).

@@ -2,7 +2,7 @@
 
 use ladder_core::trace::{Event, EventKind};
 
-use crate::state::{App, Asking, Base, Lock, Pane, Request, Screen};
+use crate::state::{App, Asking, Base, Lock, Pane, Request, Screen, Stream};
 
 /// A key, as the UI understands it (the terminal layer maps crossterm's keys to these, so
 /// the update logic is tested without a terminal).
@@ -38,15 +38,20 @@ pub enum Msg {
         pane: usize,
         event: Event,
     },
-    /// Text streamed by pane `pane`'s call in flight.
+    /// Text streamed by call `call` (of agent `agent`) of pane `pane`'s run.
     Token {
         pane: usize,
+        call: u64,
+        agent: Option<String>,
         text: String,
     },
-    /// Pane `pane`'s run was scored.
+    /// Pane `pane`'s run was scored: the score in a few words, the judge's failed checks
+    /// ("what: why") and where the trace was saved.
     Score {
         pane: usize,
         line: String,
+        verdicts: Vec<String>,
+        trace: Option<String>,
     },
     /// A line for the status bar.
     Status(String),
@@ -70,8 +75,8 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Event { pane, event } => {
             if let Some(p) = app.panes.get_mut(pane) {
                 let following = p.events.is_empty() || p.selected + 1 >= p.events.len();
-                if matches!(event.kind, EventKind::ModelCall { .. }) {
-                    p.streaming.clear();
+                if let EventKind::ModelCall { call, .. } = &event.kind {
+                    p.streaming.retain(|s| s.call != *call);
                 }
                 p.push(event);
                 if following {
@@ -79,14 +84,38 @@ pub fn update(app: &mut App, msg: Msg) {
                 }
             }
         }
-        Msg::Token { pane, text } => {
+        Msg::Token {
+            pane,
+            call,
+            agent,
+            text,
+        } => {
             if let Some(p) = app.panes.get_mut(pane) {
-                p.streaming.push_str(&text);
+                match p.streaming.iter_mut().find(|s| s.call == call) {
+                    Some(s) => s.text.push_str(&text),
+                    None => p.streaming.push(Stream { call, agent, text }),
+                }
             }
         }
-        Msg::Score { pane, line } => {
+        Msg::Score {
+            pane,
+            line,
+            verdicts,
+            trace,
+        } => {
             if let Some(p) = app.panes.get_mut(pane) {
                 p.score = Some(line);
+                p.verdicts = verdicts;
+                p.trace = trace;
+            }
+            if let Some(lesson) = &app.lesson {
+                app.commentary = crate::lessons::commentary(lesson, &app.panes);
+                if !app.commentary.is_empty() {
+                    app.status = format!(
+                        "both runs are done: ? shows what happened in them · {}",
+                        app.status
+                    );
+                }
             }
         }
         Msg::Status(line) => app.status = line,
@@ -243,12 +272,23 @@ fn picker_key(app: &mut App, key: Key) {
     let Some(p) = app.picker.as_mut() else {
         return;
     };
+    if p.searching && search_key(p, key) {
+        return;
+    }
     if let Some(by) = moves(key) {
-        p.selected = step(p.selected, by, p.tasks.len());
+        let visible = p.visible();
+        let at = visible.iter().position(|&i| i == p.selected).unwrap_or(0);
+        if let Some(&i) = visible.get(step(at, by, visible.len())) {
+            p.selected = i;
+        }
         return;
     }
     let n = p.strategies.len().max(1);
     match key {
+        Key::Char('/') => p.searching = true,
+        Key::Esc if !p.query.is_empty() => {
+            p.query.clear();
+        }
         Key::Char('q') => app.quit = true,
         Key::Char('?') => app.screen = Screen::Help,
         Key::Char('h') => p.show_hidden = !p.show_hidden,
@@ -259,9 +299,10 @@ fn picker_key(app: &mut App, key: Key) {
         Key::Char('@') => p.right = (p.right + n - 1) % n,
         Key::Char('u') => p.play_user = !p.play_user,
         Key::Enter => {
-            let Some(task) = p.tasks.get(p.selected) else {
+            let Some(task) = p.current() else {
                 return;
             };
+            let task = task.clone();
             let (left, right) = (
                 p.strategy(p.left).to_string(),
                 p.strategy(p.right).to_string(),
@@ -295,6 +336,34 @@ fn picker_key(app: &mut App, key: Key) {
         }
         _ => {}
     }
+}
+
+/// Keys while the person types the picker's search: characters and Backspace edit it (the
+/// selection moves to the first task that matches), Enter keeps it, Esc clears it. Returns
+/// false for the keys it leaves to the picker (navigation).
+fn search_key(p: &mut crate::state::Picker, key: Key) -> bool {
+    match key {
+        Key::Char(c) => p.query.push(c),
+        Key::Space => p.query.push(' '),
+        Key::Backspace => {
+            p.query.pop();
+        }
+        Key::Enter => {
+            p.searching = false;
+            return true;
+        }
+        Key::Esc => {
+            p.searching = false;
+            p.query.clear();
+        }
+        _ => return false,
+    }
+    if !p.visible().contains(&p.selected) {
+        if let Some(&first) = p.visible().first() {
+            p.selected = first;
+        }
+    }
+    true
 }
 
 fn runs_key(app: &mut App, key: Key) {

@@ -9,16 +9,18 @@ use ratatui::Frame;
 
 use crate::state::{App, Base, ComponentState, Pane, Picker, RunTable, Screen};
 
+/// `s` on one line (its whitespace runs made single spaces), cut to `n` characters.
+pub(crate) fn cut(s: &str, n: usize) -> String {
+    let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.chars().count() > n {
+        format!("{}…", one.chars().take(n).collect::<String>())
+    } else {
+        one
+    }
+}
+
 /// One line per event: what happened, in a few words.
 pub fn summary(e: &Event) -> String {
-    let cut = |s: &str, n: usize| -> String {
-        let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-        if one.chars().count() > n {
-            format!("{}…", one.chars().take(n).collect::<String>())
-        } else {
-            one
-        }
-    };
     match &e.kind {
         EventKind::Header(h) => format!("▶ {} on {} ({})", h.strategy, h.task, h.model),
         EventKind::ModelCall {
@@ -163,22 +165,45 @@ fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
-fn metrics_line(p: &Pane) -> String {
+/// A pane's metrics on one line of `width` columns: its title and score always, then the
+/// figures in their order (turns, calls, tokens and how many were cached, model time, wall
+/// time), leaving out the least telling first (cached, model time, wall time, tokens,
+/// calls) until the line fits.
+pub fn metrics_line(p: &Pane, width: usize) -> String {
     let m = p.metrics();
-    format!(
-        "{}: {}{} · {} · {} tok ({} cached) · model {:.1}s · wall {:.1}s",
-        p.title,
-        p.score
-            .as_ref()
-            .map(|s| format!("{s} · "))
-            .unwrap_or_default(),
-        count(m.user_turns, "turn"),
-        count(m.model_calls, "call"),
-        m.total_tokens,
-        m.cached_tokens,
-        m.model_ms / 1000.0,
-        m.wall_ms / 1000.0,
-    )
+    let head = match &p.score {
+        Some(s) => format!("{}: {s}", p.title),
+        None => p.title.clone(),
+    };
+    // (text, priority: lower stays longer, joined to the figure before it)
+    let figures = [
+        (count(m.user_turns, "turn"), 0, false),
+        (count(m.model_calls, "call"), 1, false),
+        (format!("{} tok", m.total_tokens), 2, false),
+        (format!(" ({} cached)", m.cached_tokens), 5, true),
+        (format!("model {:.1}s", m.model_ms / 1000.0), 4, false),
+        (format!("wall {:.1}s", m.wall_ms / 1000.0), 3, false),
+    ];
+    let render = |upto: u8| {
+        let mut line = head.clone();
+        let mut sep = if p.score.is_some() { " · " } else { ": " };
+        for (text, priority, joined) in &figures {
+            if *priority > upto {
+                continue;
+            }
+            if !joined {
+                line.push_str(sep);
+                sep = " · ";
+            }
+            line.push_str(text);
+        }
+        line
+    };
+    (0..=5)
+        .rev()
+        .map(render)
+        .find(|l| l.chars().count() <= width)
+        .unwrap_or_else(|| render(0))
 }
 
 fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions: bool) {
@@ -200,18 +225,44 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions
         });
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let streaming = !pane.streaming.is_empty() && !pane.done;
+    // One line per call in flight (a third of the pane at most), so a debate's agents,
+    // which write at once, are never mixed.
+    let streaming = if pane.done {
+        0
+    } else {
+        pane.streaming.len().min((inner.height / 3).max(1) as usize)
+    } as u16;
     let caption = if captions {
         crate::lessons::latest_caption(&pane.events, pane.selected)
     } else {
         None
     };
     let caption_rows: u16 = if caption.is_some() { 2 } else { 0 };
+    // Once scored: why (the judge's failed checks) and where the trace is, up to half the
+    // pane.
+    let result = result_lines(pane);
+    let width = inner.width.max(1) as usize;
+    let result_rows = (result
+        .iter()
+        .map(|l| l.chars().count().div_ceil(width).max(1))
+        .sum::<usize>()
+        .min((inner.height / 2) as usize)) as u16;
     let rows = inner
         .height
-        .saturating_sub(u16::from(streaming) + caption_rows) as usize;
+        .saturating_sub(streaming + caption_rows + result_rows) as usize;
     if rows == 0 {
         return;
+    }
+    if result_rows > 0 {
+        frame.render_widget(
+            Paragraph::new(result.into_iter().map(Line::from).collect::<Vec<_>>())
+                .wrap(Wrap { trim: false }),
+            Rect {
+                y: inner.y + inner.height - caption_rows - result_rows,
+                height: result_rows,
+                ..inner
+            },
+        );
     }
     if let Some(c) = caption {
         frame.render_widget(
@@ -249,25 +300,53 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions
             ..inner
         },
     );
-    if streaming {
-        let tail: String = pane
-            .streaming
-            .chars()
-            .rev()
-            .take(inner.width as usize)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        frame.render_widget(
-            Paragraph::new(format!("… {}", tail.replace('\n', " "))),
-            Rect {
-                y: inner.y + rows as u16,
-                height: 1,
-                ..inner
-            },
-        );
+    let lines: Vec<Line> = pane
+        .streaming
+        .iter()
+        .take(streaming as usize)
+        .map(|s| Line::from(stream_line(s, inner.width as usize)))
+        .collect();
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            y: inner.y + rows as u16,
+            height: streaming,
+            ..inner
+        },
+    );
+}
+
+/// What a scored run's pane says at its foot: the score, where the trace is and each of
+/// the judge's failed checks (nothing before the score is known).
+pub fn result_lines(p: &Pane) -> Vec<String> {
+    let Some(score) = &p.score else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!("= {score}")];
+    if let Some(t) = &p.trace {
+        lines.push(format!("trace: {t}"));
     }
+    lines.extend(p.verdicts.iter().map(|v| format!("✗ {v}")));
+    lines
+}
+
+/// One call in flight on one line: `… agent: ` and the end of what it has written so far.
+pub fn stream_line(s: &crate::state::Stream, width: usize) -> String {
+    let head = match &s.agent {
+        Some(a) => format!("… {a}: "),
+        None => "… ".to_string(),
+    };
+    let room = width.saturating_sub(head.chars().count());
+    let text = s.text.replace('\n', " ");
+    let tail: String = text
+        .chars()
+        .rev()
+        .take(room)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{head}{tail}")
 }
 
 /// A pane's components: every node of its pipeline's graph in run order, with the nodes it
@@ -333,6 +412,10 @@ fn component_lines(p: &Pane) -> Vec<Line<'static>> {
 /// The keys of the task picker.
 pub const PICKER_KEYS: &[(&str, &str)] = &[
     ("↑ ↓ j k PgUp PgDn", "choose a task"),
+    (
+        "/",
+        "search: only tasks whose suite, id, tags or opening contain every word typed (Enter keeps it, Esc clears it)",
+    ),
     (
         "h",
         "show or hide the task's hidden profile (never shown to a strategy)",
@@ -400,24 +483,37 @@ fn highlight(text: String, on: bool) -> Line<'static> {
 
 fn picker_view(frame: &mut Frame, area: Rect, p: &Picker) {
     let card_rows = if p.show_hidden {
-        p.tasks
-            .get(p.selected)
-            .map(|t| t.hidden.len() as u16 + 1)
-            .unwrap_or(0)
+        p.current().map(|t| t.hidden.len() as u16 + 1).unwrap_or(0)
     } else {
         0
     };
+    let visible = p.visible();
     let [list, detail] = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Min(4), Constraint::Length(6 + card_rows)])
         .areas(area);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" tasks ({}) ", p.tasks.len()));
+    let title = if p.query.is_empty() && !p.searching {
+        format!(" tasks ({}) · / search ", p.tasks.len())
+    } else {
+        format!(
+            " tasks: {} of {} match \"{}\"{} ",
+            visible.len(),
+            p.tasks.len(),
+            p.query,
+            if p.searching {
+                "▏ (Enter keep · Esc clear)"
+            } else {
+                " (/ edit · Esc clear)"
+            }
+        )
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
     let inner = block.inner(list);
     frame.render_widget(block, list);
-    let lines: Vec<Line> = window(p.selected, p.tasks.len(), inner.height as usize)
-        .map(|i| {
+    let at = visible.iter().position(|&i| i == p.selected).unwrap_or(0);
+    let lines: Vec<Line> = window(at, visible.len(), inner.height as usize)
+        .map(|n| {
+            let i = visible[n];
             let t = &p.tasks[i];
             let tags = if t.tags.is_empty() {
                 String::new()
@@ -432,7 +528,13 @@ fn picker_view(frame: &mut Frame, area: Rect, p: &Picker) {
         .collect();
     frame.render_widget(Paragraph::new(lines), inner);
     let mut lines = Vec::new();
-    if let Some(t) = p.tasks.get(p.selected) {
+    if visible.is_empty() {
+        lines.push(Line::from(format!(
+            "no task matches \"{}\" (Backspace or Esc to widen the search)",
+            p.query
+        )));
+    }
+    if let Some(t) = p.current() {
         lines.push(Line::from(format!(
             "{} {}: \"{}\"",
             t.suite, t.id, t.opening
@@ -601,7 +703,7 @@ pub fn view(frame: &mut Frame, app: &App) {
     let lines: Vec<Line> = app
         .panes
         .iter()
-        .map(|p| Line::from(metrics_line(p)))
+        .map(|p| Line::from(metrics_line(p, metrics.width.saturating_sub(2) as usize)))
         .collect();
     frame.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" metrics ")),
@@ -630,7 +732,12 @@ pub fn view(frame: &mut Frame, app: &App) {
         app.status.clone()
     } else {
         match app.base {
-            Base::Picker => "? help · q quit · ↑↓ task · h hidden profile · 1 2 strategies · u play the user · Enter run".into(),
+            Base::Picker if app.picker.as_ref().is_some_and(|p| p.searching) => {
+                "typing: the search · ↑↓ task · Enter keep · Esc clear".into()
+            }
+            Base::Picker => {
+                "? help · q quit · / search · h hidden · 1 2 strategies · u play · Enter run".into()
+            }
             Base::Runs => "? help · q quit · ↑↓ run · Space mark two · Enter open".into(),
             Base::Panes => format!(
                 "? help · q quit · Tab pane · Enter detail · g components · l lock{}",
@@ -692,6 +799,14 @@ pub fn view(frame: &mut Frame, app: &App) {
             let mut lines: Vec<Line> = Vec::new();
             if !app.intro.is_empty() {
                 lines.extend(app.intro.lines().map(|l| Line::from(l.to_string())));
+                lines.push(Line::from(""));
+            }
+            if !app.commentary.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "What happened in these runs:",
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+                lines.extend(app.commentary.iter().map(|c| Line::from(format!("• {c}"))));
                 lines.push(Line::from(""));
             }
             lines.extend(

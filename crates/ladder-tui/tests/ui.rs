@@ -178,6 +178,8 @@ fn live_events_are_followed_and_streamed_text_is_shown() {
         &mut app,
         Msg::Token {
             pane: 0,
+            call: 0,
+            agent: None,
             text: "Where are you".into(),
         },
     );
@@ -201,10 +203,28 @@ fn live_events_are_followed_and_streamed_text_is_shown() {
         Msg::Score {
             pane: 0,
             line: "failure (partial 0.00)".into(),
+            verdicts: vec![
+                "recommendation: the answer recommends no destination of the knowledge base".into(),
+                "max_travel_hours: breaks max_travel_hours = 4".into(),
+            ],
+            trace: Some("runs/sea-002-scaffold.jsonl".into()),
         },
     );
-    let text = draw(&app, 120, 24).join("\n");
-    assert!(text.contains("failure (partial 0.00)"), "{text}");
+    // Why it failed and where the trace is, in the pane, at 120 and at 80 columns; the
+    // metrics line keeps the score and what fits.
+    for (w, h) in [(120, 24), (80, 24)] {
+        let rows = draw(&app, w, h);
+        let text = rows.join("\n");
+        assert!(text.contains("= failure (partial 0.00)"), "{text}");
+        assert!(text.contains("✗ recommendation: the answer"), "{text}");
+        assert!(text.contains("✗ max_travel_hours: breaks"), "{text}");
+        assert!(text.contains("trace: runs/sea-002-scaffold"), "{text}");
+        let metrics = rows
+            .iter()
+            .find(|r| r.contains("scaffold: failure (partial 0.00)"))
+            .unwrap_or_else(|| panic!("a metrics line with the score:\n{text}"));
+        assert!(metrics.contains("turn"), "{metrics}");
+    }
 }
 
 #[test]
@@ -284,6 +304,8 @@ fn snapshot_two_live_panes_mid_run() {
         &mut app,
         Msg::Token {
             pane: 1,
+            call: 2,
+            agent: None,
             text: "{\"action\": \"ask\", \"text\": \"Domestic or".into(),
         },
     );
@@ -446,6 +468,8 @@ fn playing_the_user_past_the_end_of_the_form_never_turns_words_into_commands() {
             Msg::Score {
                 pane,
                 line: "failure (partial 0.00)".into(),
+                verdicts: Vec::new(),
+                trace: None,
             },
         );
     }
@@ -570,7 +594,7 @@ fn going_back_to_the_picker_stops_the_runs_and_brings_its_hints_back() {
     );
     let footer = draw(&app, 80, 24).pop().unwrap_or_default();
     assert!(
-        footer.contains("u play the user"),
+        footer.contains("u play · Enter run"),
         "the picker's hints: {footer}"
     );
     // Runs that ended need no stopping.
@@ -581,6 +605,8 @@ fn going_back_to_the_picker_stops_the_runs_and_brings_its_hints_back() {
             Msg::Score {
                 pane,
                 line: "SUCCESS (partial 1.00)".into(),
+                verdicts: Vec::new(),
+                trace: None,
             },
         );
     }
@@ -683,4 +709,304 @@ fn a_trace_torn_by_a_crash_opens_up_to_its_last_whole_line_and_says_so() {
     let screen = draw(&app, 80, 24).join("\n");
     assert!(screen.contains("interrupted"), "{screen}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A debate's agents stream at once: each call's words stay on its own line, labelled with
+/// its agent, however the tokens interleave; a call's line goes when its event arrives.
+#[test]
+fn agents_streaming_at_once_are_shown_apart() {
+    let mut app = App::new(vec![Pane::new("scaffold"), Pane::new("bootstrap")]);
+    let words = [
+        ("optimist", "Choose Porto Selita, it is lively."),
+        ("skeptic", "Can you stay in the quiet north?"),
+        ("pragmatist", "Take the train to Gullby Cove."),
+    ];
+    let split: Vec<Vec<&str>> = words
+        .iter()
+        .map(|(_, t)| t.split_inclusive(' ').collect())
+        .collect();
+    let longest = split.iter().map(Vec::len).max().unwrap();
+    for i in 0..longest {
+        for (n, ((agent, _), parts)) in words.iter().zip(&split).enumerate() {
+            if let Some(w) = parts.get(i) {
+                update(
+                    &mut app,
+                    Msg::Token {
+                        pane: 0,
+                        call: 10 + n as u64,
+                        agent: Some(agent.to_string()),
+                        text: w.to_string(),
+                    },
+                );
+            }
+        }
+    }
+    let text = draw(&app, 120, 30).join("\n");
+    for (agent, words) in words {
+        assert!(
+            text.contains(&format!("… {agent}: {words}")),
+            "{agent} on its own line:\n{text}"
+        );
+    }
+    // Narrow: each line keeps its agent and the end of its own text.
+    let narrow = draw(&app, 80, 24).join("\n");
+    assert!(
+        narrow.contains("… skeptic: ") && narrow.contains("quiet north?"),
+        "{narrow}"
+    );
+    // Agent 11's call ends: its line goes, the others stay.
+    let mut done = trace("sea-002-scaffold.jsonl")
+        .events
+        .into_iter()
+        .find(|e| matches!(e.kind, EventKind::ModelCall { .. }))
+        .unwrap();
+    if let EventKind::ModelCall { call, .. } = &mut done.kind {
+        *call = 11;
+    }
+    update(
+        &mut app,
+        Msg::Event {
+            pane: 0,
+            event: done,
+        },
+    );
+    let calls: Vec<u64> = app.panes[0].streaming.iter().map(|s| s.call).collect();
+    assert_eq!(calls, vec![10, 12]);
+}
+
+/// The picker's search, over every committed suite's tasks: each query lists only the
+/// tasks containing all its words (any case), typed letters are the query's and never
+/// commands, Enter runs the selected match, and a query matching nothing says so.
+#[test]
+fn the_picker_searches_among_every_suites_tasks() {
+    let cards: Vec<_> = ["seaside", "helpdesk", "facts"]
+        .iter()
+        .flat_map(|s| {
+            ladder_world::Suite::load(&ladder_world::default_suites_dir().join(s))
+                .unwrap()
+                .tasks
+                .iter()
+                .map(ladder_tui::lessons::card)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let total = cards.len();
+    assert!(total > 100, "{total}");
+    let strategies = vec!["scaffold".to_string(), "bootstrap".to_string()];
+    for query in [
+        "facts-006",
+        "GIFT wrapping",
+        "helpdesk refund",
+        "seaside quiet",
+        "q j k",
+    ] {
+        let mut app = App::picking(ladder_tui::Picker::new(
+            cards.clone(),
+            strategies.clone(),
+            "scaffold",
+            "bootstrap",
+        ));
+        key(&mut app, Key::Char('/'));
+        for c in query.chars() {
+            key(&mut app, if c == ' ' { Key::Space } else { Key::Char(c) });
+        }
+        assert!(!app.quit, "q typed into the search does not quit");
+        let p = app.picker.as_ref().unwrap();
+        let visible = p.visible();
+        let words: Vec<String> = query.split(' ').map(str::to_lowercase).collect();
+        for &i in &visible {
+            let t = &p.tasks[i];
+            let hay =
+                format!("{} {} {} {}", t.suite, t.id, t.tags.join(" "), t.opening).to_lowercase();
+            assert!(
+                words.iter().all(|w| hay.contains(w.as_str())),
+                "{query}: {hay}"
+            );
+        }
+        let text = snap(&app);
+        if visible.is_empty() {
+            assert!(text.contains("no task matches"), "{query}:\n{text}");
+            key(&mut app, Key::Enter);
+            key(&mut app, Key::Enter);
+            assert!(app.requests.is_empty(), "nothing to run for {query}");
+            continue;
+        }
+        assert!(
+            text.contains(&format!("{} of {total} match", visible.len())),
+            "{query}:\n{text}"
+        );
+        // Down moves among the matches only; Enter keeps the search, Enter again runs.
+        key(&mut app, Key::Down);
+        let p = app.picker.as_ref().unwrap();
+        let want = visible[1.min(visible.len() - 1)];
+        assert_eq!(p.selected, want, "{query}");
+        let id = p.tasks[want].id.clone();
+        key(&mut app, Key::Enter);
+        key(&mut app, Key::Enter);
+        match app.requests.as_slice() {
+            [ladder_tui::Request::Start { id: started, .. }] => assert_eq!(*started, id),
+            other => panic!("{query}: {other:?}"),
+        }
+    }
+    // Esc clears the search: every task is listed again.
+    let mut app = App::picking(ladder_tui::Picker::new(
+        cards,
+        strategies,
+        "scaffold",
+        "bootstrap",
+    ));
+    key(&mut app, Key::Char('/'));
+    key(&mut app, Key::Char('z'));
+    key(&mut app, Key::Esc);
+    assert_eq!(app.picker.as_ref().unwrap().visible().len(), total);
+    assert!(!app.quit);
+}
+
+/// A lesson's commentary is computed from its runs: what each asked, found, answered and
+/// was judged, and whether the lesson's point shows, saying so plainly when it does not.
+#[test]
+fn a_lessons_commentary_is_true_of_its_runs() {
+    use ladder_tui::lessons::{commentary, find};
+    let scored = |mut p: Pane, line: &str, verdicts: &[&str]| {
+        p.score = Some(line.into());
+        p.verdicts = verdicts.iter().map(|v| v.to_string()).collect();
+        p
+    };
+    let scaffold = trace("sea-002-scaffold.jsonl");
+    let lp = trace("sea-002-bootstrap.jsonl");
+    let seaside = find("seaside").unwrap();
+    // Nothing until both are scored.
+    assert!(commentary(seaside, &[scaffold.clone(), lp.clone()]).is_empty());
+    let s = scored(
+        scaffold.clone(),
+        "failure (partial 0.50)",
+        &["max_travel_hours: breaks max_travel_hours = 4"],
+    );
+    let l = scored(lp.clone(), "failure (partial 0.00)", &["answer: no answer"]);
+    let c = commentary(seaside, &[s.clone(), l.clone()]);
+    assert_eq!(c.len(), 3, "{c:#?}");
+    let form_turns = s.metrics().user_turns;
+    assert!(c[0].contains(&format!("in {form_turns} turns")), "{}", c[0]);
+    assert!(
+        c[0].contains("because max_travel_hours: breaks"),
+        "{}",
+        c[0]
+    );
+    // The loop of this trace asked nothing and stopped without an answer: said, not hidden.
+    assert!(
+        c[1].contains("asked the user nothing") && c[1].contains("gave no answer"),
+        "{}",
+        c[1]
+    );
+    assert!(c[2].contains("does not show"), "{}", c[2]);
+
+    // The same loop had it asked and answered: the point shows.
+    let mut events = lp.events.clone();
+    let last = events.pop().unwrap();
+    events.extend(
+        scaffold
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::UserTurn { .. } | EventKind::Answer { .. }
+                )
+            })
+            .take(2)
+            .cloned(),
+    );
+    events.extend(
+        scaffold
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Answer { .. }))
+            .cloned(),
+    );
+    events.push(last);
+    let asked = scored(
+        Pane::from_events("bootstrap", events),
+        "SUCCESS (partial 1.00)",
+        &[],
+    );
+    let c = commentary(seaside, &[s.clone(), asked]);
+    assert!(
+        c[1].contains("asked 2 questions") && c[1].contains("answered"),
+        "{}",
+        c[1]
+    );
+    assert!(c[2].starts_with("The lesson's point shows"), "{}", c[2]);
+
+    // Unplaceable: this scaffold's classifier chose an intent, so the point does not show;
+    // with no intent chosen, it does.
+    let unplaceable = find("unplaceable").unwrap();
+    let c = commentary(unplaceable, &[s.clone(), l.clone()]);
+    assert!(
+        c[2].contains("does not show") && c[2].contains("placed the request under"),
+        "{}",
+        c[2]
+    );
+    let mut events = scaffold.events.clone();
+    for e in &mut events {
+        if let EventKind::IntentDecision { chosen, .. } = &mut e.kind {
+            chosen.clear();
+        }
+    }
+    let unknown = scored(
+        Pane::from_events("scaffold", events),
+        "failure (partial 0.00)",
+        &[],
+    );
+    let c = commentary(unplaceable, &[unknown, l.clone()]);
+    assert!(c[2].contains("`unknown` route"), "{}", c[2]);
+
+    // The debate: drafts and rounds counted from the trace.
+    let debate = find("debate").unwrap();
+    let c = commentary(debate, &[s.clone(), l.clone()]);
+    let drafts = s.metrics().debate_messages;
+    assert!(
+        c[2].contains(&format!("{drafts} drafts")) || c[2].contains(&format!("({drafts} of them)")),
+        "{}",
+        c[2]
+    );
+    let mut events = scaffold.events.clone();
+    events.retain(|e| !matches!(e.kind, EventKind::DebateMessage { .. }));
+    let none = scored(
+        Pane::from_events("scaffold", events),
+        "failure (partial 0.00)",
+        &[],
+    );
+    let c = commentary(debate, &[none, l]);
+    assert!(
+        c[2].contains("does not show") && c[2].contains("no drafts"),
+        "{}",
+        c[2]
+    );
+}
+
+/// In the lesson's UI, the commentary arrives with the second score and the help screen
+/// shows it under the lesson's text.
+#[test]
+fn a_lessons_commentary_shows_once_both_runs_are_scored() {
+    let mut app = app();
+    app.lesson = ladder_tui::lessons::find("seaside").copied();
+    app.intro = "Lesson seaside".into();
+    let score = |pane| Msg::Score {
+        pane,
+        line: "failure (partial 0.00)".into(),
+        verdicts: vec!["answer: no answer".into()],
+        trace: None,
+    };
+    update(&mut app, score(0));
+    assert!(app.commentary.is_empty());
+    update(&mut app, score(1));
+    assert_eq!(app.commentary.len(), 3);
+    assert!(
+        app.status.contains("? shows what happened"),
+        "{}",
+        app.status
+    );
+    key(&mut app, Key::Char('?'));
+    let text = draw(&app, 120, 40).join("\n");
+    assert!(text.contains("What happened in these runs"), "{text}");
 }

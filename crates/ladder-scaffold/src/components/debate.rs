@@ -50,14 +50,17 @@ impl Component for DebateSettings {
 
     fn summary(&self) -> String {
         format!(
-            "{} agents ({}) x {} rounds, {} tokens a draft",
+            // As the trace counts them: the draft round is a round too.
+            "{} agents ({}) x {} rounds (a draft and {} revision{}), {} tokens a draft",
             self.agents.len(),
             self.agents
                 .iter()
                 .map(|a| a.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
+            self.rounds + 1,
             self.rounds,
+            if self.rounds == 1 { "" } else { "s" },
             self.max_tokens
         )
     }
