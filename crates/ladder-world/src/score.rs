@@ -143,7 +143,11 @@ pub use crate::text::{mentions, recommendations, states, states_about, About};
 /// words unless "until"/"before" turns it round, hedged ("might", "not sure") or listed as
 /// one of several alternatives do not count, nor a fact said of a rival of the task's
 /// subjects (its gold documents and what its opening names).
-pub const JUDGE_VERSION: u32 = 3;
+/// 4: where the picks and the text disagree, the text the user reads decides (was: a
+/// failure): the text's recommendations stand for the picks when it makes any, else the
+/// picks it does not reject. A facts answer naming its subject, its maker and a place
+/// beside one pick is no longer failed for the names it mentions.
+pub const JUDGE_VERSION: u32 = 4;
 
 /// Names matching the suite's entity patterns that are not entities of its knowledge base.
 pub fn hallucinations(suite: &Suite, answer: &str) -> Vec<String> {
@@ -242,33 +246,17 @@ pub fn score(suite: &Suite, task: &Task, outcome: &Outcome, events: &[Event]) ->
     let noun = entity_noun(suite);
     // Gating verdicts: any failure means no success and no partial credit.
     let mut gates: Vec<Verdict> = Vec::new();
-    let recommended: Vec<String> = if outcome.picks.is_empty() {
+    // The text the user reads decides: its recommendations when it makes any; else the
+    // picks, less any the text rejects.
+    let recommended: Vec<String> = if outcome.picks.is_empty() || !text_recommended.is_empty() {
         text_recommended.clone()
     } else {
-        let picks: Vec<String> = outcome
+        outcome
             .picks
             .iter()
             .map(|p| canonical(p).unwrap_or_else(|| p.clone()))
-            .collect();
-        for p in &picks {
-            if rejected.iter().any(|r| r.eq_ignore_ascii_case(p)) {
-                gates.push(verdict(
-                    format!("pick {p}"),
-                    false,
-                    "the answer's text rejects what it picks",
-                ));
-            }
-        }
-        for r in &text_recommended {
-            if !picks.iter().any(|p| p.eq_ignore_ascii_case(r)) {
-                gates.push(verdict(
-                    format!("pick {r}"),
-                    false,
-                    "the text recommends it but the picks leave it out",
-                ));
-            }
-        }
-        picks
+            .filter(|p| !rejected.iter().any(|r| r.eq_ignore_ascii_case(p)))
+            .collect()
     };
     for r in &recommended {
         if canonical(r).is_none() {
