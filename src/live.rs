@@ -29,7 +29,7 @@ pub fn start(pane: usize, mut spec: RunSpec, tx: UnboundedSender<Msg>, generatio
     spec.events = Some(etx);
     spec.tokens = Some(ttx);
     let events = tx.clone();
-    tokio::spawn(async move {
+    let forwarded = tokio::spawn(async move {
         while let Some(event) = erx.recv().await {
             if !c1() || events.send(Msg::Event { pane, event }).is_err() {
                 break;
@@ -78,6 +78,9 @@ pub fn start(pane: usize, mut spec: RunSpec, tx: UnboundedSender<Msg>, generatio
                 trace: None,
             },
         };
+        // The score goes after the run's last event (its answer, its end): the run is over,
+        // so its event sender is gone and the forwarder ends once it has passed them on.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), forwarded).await;
         if c3() {
             let _ = tx.send(msg);
         }

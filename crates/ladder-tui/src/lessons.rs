@@ -243,6 +243,13 @@ fn run_story(p: &Pane) -> String {
     };
     let searches = match searched(p).as_slice() {
         [] => String::new(),
+        docs if docs.len() > 5 => format!(
+            "; looked up {} time(s), finding {} documents ({}, and {} more)",
+            m.retrievals,
+            docs.len(),
+            docs[..4].join(", "),
+            docs.len() - 4
+        ),
         docs => format!(
             "; looked up {} time(s), finding {}",
             m.retrievals,

@@ -350,8 +350,11 @@ pub struct App {
     /// Set when they quit with Ctrl-C: quit everything (the all-lessons demo ends too,
     /// where `q` goes on to the next lesson).
     pub interrupted: bool,
-    /// A line for the status bar (what the app is doing, or an error).
+    /// A line for the status bar (what the app is doing, or an error); empty: the keys.
     pub status: String,
+    /// What the panes run ("scaffold vs bootstrap on seaside sea-002"), on the metrics
+    /// box's border, so the status line keeps the keys.
+    pub heading: String,
     pub base: Base,
     /// The picker, when the UI was started without a task.
     pub picker: Option<Picker>,

@@ -170,8 +170,9 @@ fn on_key(app: &mut App, key: Key) {
             }
             app.asking.clear();
             app.ahead.clear();
-            // The status line described the run; the picker's hints come back.
+            // The picker's hints come back; the heading named the run.
             app.status.clear();
+            app.heading.clear();
             app.base = if app.runs.is_some() {
                 Base::Runs
             } else {
@@ -312,8 +313,9 @@ fn picker_key(app: &mut App, key: Key) {
             } else {
                 Vec::new()
             };
-            app.status = format!(
-                "{left} vs {right} on {} {}{} · b back to the picker",
+            app.status.clear();
+            app.heading = format!(
+                "{left} vs {right} on {} {}{}",
                 task.suite,
                 task.id,
                 if p.play_user {

@@ -706,7 +706,13 @@ pub fn view(frame: &mut Frame, app: &App) {
         .map(|p| Line::from(metrics_line(p, metrics.width.saturating_sub(2) as usize)))
         .collect();
     frame.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" metrics ")),
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(
+            if app.heading.is_empty() {
+                " metrics ".to_string()
+            } else {
+                format!(" metrics · {} ", app.heading)
+            },
+        )),
         metrics,
     );
     let hint = if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
@@ -740,11 +746,18 @@ pub fn view(frame: &mut Frame, app: &App) {
             }
             Base::Runs => "? help · q quit · ↑↓ run · Space mark two · Enter open".into(),
             Base::Panes => format!(
-                "? help · q quit · Tab pane · Enter detail · g components · l lock{}",
+                "? help · q quit · Tab pane · Enter event · g graph · l lock{}{}",
                 match app.lock {
                     crate::state::Lock::Off => "",
                     crate::state::Lock::Time => " (by time)",
                     crate::state::Lock::Event => " (by event)",
+                },
+                if app.picker.is_some() {
+                    " · b picker"
+                } else if app.runs.is_some() {
+                    " · b runs"
+                } else {
+                    ""
                 }
             ),
         }

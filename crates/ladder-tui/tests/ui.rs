@@ -583,7 +583,21 @@ fn going_back_to_the_picker_stops_the_runs_and_brings_its_hints_back() {
     let mut app = App::picking(picker());
     key(&mut app, Key::Enter);
     assert_eq!(app.base, ladder_tui::Base::Panes);
-    assert!(!app.status.is_empty(), "the status line names the run");
+    assert!(!app.heading.is_empty(), "the heading names the run");
+    // At 80 columns the run's keys and the lock state show, and the way back.
+    key(&mut app, Key::Char('l'));
+    let screen = draw(&app, 80, 24);
+    let footer = screen.last().cloned().unwrap_or_default();
+    assert!(
+        footer.contains("l lock (by time)") && footer.contains("b picker"),
+        "the run's hints: {footer}"
+    );
+    assert!(
+        screen
+            .iter()
+            .any(|l| l.contains("metrics · scaffold vs bootstrap on seaside")),
+        "{screen:#?}"
+    );
     app.requests.clear();
     key(&mut app, Key::Char('b'));
     assert_eq!(app.base, ladder_tui::Base::Picker);
