@@ -236,10 +236,7 @@ pub async fn run(args: TuiArgs) -> Result<()> {
                     play_user: args.play,
                 });
                 app.panes = vec![Pane::new(&args.left), Pane::new(&args.right)];
-                app.status = format!(
-                    "{} vs {} on {} {} · ? help · q quit",
-                    args.left, args.right, suite_name, id
-                );
+                app.heading = format!("{} vs {} on {} {}", args.left, args.right, suite_name, id);
                 if args.play {
                     app.card = lessons::card(&task).hidden;
                 }
