@@ -43,6 +43,18 @@ pub struct BenchModelArgs {
     /// prompt); 0 skips it.
     #[arg(long, default_value_t = 6)]
     pub shared_runs: usize,
+    /// Counts of sequences decoded in one loop, each against the same calls one after
+    /// another (aggregate tok/s: what continuous batching of runs would gain); 0 skips.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1,2,4,8",
+        value_name = "N,..."
+    )]
+    pub sequences: Vec<usize>,
+    /// Tokens each call of the sequences test may generate.
+    #[arg(long, default_value_t = 64)]
+    pub sequence_tokens: u32,
 }
 
 /// Measure, and print each test's table as it finishes.
@@ -57,6 +69,8 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         parallel_agents,
         debate_rounds,
         shared_runs,
+        sequences,
+        sequence_tokens,
     } = args;
     let path = match &model {
         ModelSpec::Local(path) => path
@@ -81,6 +95,27 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         .await
         .context("the benchmark failed")?;
     print!("{}", report.table());
+    eprintln!("bench-model: the memory-bandwidth ceiling (a 512 MiB streaming read)");
+    let ceiling = ladder_model::bench::CeilingReport {
+        threads,
+        weight_bytes: std::fs::metadata(&config.model.path)
+            .with_context(|| format!("cannot read {}", config.model.path.display()))?
+            .len(),
+        read_bytes_s: ladder_model::bench::read_bandwidth(threads),
+        measured_tok_s: report.ours.tg_tok_s,
+    };
+    print!("{}", ceiling.table());
+    let sequences: Vec<usize> = sequences.into_iter().filter(|&n| n > 0).collect();
+    if !sequences.is_empty() {
+        eprintln!("bench-model: sequences in one loop: {sequences:?}");
+        let report =
+            ladder_model::bench::sequences(&config, &sequences, sequence_tokens, |n, of| {
+                eprintln!("  {n}/{of} counts done")
+            })
+            .await
+            .context("the sequences benchmark failed")?;
+        print!("{}", report.table());
+    }
     if prefix_turns > 0 {
         eprintln!("bench-model: prefix reuse, {prefix_turns} calls per conversation");
         let report = ladder_model::bench::prefix(&config, prefix_turns, |r| {

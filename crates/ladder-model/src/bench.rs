@@ -620,3 +620,202 @@ pub async fn shared(
         shared_ms: median(together),
     })
 }
+
+/// The memory-bandwidth ceiling of single-sequence generation: each decode step reads every
+/// weight once, so one sequence cannot go faster than (streaming read bandwidth) / (weight
+/// bytes) tokens a second, whatever the code does.
+#[derive(Debug, Clone)]
+pub struct CeilingReport {
+    pub threads: u32,
+    /// Bytes of the GGUF file (its weights, nearly all of it).
+    pub weight_bytes: u64,
+    /// The best of a few streaming reads of a buffer larger than any cache, in bytes/s,
+    /// with `threads` threads reading a share each.
+    pub read_bytes_s: f64,
+    /// Single-sequence generation measured through the trait (tok/s).
+    pub measured_tok_s: f64,
+}
+
+impl CeilingReport {
+    pub fn ceiling_tok_s(&self) -> f64 {
+        if self.weight_bytes == 0 {
+            0.0
+        } else {
+            self.read_bytes_s / self.weight_bytes as f64
+        }
+    }
+
+    pub fn table(&self) -> String {
+        let ceiling = self.ceiling_tok_s();
+        format!(
+            "\nMemory-bandwidth ceiling of one sequence ({} thread(s)): {:.1} GB/s streaming read / {:.2} GB of weights = {:.1} tok/s; measured {:.1} tok/s ({:.0}% of the ceiling)\n",
+            self.threads,
+            self.read_bytes_s / 1e9,
+            self.weight_bytes as f64 / 1e9,
+            ceiling,
+            self.measured_tok_s,
+            if ceiling > 0.0 {
+                100.0 * self.measured_tok_s / ceiling
+            } else {
+                0.0
+            }
+        )
+    }
+}
+
+/// The machine's streaming read bandwidth in bytes/s: `threads` threads each summing its
+/// share of a 512 MiB buffer, the best of 5 passes (the first touches the pages).
+pub fn read_bandwidth(threads: u32) -> f64 {
+    const WORDS: usize = 64 << 20; // 512 MiB of u64
+    let buffer: Vec<u64> = (0..WORDS as u64).collect();
+    let threads = threads.max(1) as usize;
+    let share = WORDS.div_ceil(threads);
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let total: u64 = std::thread::scope(|s| {
+            let handles: Vec<_> = buffer
+                .chunks(share)
+                .map(|part| s.spawn(move || part.iter().fold(0u64, |a, &w| a.wrapping_add(w))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .fold(0u64, u64::wrapping_add)
+        });
+        std::hint::black_box(total);
+        let secs = started.elapsed().as_secs_f64();
+        if secs > 0.0 {
+            best = best.max((WORDS * 8) as f64 / secs);
+        }
+    }
+    best
+}
+
+/// Aggregate generation with several sequences in one decode loop against the same calls
+/// one after another.
+#[derive(Debug, Clone)]
+pub struct SequencesReport {
+    pub rounds: usize,
+    pub max_tokens: u32,
+    /// Per count of sequences: (count, tok/s one after another, tok/s in one loop,
+    /// completion tokens each way).
+    pub rows: Vec<SequencesRow>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SequencesRow {
+    pub sequences: usize,
+    pub sequential_tok_s: f64,
+    pub batched_tok_s: f64,
+    pub sequential_tokens: u64,
+    pub batched_tokens: u64,
+}
+
+impl SequencesReport {
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "\nSequences in one decode loop: N independent calls (different questions, up to {} tokens each), one batch of N parallel sequences against the N calls one after another; aggregate completion tok/s, median of {} rounds\n\
+             | sequences | one after another (tok/s) | one loop (tok/s) | ratio | tokens (after another / loop) |\n|---|---|---|---|---|\n",
+            self.max_tokens, self.rounds
+        );
+        for r in &self.rows {
+            s.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {:.2}x | {} / {} |\n",
+                r.sequences,
+                r.sequential_tok_s,
+                r.batched_tok_s,
+                if r.sequential_tok_s > 0.0 {
+                    r.batched_tok_s / r.sequential_tok_s
+                } else {
+                    0.0
+                },
+                r.sequential_tokens,
+                r.batched_tokens
+            ));
+        }
+        s
+    }
+}
+
+/// For each count in `counts`: that many independent greedy calls (short, different
+/// questions; `max_tokens` each), alternately as one [`LanguageModel::chat_batch`] (one
+/// loop decoding a token of every sequence per step) and one after another. Prefix reuse
+/// is off on both sides, so only the batching differs.
+pub async fn sequences(
+    config: &BenchConfig,
+    counts: &[usize],
+    max_tokens: u32,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<SequencesReport, ModelError> {
+    let mut cfg = config.model.clone();
+    cfg.prefix_cache = false;
+    cfg.parallel = true;
+    let model = LocalModel::load(&cfg)?;
+    let topics = [
+        "the tides",
+        "lighthouses",
+        "sea glass",
+        "rock pools",
+        "sand dunes",
+        "harbour seals",
+        "sea kayaking",
+        "coastal paths",
+    ];
+    let call = |i: usize| {
+        let mut r = ChatRequest::new(vec![
+            Message::system("You are a helpful assistant. Answer in a short paragraph."),
+            Message::user(format!("Tell me about {}.", topics[i % topics.len()])),
+        ]);
+        r.sampling.max_tokens = max_tokens;
+        r
+    };
+    model.chat(&call(0), None).await?; // warm up
+    let session = ladder_core::Session::new();
+    let mut rows = Vec::new();
+    for (n, &count) in counts.iter().enumerate() {
+        let calls: Vec<ChatRequest> = (0..count.max(1)).map(call).collect();
+        let (model, calls, session) = (&model, &calls, &session);
+        let ([sequential, batched], [sequential_tokens, batched_tokens]) = alternate(
+            config.rounds,
+            |_| {},
+            |together| async move {
+                let mut tokens = 0;
+                if together {
+                    for r in model
+                        .chat_batch(session, calls, vec![None; calls.len()])
+                        .await
+                    {
+                        tokens += r?.usage.completion_tokens;
+                    }
+                } else {
+                    for c in calls {
+                        tokens += model.chat(c, None).await?.usage.completion_tokens;
+                    }
+                }
+                Ok(tokens)
+            },
+        )
+        .await?;
+        let rate = |tokens: u64, ms: f64| {
+            if ms > 0.0 {
+                tokens as f64 * 1000.0 / ms
+            } else {
+                0.0
+            }
+        };
+        rows.push(SequencesRow {
+            sequences: count,
+            sequential_tok_s: rate(sequential_tokens, median(sequential)),
+            batched_tok_s: rate(batched_tokens, median(batched)),
+            sequential_tokens,
+            batched_tokens,
+        });
+        progress(n + 1, counts.len());
+    }
+    Ok(SequencesReport {
+        rounds: config.rounds,
+        max_tokens,
+        rows,
+    })
+}

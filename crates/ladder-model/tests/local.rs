@@ -517,3 +517,41 @@ async fn a_system_prefix_is_evaluated_by_the_first_run_and_copied_into_the_next(
         a.0
     );
 }
+
+/// `ladder bench-model`'s sequences test runs every count both ways on the real model
+/// and reports what each generated (its figures are measured, never asserted on here), and
+/// the bandwidth ceiling's read is a real read.
+#[tokio::test]
+async fn the_sequences_bench_decodes_every_count_both_ways() {
+    let config = ladder_model::bench::BenchConfig {
+        model: LocalConfig::new(default_model_path()),
+        rounds: 1,
+        gen_tokens: 8,
+        prompt_repeat: 1,
+    };
+    let mut seen = Vec::new();
+    let r = ladder_model::bench::sequences(&config, &[1, 3], 8, |n, of| seen.push((n, of)))
+        .await
+        .unwrap();
+    assert_eq!(seen, vec![(1, 2), (2, 2)]);
+    assert_eq!(
+        r.rows.iter().map(|r| r.sequences).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    for row in &r.rows {
+        assert!(
+            row.sequential_tokens > 0 && row.batched_tokens > 0,
+            "{row:?}"
+        );
+        assert!(row.batched_tokens <= 8 * row.sequences as u64, "{row:?}");
+    }
+    assert!(r.table().contains("| 3 |"), "{}", r.table());
+    let ceiling = ladder_model::bench::CeilingReport {
+        threads: 1,
+        weight_bytes: std::fs::metadata(default_model_path()).unwrap().len(),
+        read_bytes_s: ladder_model::bench::read_bandwidth(1),
+        measured_tok_s: 1.0,
+    };
+    assert!(ceiling.read_bytes_s > 0.0 && ceiling.ceiling_tok_s() > 0.0);
+    assert!(ceiling.table().contains("GB/s"), "{}", ceiling.table());
+}
