@@ -73,7 +73,8 @@ async fn synthesis(
     ctx.next_step()?;
     let response = ctx.call_model("answer", request).await?;
     let answer = read_picks(&response.text);
-    let detail = format!("{} picks", answer.picks.len());
+    let n = answer.picks.len();
+    let detail = format!("{n} pick{}", if n == 1 { "" } else { "s" });
     state.answer = Some(answer);
     Ok(detail)
 }
