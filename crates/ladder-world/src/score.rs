@@ -44,7 +44,7 @@ pub struct Score {
     /// Progress toward success: the share of the task's positive items (each hard
     /// constraint on the first recommendation, every further recommendation meeting all of
     /// them, each required fact, a needed detail) that the answer meets; 0 when a gating verdict fails (no answer, a forbidden or invented
-    /// recommendation, picks that the text contradicts). 1.0 only with success.
+    /// recommendation). 1.0 only with success.
     pub partial: f64,
     pub verdicts: Vec<Verdict>,
     pub recommended: Vec<String>,
