@@ -116,6 +116,7 @@ pub fn caption(e: &Event) -> Option<String> {
                 "form" => "fills each slot it can from what was said, then asks for each missing one, one question per turn, in a fixed order",
                 "retrieve" => "searches the knowledge base with the opening and the slot values; the hits become the model's reference text",
                 "compress" => "trims the reference text to a token budget so the prompt fits",
+                "candidates" => "ranks every document of the catalogue by the form's answers; the few that fit best go to the answer",
                 "debate" => "agents draft answers, read each other's and revise them, round by round",
                 "vote" => "samples several answers and keeps the most common one",
                 "synthesis" => "one model call writes the answer from the form, the references and the debate",

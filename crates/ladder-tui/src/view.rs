@@ -59,18 +59,26 @@ pub fn summary(e: &Event) -> String {
             cut(reply, 50),
             if *gave_up { " (gave up)" } else { "" }
         ),
-        EventKind::Retrieval { query, hits, .. } => format!(
-            "search: {} → {}",
-            cut(query, 40),
-            hits.iter()
-                .map(|h| if h.title.is_empty() {
-                    h.document.clone()
+        EventKind::Retrieval { query, hits, .. } => {
+            // Each document once, the first six (a catalogue search returns every chunk).
+            let mut names: Vec<&str> = Vec::new();
+            for h in hits {
+                let name = if h.title.is_empty() {
+                    &h.document
                 } else {
-                    h.title.clone()
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+                    &h.title
+                };
+                if !names.contains(&name.as_str()) {
+                    names.push(name);
+                }
+            }
+            let more = match names.len().saturating_sub(6) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            names.truncate(6);
+            format!("search: {} → {}{more}", cut(query, 40), names.join(", "))
+        }
         EventKind::ComponentStarted { component, kind } => format!("┌ {component} [{kind}]"),
         EventKind::ComponentFinished {
             component,
