@@ -204,7 +204,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut wins: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
     let models = spec.models.clone();
     let (spec_split, spec_tasks) = (spec.plan.split, spec.plan.tasks.clone());
-    let hashes = spec.plan.suite_hashes.clone();
     let records = ladder_harness::bench::run(spec, |progress| {
         let (done, total, r) = match progress {
             ladder_harness::bench::Progress::Notice(notice) => {
@@ -233,6 +232,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     .context("the bench stopped")?;
     bar.finish_and_clear();
     println!("split {} (tasks {}):\n", spec_split, spec_tasks);
+    // The suites' hashes are taken as the bench prepares (not in the plan given to it):
+    // read them from the manifest it wrote.
+    let hashes = ladder_harness::report::load(&args.out)
+        .map(|(m, _)| m.plan.suite_hashes)
+        .unwrap_or_default();
     let chance = ladder_harness::bench::chance_levels(&records, &hashes);
     print!("{}", ladder_harness::bench::table(&records, &chance));
     for incident in models.iter().flat_map(|m| m.incidents()) {

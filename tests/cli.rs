@@ -1359,6 +1359,9 @@ fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
         stdout.contains("| all | direct@SmolLM2-135M-Instruct.Q4_1 | 1 |"),
         "{stdout}"
     );
+    // The end-of-bench summary checks the suites against the hashes the bench took (it
+    // used to find none and leave every chance level out).
+    assert!(!stdout.contains("the manifest has no hash"), "{stdout}");
     assert!(
         stdout.contains("| all | direct@replay-SmolLM2-135M-Instruct.Q4_1 | 1 |"),
         "{stdout}"
