@@ -313,6 +313,11 @@ enum Command {
     /// crossover chart of success against model size. Refuses folders whose plans differ in
     /// anything but the model.
     Merge(report::MergeArgs),
+    /// Judge a bench folder's runs again with this build's judge, into a new folder (the
+    /// old one is not changed): nothing is run again, each run's outcome and trace are
+    /// scored anew, and the runs whose success changed are listed. For benches made before
+    /// a new judge version. Refused when a suite on disk is not the one the bench ran.
+    Rescore(report::RescoreArgs),
     /// Score an answer to a suite task without running a strategy: prints every verdict
     /// (for suite authors trying a suite, and for checking the judge).
     Score(world::ScoreArgs),
@@ -475,6 +480,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => report::compare(&args),
         Command::Merge(args) => report::merge(&args),
+        Command::Rescore(args) => report::rescore(&args),
         Command::User(args) => world::user(&args).await,
         Command::Ingest {
             folder,

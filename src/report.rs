@@ -1,5 +1,6 @@
-//! `ladder report`, `ladder compare` and `ladder merge`: a bench folder's report files (and its table in a
-//! document), and two bench folders side by side. The figures are the harness's
+//! `ladder report`, `ladder compare`, `ladder merge` and `ladder rescore`: a bench folder's
+//! report files (and its table in a document), two bench folders side by side, folders of
+//! several models made one, and a folder judged again by this build's judge. The figures are the harness's
 //! (`ladder_harness::report`); this module only parses the arguments and prints.
 
 use std::path::PathBuf;
@@ -35,6 +36,56 @@ pub struct MergeArgs {
     /// The new folder to write the merged bench to; `ladder report DIR` then reports it.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct RescoreArgs {
+    /// The bench folder to judge again (it is not changed).
+    pub dir: PathBuf,
+    /// The new folder for the rescored runs (manifest, results, traces); `ladder report
+    /// DIR` then reports it.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Judge a bench folder's runs again into a new folder, say what changed, and report it.
+pub fn rescore(args: &RescoreArgs) -> Result<()> {
+    let (_, records, done) = ladder_harness::bench::rescore(&args.dir, &args.out)?;
+    println!(
+        "judged {} of {} runs again with judge {} (they were judged by {}); {} changed success:",
+        done.judged,
+        done.runs,
+        ladder_world::score::JUDGE_VERSION,
+        match done.from_judges.as_slice() {
+            [] => "none".to_string(),
+            v => format!(
+                "judge {}",
+                v.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        },
+        done.flipped.len()
+    );
+    for (suite, task, label, trial, was, now) in &done.flipped {
+        let word = |s: bool| if s { "success" } else { "failure" };
+        println!(
+            "  {suite} {task} {label} trial {trial}: {} -> {}",
+            word(*was),
+            word(*now)
+        );
+    }
+    for k in &done.kept {
+        println!("  kept its old score: {k}");
+    }
+    let won = records.iter().filter(|r| r.success()).count();
+    println!(
+        "{won}/{} successes now; in {}",
+        records.len(),
+        args.out.display()
+    );
+    for path in ladder_harness::report::write(&args.out)? {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// Merge bench folders into a new one and write its report.

@@ -1568,3 +1568,108 @@ fn validate_checks_a_suites_pipeline_toml_as_the_scaffold_reads_it() {
         "{stdout}"
     );
 }
+
+/// `ladder rescore` judges a bench folder's runs again into a new folder: a score from an
+/// older judge is replaced by this build's, the change is listed, the original folder is
+/// untouched, and a folder that holds a bench or a suite that changed is refused.
+#[test]
+fn rescore_judges_a_folder_again_and_lists_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let data = dir.path().join("data").display().to_string();
+    let o = ladder(&[
+        "bench",
+        "--strategies",
+        "direct",
+        "--suites",
+        "facts",
+        "--tasks",
+        "facts-001",
+        "--model",
+        "replay:fixtures/runs/replay-small/cassette.jsonl",
+        "--out",
+        &out.display().to_string(),
+        "--data",
+        &data,
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    // As an older judge might have left it: another version, the opposite verdict.
+    let results = out.join("results.jsonl");
+    let mut r: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&results).unwrap().trim()).unwrap();
+    let judged = r["score"]["success"].as_bool().unwrap();
+    r["score"]["judge"] = 1.into();
+    r["score"]["success"] = (!judged).into();
+    let old = format!("{r}\n");
+    std::fs::write(&results, &old).unwrap();
+
+    let again = dir.path().join("again");
+    let o = ladder(&[
+        "rescore",
+        &out.display().to_string(),
+        "--out",
+        &again.display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("judged 1 of 1 runs again")
+            && stdout.contains("(they were judged by judge 1); 1 changed success"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("facts facts-001 direct trial 0"),
+        "{stdout}"
+    );
+    let new: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(again.join("results.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(
+        new["score"]["judge"].as_u64(),
+        Some(u64::from(ladder_world::score::JUDGE_VERSION))
+    );
+    assert_eq!(new["score"]["success"].as_bool(), Some(judged));
+    let trace = new["trace"].as_str().unwrap();
+    assert!(again.join(trace).is_file(), "the trace is copied");
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap(),
+        old,
+        "the original is untouched"
+    );
+
+    // Into a folder that holds a bench: refused.
+    let o = ladder(&[
+        "rescore",
+        &out.display().to_string(),
+        "--out",
+        &again.display().to_string(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).1.contains("already holds a bench"),
+        "{}",
+        text(&o).1
+    );
+    // A suite that is not the one the bench ran: refused, naming it.
+    let manifest = out.join("manifest.json");
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&m).unwrap();
+    v["plan"]["suite_hashes"]["facts"] = "0123456789abcdef".into();
+    std::fs::write(&manifest, v.to_string()).unwrap();
+    let o = ladder(&[
+        "rescore",
+        &out.display().to_string(),
+        "--out",
+        &dir.path().join("third").display().to_string(),
+    ]);
+    assert!(!o.status.success());
+    let e = text(&o).1;
+    assert!(
+        e.contains("suite facts on disk is not the one the bench"),
+        "{e}"
+    );
+}

@@ -28,6 +28,7 @@ mod merge;
 mod plan;
 mod records;
 mod replay;
+mod rescore;
 mod summary;
 
 pub use executor::{run, Progress};
@@ -39,6 +40,7 @@ pub use plan::{
 };
 pub use records::{read_results, Record, Results, Unreadable, SET_ASIDE};
 pub use replay::{differences, replay_mismatches};
+pub use rescore::{rescore, Rescored};
 pub use summary::{
     ablation, ablation_table, chance_level, chance_levels, compare, costs_table, summarise, table,
     AblationRow, Chance, Row,
