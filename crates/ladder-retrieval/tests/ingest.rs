@@ -90,6 +90,10 @@ async fn a_second_process_reads_a_collection_in_use_and_only_a_writer_is_refused
     );
     let copies = || std::fs::read_dir(data.join(".readers")).unwrap().count();
     assert_eq!(copies(), 1);
+    // Another store opened on the same root sweeps only copies nobody holds: not this one.
+    let third = EdgeStore::new(&data);
+    assert_eq!(copies(), 1, "a live reader's copy is never swept");
+    drop(third);
 
     // The writer is unharmed and still writes; the reader's copy goes with it.
     let changed = ingest(&kb, "help", embedder(), &writer, opts, |_, _| {})
@@ -102,6 +106,22 @@ async fn a_second_process_reads_a_collection_in_use_and_only_a_writer_is_refused
     drop(writer);
     let next = EdgeStore::new(&data);
     next.drop_collection("help").await.unwrap();
+    assert!(!data.join("help").exists());
+}
+
+/// A damaged folder (nobody holds it) is deleted by a drop, so `--recreate` can rebuild it.
+#[tokio::test]
+async fn a_damaged_folder_can_be_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("help/wal")).unwrap();
+    std::fs::write(data.join("help/garbage"), "not a shard").unwrap();
+    let store = EdgeStore::new(&data);
+    assert!(matches!(
+        store.count("help", None).await.unwrap_err(),
+        StoreError::Damaged { .. }
+    ));
+    store.drop_collection("help").await.unwrap();
     assert!(!data.join("help").exists());
 }
 

@@ -10,8 +10,10 @@
 //!   work; any write (an ingest with changes, `--recreate`, optimising) is refused with
 //!   [`StoreError::ReadOnly`], so only a writer waits. A copy taken while the other
 //!   process was writing shows as chunks out of date, which an ingest then refuses to
-//!   fix. Copies are deleted when their store is dropped, or by the next reader once the
-//!   process that made them has gone.
+//!   fix. A copy's folder is locked (`.lock`) from before it is made until it is removed;
+//!   copies are deleted when their store is dropped, or by the next store opened on the
+//!   root once nothing holds their lock (their process has gone). A damaged folder is
+//!   still deleted by `drop_collection`; one another process holds never is.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +42,13 @@ struct Open {
     shard: Arc<EdgeShard>,
     /// The folder of the copy when another process holds the collection.
     copy: Option<PathBuf>,
+    /// The lock on the copy's folder (its `.lock` file), held from before the copy is made
+    /// until the copy is removed, so no other reader's sweep takes it for a stale one.
+    guard: Option<Arc<std::fs::File>>,
 }
+
+/// The file each copy's folder is locked by.
+const LOCK: &str = ".lock";
 
 /// The folder under which readers keep their copies.
 const READERS: &str = ".readers";
@@ -119,6 +127,9 @@ fn payload_map(p: Option<qdrant_edge::Payload>) -> Map<String, Value> {
 
 impl EdgeStore {
     pub fn new(root: &Path) -> Self {
+        // Copies left by readers that have gone (a store kept for the whole process is
+        // never dropped, so its copies outlive it): removed by the next store to open here.
+        sweep_readers(&root.join(READERS));
         EdgeStore {
             root: root.to_path_buf(),
             shards: Mutex::new(HashMap::new()),
@@ -153,9 +164,10 @@ impl EdgeStore {
             Ok(shard) => Open {
                 shard: Arc::new(shard),
                 copy: None,
+                guard: None,
             },
             Err(e) if e.to_string().contains("WouldBlock") => {
-                let copy = self.read_copy(collection, &dir)?;
+                let (copy, guard) = self.read_copy(collection, &dir)?;
                 let shard = EdgeShard::load(&copy, None).map_err(|e| {
                     let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
                     StoreError::Busy {
@@ -168,6 +180,7 @@ impl EdgeStore {
                 Open {
                     shard: Arc::new(shard),
                     copy: Some(copy),
+                    guard: Some(Arc::new(guard)),
                 }
             }
             Err(e) => return Err(damaged(&dir, e.to_string())),
@@ -176,24 +189,36 @@ impl EdgeStore {
         Ok(Some(open))
     }
 
-    /// Copy a collection another process holds to a private folder, after removing the
-    /// copies of readers that have gone.
-    fn read_copy(&self, collection: &str, dir: &Path) -> Result<PathBuf, StoreError> {
+    /// Copy a collection another process holds to a private folder, locked before the copy
+    /// is made, after removing the copies of readers that have gone. Returns the copy and
+    /// its lock.
+    fn read_copy(
+        &self,
+        collection: &str,
+        dir: &Path,
+    ) -> Result<(PathBuf, std::fs::File), StoreError> {
         let readers = self.root.join(READERS);
         sweep_readers(&readers);
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let copy = readers
-            .join(format!("{}-{n}", std::process::id()))
-            .join(collection);
-        copy_dir(dir, &copy).map_err(|e| StoreError::Busy {
+        let own = readers.join(format!("{}-{n}", std::process::id()));
+        let failed = |e: std::io::Error| StoreError::Busy {
             path: format!(
                 "{} (a copy to read could not be made in {}: {e})",
                 dir.display(),
                 readers.display()
             ),
-        })?;
-        Ok(copy)
+        };
+        // A folder of this name left by a process that had this id is not ours to reuse.
+        if own.exists() {
+            std::fs::remove_dir_all(&own).map_err(failed)?;
+        }
+        std::fs::create_dir_all(&own).map_err(failed)?;
+        let guard = std::fs::File::create(own.join(LOCK)).map_err(failed)?;
+        guard.lock().map_err(failed)?;
+        let copy = own.join(collection);
+        copy_dir(dir, &copy).map_err(failed)?;
+        Ok((copy, guard))
     }
 
     fn existing(&self, collection: &str) -> Result<Arc<EdgeShard>, StoreError> {
@@ -212,7 +237,9 @@ impl EdgeStore {
             Some(Open { copy: Some(_), .. }) => Err(StoreError::ReadOnly {
                 path: self.dir(collection).display().to_string(),
             }),
-            Some(Open { shard, copy: None }) => Ok(shard),
+            Some(Open {
+                shard, copy: None, ..
+            }) => Ok(shard),
         }
     }
 }
@@ -221,11 +248,12 @@ impl Drop for EdgeStore {
     fn drop(&mut self) {
         let shards = std::mem::take(self.shards.get_mut().unwrap_or_else(|e| e.into_inner()));
         for (_, open) in shards {
-            let Open { shard, copy } = open;
+            let Open { shard, copy, guard } = open;
             drop(shard);
             if let Some(copy) = copy {
                 let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
             }
+            drop(guard);
         }
     }
 }
@@ -251,25 +279,25 @@ fn sweep_readers(readers: &Path) {
     let Ok(entries) = std::fs::read_dir(readers) else {
         return;
     };
-    let own = format!("{}-", std::process::id());
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&own) {
-            continue;
-        }
         let path = entry.path();
-        let held = std::fs::read_dir(&path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|c| wal_held(&c.path().join("wal")));
+        // A live reader holds its folder's lock from before its copy is made (this
+        // process's own live copies too: a lock is per open file), and Qdrant Edge the
+        // lock of the copy's write-ahead log once it is open.
+        let held = wal_held(&path.join(LOCK))
+            || std::fs::read_dir(&path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|c| wal_held(&c.path().join("wal")));
         if !held {
             let _ = std::fs::remove_dir_all(&path);
         }
     }
 }
 
-/// Whether another open file holds the lock of a write-ahead log folder.
+/// Whether another open file holds the lock of a file or folder (a copy's `.lock`, a
+/// write-ahead log's folder).
 fn wal_held(wal: &Path) -> bool {
     match std::fs::File::open(wal) {
         Ok(f) => matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)),
@@ -337,6 +365,7 @@ impl VectorStore for EdgeStore {
                         Open {
                             shard: Arc::clone(&shard),
                             copy: None,
+                            guard: None,
                         },
                     );
                 shard
@@ -361,15 +390,28 @@ impl VectorStore for EdgeStore {
     }
 
     async fn drop_collection(&self, collection: &str) -> Result<(), StoreError> {
-        // Never delete a folder another process holds.
-        if self.dir(collection).exists() {
-            self.writable(collection)?;
+        // Never delete a folder another process holds (its write-ahead log is locked);
+        // a damaged one is deleted (that is what `--recreate` is for).
+        let dir = self.dir(collection);
+        let ours = self
+            .shards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(collection)
+            .map(|o| o.copy.is_none());
+        let held = match ours {
+            Some(mine) => !mine,
+            None => wal_held(&dir.join("wal")),
+        };
+        if held {
+            return Err(StoreError::ReadOnly {
+                path: dir.display().to_string(),
+            });
         }
         self.shards
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(collection);
-        let dir = self.dir(collection);
         if dir.exists() {
             std::fs::remove_dir_all(&dir)
                 .map_err(|e| backend(format!("cannot delete {}: {e}", dir.display())))?;
