@@ -1635,6 +1635,13 @@ fn rescore_judges_a_folder_again_and_lists_what_changed() {
     assert_eq!(new["score"]["success"].as_bool(), Some(judged));
     let trace = new["trace"].as_str().unwrap();
     assert!(again.join(trace).is_file(), "the trace is copied");
+    let beside = again.join(trace).with_extension("score.json");
+    let beside: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(beside).unwrap()).unwrap();
+    assert_eq!(
+        beside["judge"], new["score"]["judge"],
+        "the new score beside the trace"
+    );
     assert_eq!(
         std::fs::read_to_string(&results).unwrap(),
         old,

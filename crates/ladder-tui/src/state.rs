@@ -20,6 +20,9 @@ pub struct Pane {
     /// Text streamed by each call in flight, in the order they started (a debate's agents
     /// write at once: one stream each, never mixed).
     pub streaming: Vec<Stream>,
+    /// Calls whose `ModelCall` event has arrived: a token of theirs that comes later (tokens
+    /// and events travel apart) starts no stream.
+    pub finished_calls: std::collections::BTreeSet<u64>,
     /// The run's score line, once known.
     pub score: Option<String>,
     /// Why it was scored so: the judge's failed checks ("what: why"), once scored.

@@ -75,8 +75,14 @@ pub fn update(app: &mut App, msg: Msg) {
         Msg::Event { pane, event } => {
             if let Some(p) = app.panes.get_mut(pane) {
                 let following = p.events.is_empty() || p.selected + 1 >= p.events.len();
-                if let EventKind::ModelCall { call, .. } = &event.kind {
-                    p.streaming.retain(|s| s.call != *call);
+                match &event.kind {
+                    EventKind::ModelCall { call, .. } => {
+                        p.streaming.retain(|s| s.call != *call);
+                        p.finished_calls.insert(*call);
+                    }
+                    // A failed call traces no ModelCall: nothing streams past an error.
+                    EventKind::Error { .. } => p.streaming.clear(),
+                    _ => {}
                 }
                 p.push(event);
                 if following {
@@ -90,7 +96,11 @@ pub fn update(app: &mut App, msg: Msg) {
             agent,
             text,
         } => {
-            if let Some(p) = app.panes.get_mut(pane) {
+            if let Some(p) = app
+                .panes
+                .get_mut(pane)
+                .filter(|p| !p.finished_calls.contains(&call))
+            {
                 match p.streaming.iter_mut().find(|s| s.call == call) {
                     Some(s) => s.text.push_str(&text),
                     None => p.streaming.push(Stream { call, agent, text }),

@@ -308,10 +308,12 @@ fn pane_view(frame: &mut Frame, area: Rect, pane: &Pane, focused: bool, captions
             ..inner
         },
     );
+    // The newest calls when there are more than fit.
+    let skip = pane.streaming.len().saturating_sub(streaming as usize);
     let lines: Vec<Line> = pane
         .streaming
         .iter()
-        .take(streaming as usize)
+        .skip(skip)
         .map(|s| Line::from(stream_line(s, inner.width as usize)))
         .collect();
     frame.render_widget(

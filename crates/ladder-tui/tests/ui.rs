@@ -786,6 +786,31 @@ fn agents_streaming_at_once_are_shown_apart() {
     );
     let calls: Vec<u64> = app.panes[0].streaming.iter().map(|s| s.call).collect();
     assert_eq!(calls, vec![10, 12]);
+    // A token of call 11 that arrives after its event (tokens and events travel apart)
+    // starts no stream again.
+    update(
+        &mut app,
+        Msg::Token {
+            pane: 0,
+            call: 11,
+            agent: Some("skeptic".into()),
+            text: "late".into(),
+        },
+    );
+    assert_eq!(app.panes[0].streaming.len(), 2);
+    // A failed call traces an error and no ModelCall: the lines go.
+    let mut error = trace("sea-002-scaffold.jsonl").events[0].clone();
+    error.kind = EventKind::Error {
+        message: "the model failed".into(),
+    };
+    update(
+        &mut app,
+        Msg::Event {
+            pane: 0,
+            event: error,
+        },
+    );
+    assert!(app.panes[0].streaming.is_empty());
 }
 
 /// The picker's search, over every committed suite's tasks: each query lists only the

@@ -95,13 +95,20 @@ pub fn rescore(dir: &Path, out: &Path) -> Result<(Manifest, Vec<Record>, Rescore
             }
             Err(why) => done.kept.push(format!("{what}: {why}")),
         }
-        if !r.trace.is_empty() {
-            let from = dir.join(&r.trace);
+        // The trace copied under traces/ by its file name (never onto the original), with
+        // the new score beside it as a run writes one (the TUI reads it).
+        let from = dir.join(&r.trace);
+        if let (false, Some(name)) = (r.trace.is_empty(), Path::new(&r.trace).file_name()) {
             if from.is_file() {
-                let to = out.join(&r.trace);
-                std::fs::create_dir_all(to.parent().unwrap_or(out))
-                    .map_err(io("cannot create", out))?;
-                std::fs::copy(&from, &to).map_err(io("cannot copy", &from))?;
+                let to = PathBuf::from("traces").join(name);
+                std::fs::create_dir_all(out.join("traces")).map_err(io("cannot create", out))?;
+                std::fs::copy(&from, out.join(&to)).map_err(io("cannot copy", &from))?;
+                if let Some(score) = &r.score {
+                    let path = out.join(&to).with_extension("score.json");
+                    let text = serde_json::to_string_pretty(score).unwrap_or_default();
+                    std::fs::write(&path, text).map_err(io("cannot write", &path))?;
+                }
+                r.trace = to.to_string_lossy().into_owned();
             }
         }
         rescored.push(r);
@@ -124,6 +131,9 @@ fn judge_again(
         .outcome
         .as_ref()
         .ok_or("it has no outcome (it never ran)")?;
+    if r.trace.is_empty() {
+        return Err("it has no trace".into());
+    }
     let suite = suites.get(&r.suite).ok_or("its suite is not loaded")?;
     let task = suite
         .task(&r.task)
