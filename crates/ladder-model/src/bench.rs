@@ -463,18 +463,7 @@ pub async fn parallel(
         alternate(config.rounds, progress, |parallel| async move {
             let mut tokens = 0;
             for calls in round_calls {
-                if parallel {
-                    for r in model
-                        .chat_batch(session, calls, vec![None; calls.len()])
-                        .await
-                    {
-                        tokens += r?.usage.completion_tokens;
-                    }
-                } else {
-                    for c in calls {
-                        tokens += model.chat(c, None).await?.usage.completion_tokens;
-                    }
-                }
+                tokens += completion_tokens(model, session, calls, parallel).await?;
             }
             Ok(tokens)
         })
@@ -488,6 +477,30 @@ pub async fn parallel(
         sequential_tokens,
         parallel_tokens,
     })
+}
+
+/// Run `calls` as one batch of parallel sequences (`together`) or one after another, and
+/// count the tokens they generated: the two sides of the batching benchmarks.
+async fn completion_tokens(
+    model: &LocalModel,
+    session: &ladder_core::Session,
+    calls: &[ChatRequest],
+    together: bool,
+) -> Result<u64, ModelError> {
+    let mut tokens = 0;
+    if together {
+        for r in model
+            .chat_batch(session, calls, vec![None; calls.len()])
+            .await
+        {
+            tokens += r?.usage.completion_tokens;
+        }
+    } else {
+        for c in calls {
+            tokens += model.chat(c, None).await?.usage.completion_tokens;
+        }
+    }
+    Ok(tokens)
 }
 
 /// The shared-prefix benchmark's figures.
@@ -779,22 +792,7 @@ pub async fn sequences(
         let ([sequential, batched], [sequential_tokens, batched_tokens]) = alternate(
             config.rounds,
             |_| {},
-            |together| async move {
-                let mut tokens = 0;
-                if together {
-                    for r in model
-                        .chat_batch(session, calls, vec![None; calls.len()])
-                        .await
-                    {
-                        tokens += r?.usage.completion_tokens;
-                    }
-                } else {
-                    for c in calls {
-                        tokens += model.chat(c, None).await?.usage.completion_tokens;
-                    }
-                }
-                Ok(tokens)
-            },
+            |together| completion_tokens(model, session, calls, together),
         )
         .await?;
         let rate = |tokens: u64, ms: f64| {
