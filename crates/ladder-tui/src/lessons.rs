@@ -6,7 +6,7 @@ use ladder_core::trace::{Event, EventKind, SlotSource};
 use ladder_core::Task;
 
 use crate::state::{Pane, TaskCard};
-use crate::view::cut;
+use crate::view::{count, cut, hit_names};
 
 /// One lesson.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,16 +221,8 @@ fn run_story(p: &Pane) -> String {
         0 => "asked the user nothing".to_string(),
         n => format!(
             "asked {} in {} ({})",
-            if n == 1 {
-                "1 question".into()
-            } else {
-                format!("{n} questions")
-            },
-            if m.user_turns == 1 {
-                "1 turn".into()
-            } else {
-                format!("{} turns", m.user_turns)
-            },
+            count(n as u64, "question"),
+            count(m.user_turns, "turn"),
             questions
                 .iter()
                 .map(|q| format!("\"{}\"", cut(q, 60)))
@@ -368,23 +360,11 @@ fn questions(p: &Pane) -> Vec<String> {
 }
 
 /// The documents the run's searches found, each once, in the order first found.
-fn searched(p: &Pane) -> Vec<String> {
-    let mut docs: Vec<String> = Vec::new();
-    for e in &p.events {
-        if let EventKind::Retrieval { hits, .. } = &e.kind {
-            for h in hits {
-                let name = if h.title.is_empty() {
-                    &h.document
-                } else {
-                    &h.title
-                };
-                if !docs.contains(name) {
-                    docs.push(name.clone());
-                }
-            }
-        }
-    }
-    docs
+fn searched(p: &Pane) -> Vec<&str> {
+    hit_names(p.events.iter().flat_map(|e| match &e.kind {
+        EventKind::Retrieval { hits, .. } => hits.as_slice(),
+        _ => &[],
+    }))
 }
 
 /// The run's final answer and picks.

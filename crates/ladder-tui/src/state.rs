@@ -460,7 +460,12 @@ impl Picker {
 
     /// The selected task, when the search lets it through.
     pub fn current(&self) -> Option<&TaskCard> {
-        self.visible()
+        self.current_in(&self.visible())
+    }
+
+    /// The selected task, when it is among `visible` (what [`Picker::visible`] returned).
+    pub fn current_in(&self, visible: &[usize]) -> Option<&TaskCard> {
+        visible
             .contains(&self.selected)
             .then(|| self.tasks.get(self.selected))
             .flatten()

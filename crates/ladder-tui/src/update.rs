@@ -370,8 +370,9 @@ fn search_key(p: &mut crate::state::Picker, key: Key) -> bool {
         }
         _ => return false,
     }
-    if !p.visible().contains(&p.selected) {
-        if let Some(&first) = p.visible().first() {
+    let visible = p.visible();
+    if !visible.contains(&p.selected) {
+        if let Some(&first) = visible.first() {
             p.selected = first;
         }
     }

@@ -1,6 +1,6 @@
 //! Drawing: a pure function of the state onto a frame.
 
-use ladder_core::trace::{Actor, Event, EventKind};
+use ladder_core::trace::{Actor, Event, EventKind, TraceHit};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -61,17 +61,7 @@ pub fn summary(e: &Event) -> String {
         ),
         EventKind::Retrieval { query, hits, .. } => {
             // Each document once, the first six (a catalogue search returns every chunk).
-            let mut names: Vec<&str> = Vec::new();
-            for h in hits {
-                let name = if h.title.is_empty() {
-                    &h.document
-                } else {
-                    &h.title
-                };
-                if !names.contains(&name.as_str()) {
-                    names.push(name);
-                }
-            }
+            let mut names = hit_names(hits);
             let more = match names.len().saturating_sub(6) {
                 0 => String::new(),
                 n => format!(" and {n} more"),
@@ -168,8 +158,25 @@ pub fn detail(e: &Event) -> String {
     }
 }
 
+/// The documents of `hits` by title (their id when untitled), each once, in the order
+/// first hit.
+pub(crate) fn hit_names<'a>(hits: impl IntoIterator<Item = &'a TraceHit>) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for h in hits {
+        let name = if h.title.is_empty() {
+            &h.document
+        } else {
+            &h.title
+        };
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// `n` and the noun, plural unless `n` is 1 ("1 turn", "2 turns", "0 calls").
-fn count(n: u64, noun: &str) -> String {
+pub(crate) fn count(n: u64, noun: &str) -> String {
     format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
@@ -492,12 +499,13 @@ fn highlight(text: String, on: bool) -> Line<'static> {
 }
 
 fn picker_view(frame: &mut Frame, area: Rect, p: &Picker) {
+    let visible = p.visible();
+    let current = p.current_in(&visible);
     let card_rows = if p.show_hidden {
-        p.current().map(|t| t.hidden.len() as u16 + 1).unwrap_or(0)
+        current.map(|t| t.hidden.len() as u16 + 1).unwrap_or(0)
     } else {
         0
     };
-    let visible = p.visible();
     let [list, detail] = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Min(4), Constraint::Length(6 + card_rows)])
@@ -544,7 +552,7 @@ fn picker_view(frame: &mut Frame, area: Rect, p: &Picker) {
             p.query
         )));
     }
-    if let Some(t) = p.current() {
+    if let Some(t) = current {
         lines.push(Line::from(format!(
             "{} {}: \"{}\"",
             t.suite, t.id, t.opening
