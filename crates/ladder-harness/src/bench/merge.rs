@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::plan::{model_label, Manifest, ModelEntry, Plan, MANIFEST};
-use super::records::{Appender, Record, RESULTS};
+use super::records::{copy_trace, holds_bench, Appender, Record, RESULTS};
 use crate::run::io;
 use crate::HarnessError;
 
@@ -61,7 +61,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Vec<Record>), Ha
             "give at least two bench folders to merge".into(),
         ));
     }
-    if out.join(MANIFEST).exists() || out.join(RESULTS).exists() {
+    if holds_bench(out) {
         return Err(HarnessError::Choose(format!(
             "{} already holds a bench; choose a new folder for the merge",
             out.display()
@@ -114,18 +114,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Vec<Record>), Ha
             if single {
                 r.model = model_label(&manifest.plan.model);
             }
-            if !r.trace.is_empty() {
-                let from = dir.join(&r.trace);
-                let name = Path::new(&r.trace)
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let to = PathBuf::from("traces").join(&r.model).join(name);
-                if from.is_file() {
-                    std::fs::create_dir_all(out.join(&to).parent().unwrap_or(out))
-                        .map_err(io("cannot create", out))?;
-                    std::fs::copy(&from, out.join(&to)).map_err(io("cannot copy", &from))?;
-                }
+            let into = PathBuf::from("traces").join(&r.model);
+            if let Some((to, _)) = copy_trace(dir, &r.trace, out, &into)? {
                 r.trace = to.to_string_lossy().into_owned();
             }
             records.push(r);

@@ -30,6 +30,38 @@ use crate::HarnessError;
 /// The results' file name in a bench folder.
 pub(super) const RESULTS: &str = "results.jsonl";
 
+/// Whether `out` already holds a bench (its manifest or its results): a folder that
+/// `merge` and `rescore` write anew must not.
+pub(super) fn holds_bench(out: &Path) -> bool {
+    out.join(MANIFEST).exists() || out.join(RESULTS).exists()
+}
+
+/// A record's trace `trace` (relative to the bench folder `dir`) copied by its file name
+/// into `out/into`: its path relative to `out`, and whether there was a file to copy.
+/// None when the record names no trace.
+pub(super) fn copy_trace(
+    dir: &Path,
+    trace: &str,
+    out: &Path,
+    into: &Path,
+) -> Result<Option<(PathBuf, bool)>, HarnessError> {
+    if trace.is_empty() {
+        return Ok(None);
+    }
+    let from = dir.join(trace);
+    let name = Path::new(trace)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let to = into.join(name);
+    let copied = from.is_file();
+    if copied {
+        std::fs::create_dir_all(out.join(into)).map_err(io("cannot create", out))?;
+        std::fs::copy(&from, out.join(&to)).map_err(io("cannot copy", &from))?;
+    }
+    Ok(Some((to, copied)))
+}
+
 /// Where `--resume` keeps the lines of `results.jsonl` it could not read.
 pub const SET_ASIDE: &str = "results.unreadable.jsonl";
 

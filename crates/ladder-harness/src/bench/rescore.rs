@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::plan::{Manifest, MANIFEST};
-use super::records::{Appender, Record, RESULTS};
+use super::records::{copy_trace, holds_bench, Appender, Record, RESULTS};
 use crate::run::io;
 use crate::HarnessError;
 
@@ -33,7 +33,7 @@ pub struct Rescored {
 
 /// Judge every run of the bench folder `dir` again into the new folder `out`.
 pub fn rescore(dir: &Path, out: &Path) -> Result<(Manifest, Vec<Record>, Rescored), HarnessError> {
-    if out.join(MANIFEST).exists() || out.join(RESULTS).exists() {
+    if holds_bench(out) {
         return Err(HarnessError::Choose(format!(
             "{} already holds a bench; choose a new folder for the rescored runs",
             out.display()
@@ -97,19 +97,13 @@ pub fn rescore(dir: &Path, out: &Path) -> Result<(Manifest, Vec<Record>, Rescore
         }
         // The trace copied under traces/ by its file name (never onto the original), with
         // the new score beside it as a run writes one (the TUI reads it).
-        let from = dir.join(&r.trace);
-        if let (false, Some(name)) = (r.trace.is_empty(), Path::new(&r.trace).file_name()) {
-            if from.is_file() {
-                let to = PathBuf::from("traces").join(name);
-                std::fs::create_dir_all(out.join("traces")).map_err(io("cannot create", out))?;
-                std::fs::copy(&from, out.join(&to)).map_err(io("cannot copy", &from))?;
-                if let Some(score) = &r.score {
-                    let path = out.join(&to).with_extension("score.json");
-                    let text = serde_json::to_string_pretty(score).unwrap_or_default();
-                    std::fs::write(&path, text).map_err(io("cannot write", &path))?;
-                }
-                r.trace = to.to_string_lossy().into_owned();
+        if let Some((to, true)) = copy_trace(dir, &r.trace, out, Path::new("traces"))? {
+            if let Some(score) = &r.score {
+                let path = out.join(&to).with_extension("score.json");
+                let text = serde_json::to_string_pretty(score).unwrap_or_default();
+                std::fs::write(&path, text).map_err(io("cannot write", &path))?;
             }
+            r.trace = to.to_string_lossy().into_owned();
         }
         rescored.push(r);
     }
