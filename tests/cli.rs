@@ -1330,11 +1330,10 @@ fn a_dry_run_estimates_the_time_from_earlier_benches_on_this_machine() {
     assert!(!dir.path().join("b").exists(), "a dry run writes nothing");
 }
 
-#[test]
-fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("two");
-    let o = ladder(&[
+/// `direct` on facts-001 benched with each of `models` (and `extra` flags) into `out`.
+fn bench_direct_on_facts_001(models: &[&str], extra: &[&str], out: &Path, data: &Path) -> Output {
+    let (out, data) = (out.display().to_string(), data.display().to_string());
+    let mut args = vec![
         "bench",
         "--strategies",
         "direct",
@@ -1342,17 +1341,28 @@ fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
         "facts",
         "--tasks",
         "facts-001",
-        "--model",
-        "smollm2-135m",
-        "--model",
-        "replay:fixtures/runs/replay-small/cassette.jsonl",
-        "--concurrency",
-        "1",
-        "--out",
-        &out.display().to_string(),
-        "--data",
-        &dir.path().join("data").display().to_string(),
-    ]);
+    ];
+    for m in models {
+        args.extend(["--model", m]);
+    }
+    args.extend(extra);
+    args.extend(["--out", &out, "--data", &data]);
+    ladder(&args)
+}
+
+#[test]
+fn a_bench_runs_every_strategy_with_every_model_and_labels_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("two");
+    let o = bench_direct_on_facts_001(
+        &[
+            "smollm2-135m",
+            "replay:fixtures/runs/replay-small/cassette.jsonl",
+        ],
+        &["--concurrency", "1"],
+        &out,
+        &dir.path().join("data"),
+    );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
     assert!(
@@ -1576,22 +1586,12 @@ fn validate_checks_a_suites_pipeline_toml_as_the_scaffold_reads_it() {
 fn rescore_judges_a_folder_again_and_lists_what_changed() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench");
-    let data = dir.path().join("data").display().to_string();
-    let o = ladder(&[
-        "bench",
-        "--strategies",
-        "direct",
-        "--suites",
-        "facts",
-        "--tasks",
-        "facts-001",
-        "--model",
-        "replay:fixtures/runs/replay-small/cassette.jsonl",
-        "--out",
-        &out.display().to_string(),
-        "--data",
-        &data,
-    ]);
+    let o = bench_direct_on_facts_001(
+        &["replay:fixtures/runs/replay-small/cassette.jsonl"],
+        &[],
+        &out,
+        &dir.path().join("data"),
+    );
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}\n{stderr}");
     // As an older judge might have left it: another version, the opposite verdict.
