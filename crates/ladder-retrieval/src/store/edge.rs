@@ -40,11 +40,25 @@ pub struct EdgeStore {
 struct Open {
     // Dropped before the copy's folder is removed (fields drop in order).
     shard: Arc<EdgeShard>,
-    /// The folder of the copy when another process holds the collection.
-    copy: Option<PathBuf>,
-    /// The lock on the copy's folder (its `.lock` file), held from before the copy is made
-    /// until the copy is removed, so no other reader's sweep takes it for a stale one.
-    guard: Option<Arc<std::fs::File>>,
+    /// The copy read when another process holds the collection.
+    copy: Option<Copy>,
+}
+
+/// A reader's private copy of a collection another process holds.
+#[derive(Clone)]
+struct Copy {
+    /// The copy's own folder under `.readers/` (the collection's copy is inside it).
+    folder: PathBuf,
+    /// The lock on `folder`'s `.lock` file, held from before the copy is made until it is
+    /// removed, so no other reader's sweep takes it for a stale one.
+    _guard: Arc<std::fs::File>,
+}
+
+impl Copy {
+    /// Delete the copy (its lock goes after it).
+    fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
 }
 
 /// The file each copy's folder is locked by.
@@ -156,47 +170,43 @@ impl EdgeStore {
         if !dir.exists() {
             return Ok(None);
         }
-        let damaged = |path: &Path, reason: String| StoreError::Damaged {
-            path: path.display().to_string(),
-            reason,
-        };
         let open = match EdgeShard::load(&dir, None) {
             Ok(shard) => Open {
                 shard: Arc::new(shard),
                 copy: None,
-                guard: None,
             },
             Err(e) if e.to_string().contains("WouldBlock") => {
-                let (copy, guard) = self.read_copy(collection, &dir)?;
-                let shard = EdgeShard::load(&copy, None).map_err(|e| {
-                    let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
-                    StoreError::Busy {
-                        path: format!(
-                            "{} (a copy to read could not be opened: {e})",
-                            dir.display()
-                        ),
+                let copy = self.read_copy(collection, &dir)?;
+                match EdgeShard::load(&copy.folder.join(collection), None) {
+                    Ok(shard) => Open {
+                        shard: Arc::new(shard),
+                        copy: Some(copy),
+                    },
+                    Err(e) => {
+                        copy.remove();
+                        return Err(StoreError::Busy {
+                            path: format!(
+                                "{} (a copy to read could not be opened: {e})",
+                                dir.display()
+                            ),
+                        });
                     }
-                })?;
-                Open {
-                    shard: Arc::new(shard),
-                    copy: Some(copy),
-                    guard: Some(Arc::new(guard)),
                 }
             }
-            Err(e) => return Err(damaged(&dir, e.to_string())),
+            Err(e) => {
+                return Err(StoreError::Damaged {
+                    path: dir.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
         };
         shards.insert(collection.to_string(), open.clone());
         Ok(Some(open))
     }
 
     /// Copy a collection another process holds to a private folder, locked before the copy
-    /// is made, after removing the copies of readers that have gone. Returns the copy and
-    /// its lock.
-    fn read_copy(
-        &self,
-        collection: &str,
-        dir: &Path,
-    ) -> Result<(PathBuf, std::fs::File), StoreError> {
+    /// is made, after removing the copies of readers that have gone.
+    fn read_copy(&self, collection: &str, dir: &Path) -> Result<Copy, StoreError> {
         let readers = self.root.join(READERS);
         sweep_readers(&readers);
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -216,9 +226,11 @@ impl EdgeStore {
         std::fs::create_dir_all(&own).map_err(failed)?;
         let guard = std::fs::File::create(own.join(LOCK)).map_err(failed)?;
         guard.lock().map_err(failed)?;
-        let copy = own.join(collection);
-        copy_dir(dir, &copy).map_err(failed)?;
-        Ok((copy, guard))
+        copy_dir(dir, &own.join(collection)).map_err(failed)?;
+        Ok(Copy {
+            folder: own,
+            _guard: Arc::new(guard),
+        })
     }
 
     fn existing(&self, collection: &str) -> Result<Arc<EdgeShard>, StoreError> {
@@ -237,9 +249,7 @@ impl EdgeStore {
             Some(Open { copy: Some(_), .. }) => Err(StoreError::ReadOnly {
                 path: self.dir(collection).display().to_string(),
             }),
-            Some(Open {
-                shard, copy: None, ..
-            }) => Ok(shard),
+            Some(Open { shard, copy: None }) => Ok(shard),
         }
     }
 }
@@ -248,12 +258,11 @@ impl Drop for EdgeStore {
     fn drop(&mut self) {
         let shards = std::mem::take(self.shards.get_mut().unwrap_or_else(|e| e.into_inner()));
         for (_, open) in shards {
-            let Open { shard, copy, guard } = open;
+            let Open { shard, copy } = open;
             drop(shard);
             if let Some(copy) = copy {
-                let _ = std::fs::remove_dir_all(copy.parent().unwrap_or(&copy));
+                copy.remove();
             }
-            drop(guard);
         }
     }
 }
@@ -365,7 +374,6 @@ impl VectorStore for EdgeStore {
                         Open {
                             shard: Arc::clone(&shard),
                             copy: None,
-                            guard: None,
                         },
                     );
                 shard
