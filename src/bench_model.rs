@@ -39,6 +39,11 @@ pub struct BenchModelArgs {
     /// Rounds of that debate.
     #[arg(long, default_value_t = 2)]
     pub debate_rounds: usize,
+    /// Agents in the prefix-reuse-across-batches test (a draft round, then a revision
+    /// round that extends it, each one batch: fresh contexts against the run's session);
+    /// 0 skips it.
+    #[arg(long, default_value_t = 2)]
+    pub batch_agents: usize,
     /// Runs in the shared-system-prefix test (each a new session after the same system
     /// prompt); 0 skips it.
     #[arg(long, default_value_t = 6)]
@@ -68,6 +73,7 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         prefix_turns,
         parallel_agents,
         debate_rounds,
+        batch_agents,
         shared_runs,
         sequences,
         sequence_tokens,
@@ -134,6 +140,15 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         })
         .await
         .context("the parallel-decoding benchmark failed")?;
+        print!("{}", report.table());
+    }
+    if batch_agents > 0 {
+        eprintln!("bench-model: prefix reuse across batches, {batch_agents} agents");
+        let report = ladder_model::bench::batch_reuse(&config, batch_agents, |r| {
+            eprintln!("  round {r}/{rounds} done")
+        })
+        .await
+        .context("the batch-reuse benchmark failed")?;
         print!("{}", report.table());
     }
     if shared_runs > 0 {

@@ -81,6 +81,12 @@ pub(crate) struct ModelArgs {
     /// as parallel sequences sharing their prompt prefix (local model only).
     #[arg(long)]
     no_parallel: bool,
+    /// Keep prefix reuse for a run's calls one after another, but decode each batch of
+    /// concurrent calls in a fresh context instead of the run's own, so a debate's revision
+    /// round evaluates its draft round's prompts again (local model only; the A side of
+    /// the batch-reuse measurement in BENCHMARKS.md).
+    #[arg(long)]
+    no_batch_reuse: bool,
 }
 
 impl ModelArgs {
@@ -122,6 +128,7 @@ impl ModelArgs {
                 no_prefix_cache: self.no_prefix_cache,
                 no_shared_prefix: self.no_shared_prefix,
                 no_parallel: self.no_parallel,
+                no_batch_reuse: self.no_batch_reuse,
             },
         )
         .context("cannot open the model")

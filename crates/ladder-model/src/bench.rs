@@ -479,6 +479,150 @@ pub async fn parallel(
     })
 }
 
+/// The batch-reuse benchmark's figures.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReuseReport {
+    pub agents: usize,
+    pub rounds: usize,
+    /// Prompt tokens of the revision round (the same on both sides: the drafts are the
+    /// same, since the draft round is the same).
+    pub revise_prompt_tokens: u64,
+    /// Of those, served from a cache: a fresh context per batch, and the session's.
+    pub cached_apart: u64,
+    pub cached_reused: u64,
+    /// Median wall time of the whole debate (draft round, then revision round), each way.
+    pub apart_ms: f64,
+    pub reused_ms: f64,
+    /// Whether the revision texts were byte-identical on both sides.
+    pub same_text: bool,
+}
+
+impl BatchReuseReport {
+    pub fn table(&self) -> String {
+        format!(
+            "\nPrefix reuse across batches: {} agents, a draft round then a revision round whose \
+             prompts extend it (each round one batch), median of {} rounds\n\
+             | side | debate ms | revision prompt tokens cached |\n|---|---|---|\n\
+             | a fresh context per batch | {:.0} | {} of {} |\n\
+             | the run's session (sequences kept) | {:.0} | {} of {} |\n\
+             speed-up (fresh / session): {:.2}x; revision texts {}\n",
+            self.agents,
+            self.rounds,
+            self.apart_ms,
+            self.cached_apart,
+            self.revise_prompt_tokens,
+            self.reused_ms,
+            self.cached_reused,
+            self.revise_prompt_tokens,
+            if self.reused_ms > 0.0 {
+                self.apart_ms / self.reused_ms
+            } else {
+                0.0
+            },
+            if self.same_text {
+                "byte-identical"
+            } else {
+                "differ (the prompt evaluated in other parts: see the local backend's docs)"
+            }
+        )
+    }
+}
+
+/// A debate as the scaffold runs it: `agents` draft in one batch (a long system prompt
+/// with notes, a role each, 48 tokens), then revise in a second batch whose prompts extend
+/// each agent's own draft prompt with its draft and the others'. Alternately each batch in
+/// a fresh session (a fresh context: today's cost without reuse across batches) and both
+/// in one session, whose sequences keep the draft round's cells for the revision round.
+pub async fn batch_reuse(
+    config: &BenchConfig,
+    agents: usize,
+    progress: impl FnMut(usize),
+) -> Result<BatchReuseReport, ModelError> {
+    let mut cfg = config.model.clone();
+    cfg.prefix_cache = true;
+    cfg.parallel = true;
+    cfg.shared_prefixes = false; // across runs: `shared` measures that
+    let model = LocalModel::load(&cfg)?;
+    let agents = agents.max(2);
+    let notes =
+        "Gullby Cove is a quiet cove three hours from Ostby, good for diving and kayaking. "
+            .repeat(10);
+    let opening = "I'd like to go to the seaside next week, sort it out for me.";
+    let drafts: Vec<ChatRequest> = (0..agents)
+        .map(|a| {
+            greedy(
+                vec![
+                    Message::system(format!(
+                        "You are one of several travel assistants drafting an answer together.                          Your role: agent {a}. Notes: {notes}"
+                    )),
+                    Message::user(opening),
+                ],
+                48,
+            )
+        })
+        .collect();
+    let revisions = |texts: &[String]| -> Vec<ChatRequest> {
+        drafts
+            .iter()
+            .enumerate()
+            .map(|(a, d)| {
+                let mut r = d.clone();
+                let others: Vec<String> = texts
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, _)| *b != a)
+                    .map(|(b, t)| format!("[agent {b}] {}", t.trim()))
+                    .collect();
+                r.messages.push(Message::assistant(texts[a].trim()));
+                r.messages.push(Message::user(format!(
+                    "Revise your draft after the others' drafts:\n{}",
+                    others.join("\n")
+                )));
+                r
+            })
+            .collect()
+    };
+    model.chat(&drafts[0], None).await?; // warm up
+    let (model, drafts, revisions) = (&model, &drafts, &revisions);
+    type Figures = (u64, u64, Vec<String>);
+    let ([apart, reused], [apart_figures, reused_figures]): (_, [Figures; 2]) =
+        alternate(config.rounds, progress, |reuse| async move {
+            let session = ladder_core::Session::new();
+            let mut texts = Vec::new();
+            for r in model
+                .chat_batch(&session, drafts, vec![None; drafts.len()])
+                .await
+            {
+                texts.push(r?.text);
+            }
+            let fresh = ladder_core::Session::new();
+            let second = if reuse { &session } else { &fresh };
+            let calls = revisions(&texts);
+            let (mut prompt, mut cached, mut out) = (0, 0, Vec::new());
+            for r in model
+                .chat_batch(second, &calls, vec![None; calls.len()])
+                .await
+            {
+                let r = r?;
+                prompt += r.usage.prompt_tokens;
+                cached += r.usage.cached_tokens;
+                out.push(r.text);
+            }
+            Ok((prompt, cached, out))
+        })
+        .await?;
+    Ok(BatchReuseReport {
+        agents,
+        rounds: config.rounds,
+        revise_prompt_tokens: reused_figures.0,
+        cached_apart: apart_figures.1,
+        cached_reused: reused_figures.1,
+        apart_ms: median(apart),
+        reused_ms: median(reused),
+        same_text: apart_figures.2 == reused_figures.2,
+    })
+}
+
 /// Run `calls` as one batch of parallel sequences (`together`) or one after another, and
 /// count the tokens they generated: the two sides of the batching benchmarks.
 async fn completion_tokens(

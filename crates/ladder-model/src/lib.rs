@@ -126,6 +126,8 @@ pub struct OpenOptions {
     pub no_shared_prefix: bool,
     /// Run a batch of calls one after another instead of as parallel sequences (local).
     pub no_parallel: bool,
+    /// Decode each batch of calls in a fresh context instead of the run's session (local).
+    pub no_batch_reuse: bool,
 }
 
 #[cfg(feature = "llama")]
@@ -137,6 +139,7 @@ fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
     config.prefix_cache = !options.no_prefix_cache;
     config.shared_prefixes = !options.no_shared_prefix;
     config.parallel = !options.no_parallel;
+    config.batch_reuse = !options.no_batch_reuse;
     config
 }
 

@@ -469,6 +469,80 @@ async fn each_call_of_a_batch_gets_the_bytes_of_its_prompt_evaluated_in_the_same
     }
 }
 
+/// The revision round of a two-agent debate after its draft round in `session`, with the
+/// agents in the order given: each agent's draft prompt, its draft, the other's draft.
+fn revisions(drafts: &[ChatRequest], texts: &[String], order: &[usize]) -> Vec<ChatRequest> {
+    order
+        .iter()
+        .map(|&a| {
+            let mut r = drafts[a].clone();
+            r.messages.push(Message::assistant(texts[a].trim()));
+            r.messages.push(Message::user(format!(
+                "Revise your draft after the other's: {}",
+                texts[1 - a].trim()
+            )));
+            r
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_revision_batch_in_the_session_starts_from_each_agents_draft_cells() {
+    let mut config = LocalConfig::new(default_model_path());
+    config.shared_prefixes = false;
+    let m = LocalModel::load(&config).unwrap();
+    let drafts: Vec<ChatRequest> = debate_calls().into_iter().take(2).collect();
+    let ok = |rs: Vec<Result<ladder_core::ChatResponse, ladder_core::ModelError>>| {
+        rs.into_iter()
+            .map(|r| r.expect("the call succeeds"))
+            .collect::<Vec<_>>()
+    };
+    // One run: the draft round, then the revision round with the agents swapped (each
+    // finds its own sequence), then one sequential call that extends agent 0's revision.
+    let debate = |session: ladder_core::Session| {
+        let (m, drafts) = (&m, &drafts);
+        async move {
+            let first = ok(m.chat_batch(&session, drafts, vec![None, None]).await);
+            let texts: Vec<String> = first.iter().map(|r| r.text.clone()).collect();
+            let calls = revisions(drafts, &texts, &[1, 0]);
+            let second = ok(m.chat_batch(&session, &calls, vec![None, None]).await);
+            let mut next = calls[1].clone();
+            next.messages
+                .push(Message::assistant(second[1].text.trim()));
+            next.messages.push(Message::user("Now in one sentence."));
+            let third = m.chat_in(&session, &next, None).await.unwrap();
+            (first, calls, second, third)
+        }
+    };
+    let (first, calls, second, third) = debate(ladder_core::Session::new()).await;
+    for (k, &a) in [1, 0].iter().enumerate() {
+        assert!(
+            second[k].usage.cached_tokens >= first[a].usage.prompt_tokens,
+            "agent {a}'s revision starts after its whole draft prompt: {:?} vs {:?}",
+            second[k].usage,
+            first[a].usage
+        );
+    }
+    assert!(
+        third.usage.cached_tokens >= second[1].usage.prompt_tokens,
+        "the next call starts after agent 0's revision prompt: {:?}",
+        third.usage
+    );
+    // Without the session's cells (a fresh session for the revision): only the prefix the
+    // two revision prompts share is cached, and only for the second of them.
+    let fresh = ok(m
+        .chat_batch(&ladder_core::Session::new(), &calls, vec![None, None])
+        .await);
+    assert_eq!(fresh[0].usage.cached_tokens, 0);
+    assert!(fresh[1].usage.cached_tokens < first[0].usage.prompt_tokens);
+    // Deterministic: the same run again gives the same bytes.
+    let (_, _, again, third_again) = debate(ladder_core::Session::new()).await;
+    for (a, b) in second.iter().zip(&again) {
+        assert_eq!(a.text, b.text);
+    }
+    assert_eq!(third.text, third_again.text);
+}
+
 /// The same first call of two runs (sessions), on a model of its own (an empty store).
 async fn first_calls(m: &LocalModel) -> [(String, u64); 2] {
     let mut r = ChatRequest::new(vec![

@@ -1,5 +1,7 @@
 //! llama.cpp contexts: creating one, decoding a prompt into it in batches, sizing it for a
-//! call, and [`Cached`], a run's context kept in its [`Session`] between calls.
+//! call, and [`Cached`], a run's context kept in its [`Session`] between calls, with
+//! [`SESSION_SEQUENCES`] sequences in one unified KV cache (a run's sequential calls use
+//! one, a batch of calls one each; `reuse.rs` plans which).
 //!
 //! Invariants:
 //! - Contexts are created one at a time (`native::CONTEXT_LOCK`), with the configured
@@ -23,6 +25,7 @@ use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
+use super::reuse::Plan;
 use super::{Inner, BATCH};
 use crate::native;
 
@@ -50,13 +53,14 @@ pub(crate) fn new_context(
         .map_err(|e| ModelError::Generation(format!("cannot create a llama.cpp context: {e}")))
 }
 
-/// Decode `tokens[from..]` at positions `from..`, in batches; logits only for the last
-/// token. Returns that token's index in the last batch (what sampling reads logits at), or
-/// `None` when `stop` was set before the end.
+/// Decode `tokens[from..]` at positions `from..` into sequence `seq`, in batches; logits
+/// only for the last token. Returns that token's index in the last batch (what sampling
+/// reads logits at), or `None` when `stop` was set before the end.
 pub(crate) fn decode_prompt(
     ctx: &mut LlamaContext<'_>,
     tokens: &[LlamaToken],
     from: usize,
+    seq: i32,
     stop: &AtomicBool,
 ) -> Result<Option<i32>, ModelError> {
     let mut batch = LlamaBatch::new(BATCH, 1);
@@ -69,7 +73,7 @@ pub(crate) fn decode_prompt(
         for (i, &t) in chunk.iter().enumerate() {
             let pos = from + c * BATCH + i;
             batch
-                .add(t, pos as i32, &[0], pos + 1 == tokens.len())
+                .add(t, pos as i32, &[seq], pos + 1 == tokens.len())
                 .map_err(|e| ModelError::Generation(e.to_string()))?;
             last = i as i32;
         }
@@ -96,13 +100,18 @@ pub(crate) fn context_size(
     Ok((need.div_ceil(256) * 256).min(u64::from(limit)) as u32)
 }
 
-/// A run's llama.cpp context and the tokens its KV cache holds, kept in the run's
+/// Sequences of a session's context: enough for the batches strategies make (a debate's
+/// agents, a vote's samples) beside the run's sequential calls.
+pub(super) const SESSION_SEQUENCES: usize = 8;
+
+/// A run's llama.cpp context and the tokens each of its sequences holds, kept in the run's
 /// [`Session`] between calls.
 pub(super) struct Cached {
     // Declared before `_model`: fields drop in order, so the context goes first, while
     // the model it borrows is still alive.
     pub(super) ctx: LlamaContext<'static>,
-    pub(super) tokens: Vec<LlamaToken>,
+    /// The tokens each sequence's cells hold, by sequence id ([`SESSION_SEQUENCES`]).
+    pub(super) seqs: Vec<Vec<LlamaToken>>,
     pub(super) n_ctx: u32,
     _model: Arc<Inner>,
 }
@@ -113,17 +122,62 @@ unsafe impl Send for Cached {}
 
 impl Cached {
     pub(super) fn new(inner: Arc<Inner>, n_ctx: u32) -> Result<Cached, ModelError> {
-        let ctx = new_context(&inner.model, n_ctx, inner.threads, 1)?;
+        let ctx = new_context(&inner.model, n_ctx, inner.threads, SESSION_SEQUENCES as u32)?;
         // SAFETY: the context borrows `inner.model`, which lives in the `Arc` this struct
         // holds (so it outlives the context, which is dropped first); the `Arc`'s contents
         // never move.
         let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
         Ok(Cached {
             ctx,
-            tokens: Vec::new(),
+            seqs: vec![Vec::new(); SESSION_SEQUENCES],
             n_ctx,
             _model: inner,
         })
+    }
+
+    /// Forget everything the cache holds (after a failure its contents are unknown).
+    pub(super) fn forget(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.seqs.iter_mut().for_each(Vec::clear);
+    }
+
+    /// Carry out a plan's cache operations: its copies in order, then each prompt's
+    /// sequence cut to what it keeps (emptied when the plan decodes a shared prefix into
+    /// it). False when llama.cpp refuses one: the cache is then forgotten.
+    pub(super) fn prepare(&mut self, plan: &Plan) -> bool {
+        let done = self.try_prepare(plan);
+        if !done {
+            self.forget();
+        }
+        done
+    }
+
+    fn try_prepare(&mut self, plan: &Plan) -> bool {
+        for &(from, to, len) in &plan.copies {
+            let emptied = self.ctx.clear_kv_cache_seq(Some(to as u32), None, None);
+            let copied =
+                self.ctx
+                    .copy_kv_cache_seq(from as i32, to as i32, Some(0), Some(len as u32));
+            if !matches!(emptied, Ok(true)) || copied.is_err() {
+                return false;
+            }
+            self.seqs[to] = self.seqs[from][..len].to_vec();
+        }
+        for (r, &d) in plan.dests.iter().enumerate() {
+            let keep = if plan.shared > 0 { 0 } else { plan.keeps[r] };
+            if plan.copies.iter().any(|&(_, to, _)| to == d) {
+                continue;
+            }
+            if !matches!(
+                self.ctx
+                    .clear_kv_cache_seq(Some(d as u32), Some(keep as u32), None),
+                Ok(true)
+            ) {
+                return false;
+            }
+            self.seqs[d].truncate(keep);
+        }
+        true
     }
 }
 

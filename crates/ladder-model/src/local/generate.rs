@@ -53,7 +53,7 @@ impl Inner {
         let tokens = self.prompt_tokens(request)?;
         let n_ctx = context_size(tokens.len(), request.sampling.max_tokens, self.max_context)?;
         let mut ctx = new_context(&self.model, n_ctx, self.threads, 1)?;
-        self.complete(&mut ctx, &tokens, 0, request, stream, stop, started)
+        self.complete(&mut ctx, 0, &tokens, 0, request, stream, stop, started)
             .map(|(response, _)| response)
     }
 
@@ -71,13 +71,14 @@ impl Inner {
         Ok(tokens)
     }
 
-    /// Decode `tokens[cached..]` into `ctx` (whose cache already holds `tokens[..cached]`)
-    /// and generate. Returns the response and the generated tokens (which the cache now
-    /// holds after the prompt).
+    /// Decode `tokens[cached..]` into sequence `seq` of `ctx` (whose cache already holds
+    /// `tokens[..cached]` there) and generate. Returns the response and the generated
+    /// tokens (which the sequence now holds after the prompt).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn complete(
         &self,
         ctx: &mut LlamaContext<'_>,
+        seq: i32,
         tokens: &[LlamaToken],
         cached: usize,
         request: &ChatRequest,
@@ -88,7 +89,7 @@ impl Inner {
         let stopped = || ModelError::Generation("stopped: the call was abandoned".into());
         let max_new = request.sampling.max_tokens;
         let mut sampler = self.sampler(request)?;
-        let Some(mut logits_at) = decode_prompt(ctx, tokens, cached, stop)? else {
+        let Some(mut logits_at) = decode_prompt(ctx, tokens, cached, seq, stop)? else {
             return Err(stopped());
         };
         let prompt_ms = ms_since(started);
@@ -125,7 +126,7 @@ impl Inner {
             }
             batch.clear();
             batch
-                .add(token, pos, &[0], true)
+                .add(token, pos, &[seq], true)
                 .map_err(|e| ModelError::Generation(e.to_string()))?;
             ctx.decode(&mut batch)
                 .map_err(|e| ModelError::Generation(format!("decode failed: {e}")))?;

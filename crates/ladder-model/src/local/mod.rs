@@ -23,10 +23,14 @@
 //!   `tests/local.rs`); they can differ from a session without the split, as above.
 //! - Parallel decoding (on by default, `parallel`): a batch of independent calls
 //!   ([`LanguageModel::chat_batch`]: debate agents, votes) runs as parallel sequences of
-//!   one fresh context (`n_seq_max` = the calls, one unified KV cache). The prompts'
-//!   common prefix is decoded once with every sequence's id, so its KV cells are shared
-//!   (reported as `cached_tokens` of every call but the first); then each sequence's rest;
-//!   then each decode step carries one token of every sequence still generating. Each
+//!   one context with one unified KV cache: with prefix reuse, the run's session context
+//!   (8 sequences), where each sequence starts from the cells the session already holds
+//!   (a debate's revision round from its draft round: each agent's prompt and draft) and
+//!   keeps its prompt and output for the run's next calls; without it, a fresh context.
+//!   When the prompts' common prefix is longer than what the cache serves, it is decoded
+//!   once with every sequence's id, so its KV cells are shared (reported as
+//!   `cached_tokens` of every call but the first); then each sequence's rest; then each
+//!   decode step carries one token of every sequence still generating. Each
 //!   call keeps its own sampler (grammar, seed), stop strings, stream and `max_tokens`.
 //!   Bytes: like prefix reuse, the prompt is evaluated in two parts, and a step decodes
 //!   several rows at once, so a near-tie can flip against one call at a time (measured in
@@ -49,6 +53,7 @@ mod generate;
 mod grammar;
 mod parallel;
 mod prefix;
+mod reuse;
 mod stream;
 
 use std::collections::HashMap;
@@ -96,6 +101,10 @@ pub struct LocalConfig {
     /// With `prefix_cache`: share the KV cells of a prompt's system prefix across runs
     /// (default on; see the module docs).
     pub shared_prefixes: bool,
+    /// With `prefix_cache` and `parallel`: decode a batch in the run's session context,
+    /// each sequence starting from the cells the session holds and keeping its own
+    /// (default on; off: a fresh context per batch).
+    pub batch_reuse: bool,
 }
 
 impl LocalConfig {
@@ -107,6 +116,7 @@ impl LocalConfig {
             prefix_cache: true,
             parallel: true,
             shared_prefixes: true,
+            batch_reuse: true,
         }
     }
 }
@@ -126,6 +136,7 @@ struct Inner {
     prefix_cache: bool,
     parallel: bool,
     shared_prefixes: bool,
+    batch_reuse: bool,
     /// Saved KV cells of system prefixes, shared by every run's session (newest last).
     prefixes: Mutex<Vec<Arc<SavedPrefix>>>,
     /// The model file's SHA-256, for manifests (computed on first use).
@@ -178,6 +189,7 @@ impl LocalModel {
                 prefix_cache: config.prefix_cache,
                 parallel: config.parallel,
                 shared_prefixes: config.shared_prefixes,
+                batch_reuse: config.batch_reuse,
                 prefixes: Mutex::new(Vec::new()),
                 path: path.clone(),
                 sha256: std::sync::OnceLock::new(),
@@ -327,8 +339,11 @@ impl LanguageModel for LocalModel {
         let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
         let requests = requests.to_vec();
         let n = requests.len();
+        // In the run's session (its cells reused, this batch's kept) unless prefix reuse is
+        // off.
+        let session = (inner.prefix_cache && inner.batch_reuse).then(|| session.clone());
         match tokio::task::spawn_blocking(move || {
-            inner.generate_parallel(&requests, streams, &stop)
+            inner.generate_parallel(session.as_ref(), &requests, streams, &stop)
         })
         .await
         {
@@ -366,6 +381,7 @@ impl LanguageModel for LocalModel {
             "prefix_cache": self.inner.prefix_cache,
             "shared_prefixes": self.inner.prefix_cache && self.inner.shared_prefixes,
             "parallel": self.inner.parallel,
+            "batch_reuse": self.inner.prefix_cache && self.inner.parallel && self.inner.batch_reuse,
             "parameters": self.inner.model.n_params(),
             "sha256": self.inner.file_sha256(),
             "catalog_name": crate::catalog::by_file(&self.inner.name).map(|m| m.name.clone()),

@@ -22,7 +22,7 @@ use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::token::LlamaToken;
 
 use super::context::{context_size, decode_prompt, Cached};
-use super::Inner;
+use super::{reuse, Inner};
 
 /// A system prefix's KV cells, saved once and copied into any run's context.
 pub(super) struct SavedPrefix {
@@ -38,7 +38,7 @@ const MIN_SHARED_PREFIX: usize = 16;
 const SHARED_PREFIXES: usize = 12;
 
 /// Tokens a session's context holds at least (it grows when a call needs more).
-const CACHED_CONTEXT: u32 = 4096;
+pub(super) const CACHED_CONTEXT: u32 = 4096;
 
 impl Inner {
     /// The length of the request's system prefix in `tokens` (its leading system messages
@@ -79,6 +79,7 @@ impl Inner {
     fn load_prefix(
         &self,
         cached: &mut Cached,
+        seq: usize,
         prefix: &[LlamaToken],
         stop: &AtomicBool,
     ) -> Result<bool, ModelError> {
@@ -88,22 +89,26 @@ impl Inner {
             .rev()
             .find(|p| p.tokens == prefix)
             .cloned();
-        cached.ctx.clear_kv_cache();
-        cached.tokens.clear();
+        let id = seq as i32;
+        let empty = |cached: &mut Cached| {
+            let _ = cached.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+            cached.seqs[seq].clear();
+        };
+        empty(cached);
         if let Some(saved) = saved {
-            if cached.ctx.state_seq_set(&saved.state, 0).is_ok() {
-                cached.tokens = prefix.to_vec();
+            if cached.ctx.state_seq_set(&saved.state, id).is_ok() {
+                cached.seqs[seq] = prefix.to_vec();
                 return Ok(true);
             }
-            cached.ctx.clear_kv_cache(); // a state that does not fit: evaluate instead
+            empty(cached); // a state that does not fit: evaluate instead
         }
-        if decode_prompt(&mut cached.ctx, prefix, 0, stop)?.is_none() {
+        if decode_prompt(&mut cached.ctx, prefix, 0, id, stop)?.is_none() {
             return Err(ModelError::Generation(
                 "stopped: the call was abandoned".into(),
             ));
         }
-        cached.tokens = prefix.to_vec();
-        if let Ok(state) = cached.ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
+        cached.seqs[seq] = prefix.to_vec();
+        if let Ok(state) = cached.ctx.state_seq_get(id, LlamaStateSeqFlags::empty()) {
             let mut store = self.store();
             if !store.iter().any(|p| p.tokens == prefix) {
                 if store.len() == SHARED_PREFIXES {
@@ -124,9 +129,10 @@ impl Inner {
         self.prefixes.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One completion in a run's session: the session keeps a context whose KV cache holds
-    /// the previous call's prompt and output; only the tokens after the longest common
-    /// prefix with it are evaluated.
+    /// One completion in a run's session: the session keeps a context whose sequences hold
+    /// earlier calls' prompts and outputs; the call goes to the sequence that shares the
+    /// longest prefix with its prompt, and only the tokens after it are evaluated. When the
+    /// other sequences' cells leave too little room, they are dropped.
     pub(super) fn generate_cached(
         self: &Arc<Self>,
         session: &Session,
@@ -148,42 +154,52 @@ impl Inner {
                     *slot = Some(Cached::new(Arc::clone(self), n_ctx)?);
                 }
                 let cached = slot.as_mut().expect("filled above");
-                // Keep the longest common prefix, but evaluate at least one token: its
-                // logits are where sampling starts.
-                let mut keep = cached
-                    .tokens
-                    .iter()
-                    .zip(&tokens)
-                    .take_while(|(a, b)| a == b)
-                    .count()
-                    .min(tokens.len() - 1);
+                // The sequence that holds most of the prompt (all of it but at least one
+                // token: its logits are where sampling starts).
+                let plan = reuse::plan(&cached.seqs, std::slice::from_ref(&tokens));
+                let seq = plan.dests[0];
+                let room = reuse::cells_needed(
+                    &cached.seqs,
+                    &plan.dests,
+                    &[tokens.len()],
+                    &[request.sampling.max_tokens],
+                );
+                if room > cached.n_ctx as usize {
+                    for other in (0..cached.seqs.len()).filter(|&s| s != seq) {
+                        let _ = cached
+                            .ctx
+                            .clear_kv_cache_seq(Some(other as u32), None, None);
+                        cached.seqs[other].clear();
+                    }
+                }
+                let mut keep = plan.keeps[0];
                 // Prompt tokens evaluated here before `complete` (not served from a cache).
                 let mut evaluated = 0;
-                if let Some(p) = self.shared_prefix(request, &tokens) {
-                    if keep < p {
+                match self.shared_prefix(request, &tokens) {
+                    Some(p) if keep < p => {
                         // The session's cache lacks this prompt's system prefix: take its
                         // cells from the shared store (or evaluate them once and share).
-                        if !self.load_prefix(cached, &tokens[..p], stop)? {
-                            evaluated = p as u64;
+                        match self.load_prefix(cached, seq, &tokens[..p], stop) {
+                            Ok(true) => {}
+                            Ok(false) => evaluated = p as u64,
+                            Err(e) => {
+                                cached.forget();
+                                return Err(e);
+                            }
                         }
                         keep = p;
+                    }
+                    _ => {
+                        if !cached.prepare(&plan) {
+                            keep = 0;
+                        }
                     }
                 }
                 let uncount = |mut r: ChatResponse| {
                     r.usage.cached_tokens -= evaluated;
                     r
                 };
-                if !cached
-                    .ctx
-                    .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
-                    .unwrap_or(false)
-                {
-                    cached.ctx.clear_kv_cache();
-                    cached.tokens.clear();
-                    return self.finish_cached(cached, &tokens, 0, request, stream, stop, started);
-                }
-                cached.tokens.truncate(keep);
-                self.finish_cached(cached, &tokens, keep, request, stream, stop, started)
+                self.finish_cached(cached, seq, &tokens, keep, request, stream, stop, started)
                     .map(uncount)
             },
         )
@@ -193,6 +209,7 @@ impl Inner {
     fn finish_cached(
         &self,
         cached: &mut Cached,
+        seq: usize,
         tokens: &[LlamaToken],
         keep: usize,
         request: &ChatRequest,
@@ -202,6 +219,7 @@ impl Inner {
     ) -> Result<ChatResponse, ModelError> {
         match self.complete(
             &mut cached.ctx,
+            seq as i32,
             tokens,
             keep,
             request,
@@ -210,20 +228,20 @@ impl Inner {
             started,
         ) {
             Ok((response, generated)) => {
-                cached.tokens = tokens.to_vec();
+                let held = &mut cached.seqs[seq];
+                *held = tokens.to_vec();
                 // Every generated token was decoded into the cache, except the one that
                 // completed a stop string (generation ended before decoding it).
                 let decoded = match response.finish {
                     FinishReason::StopString => generated.len().saturating_sub(1),
                     _ => generated.len(),
                 };
-                cached.tokens.extend_from_slice(&generated[..decoded]);
+                held.extend_from_slice(&generated[..decoded]);
                 Ok(response)
             }
             Err(e) => {
                 // What the cache holds after a failure is unknown: forget it.
-                cached.ctx.clear_kv_cache();
-                cached.tokens.clear();
+                cached.forget();
                 Err(e)
             }
         }
