@@ -44,6 +44,16 @@ pub struct BenchModelArgs {
     /// 0 skips it.
     #[arg(long, default_value_t = 2)]
     pub batch_agents: usize,
+    /// A draft model for the speculative-decoding test (a catalog name, e.g.
+    /// qwen2.5-coder-0.5b for the 1.5B, or a GGUF path); none skips it.
+    #[arg(long, value_name = "MODEL")]
+    pub draft_model: Option<String>,
+    /// Tokens the draft proposes per step, in that test (comma-separated: each measured).
+    #[arg(long, value_delimiter = ',', default_value = "4", value_name = "N,...")]
+    pub draft_tokens: Vec<usize>,
+    /// Tokens each call of that test may generate.
+    #[arg(long, default_value_t = 96)]
+    pub speculative_tokens: u32,
     /// Runs in the shared-system-prefix test (each a new session after the same system
     /// prompt); 0 skips it.
     #[arg(long, default_value_t = 6)]
@@ -74,6 +84,9 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         parallel_agents,
         debate_rounds,
         batch_agents,
+        draft_model,
+        draft_tokens,
+        speculative_tokens,
         shared_runs,
         sequences,
         sequence_tokens,
@@ -150,6 +163,22 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         .await
         .context("the batch-reuse benchmark failed")?;
         print!("{}", report.table());
+    }
+    if let Some(draft) = draft_model {
+        let path = ladder_model::draft_path(&draft)?;
+        for k in draft_tokens.into_iter().filter(|&k| k > 0) {
+            eprintln!("bench-model: speculative decoding, {draft} drafting {k} tokens a step");
+            let report = ladder_model::bench::speculative(
+                &config,
+                path.clone(),
+                k,
+                speculative_tokens,
+                |r| eprintln!("  round {r}/{rounds} done"),
+            )
+            .await
+            .context("the speculative-decoding benchmark failed")?;
+            print!("{}", report.table());
+        }
     }
     if shared_runs > 0 {
         eprintln!("bench-model: shared system prefix, {shared_runs} runs per side");

@@ -87,6 +87,18 @@ pub(crate) struct ModelArgs {
     /// the batch-reuse measurement in BENCHMARKS.md).
     #[arg(long)]
     no_batch_reuse: bool,
+    /// Speculative decoding: a smaller model of the same tokenizer drafts tokens that the
+    /// model checks in one batch, for greedy calls in a run (local model only; a catalog
+    /// name, e.g. qwen2.5-coder-0.5b for the 1.5B, or a GGUF path). Every kept token is the
+    /// model's own choice, but read off a batch's logits, so a near-tie can flip. Off by
+    /// default because it loses on a 2-core CPU (0.56-0.68x for the 1.5B with the 0.5B
+    /// drafting: a batch of tokens costs about what it saves; BENCHMARKS.md); it pays
+    /// where a batch costs about one token.
+    #[arg(long, value_name = "MODEL")]
+    draft_model: Option<String>,
+    /// Tokens the draft model proposes per step (with --draft-model).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    draft_tokens: usize,
 }
 
 impl ModelArgs {
@@ -129,6 +141,8 @@ impl ModelArgs {
                 no_shared_prefix: self.no_shared_prefix,
                 no_parallel: self.no_parallel,
                 no_batch_reuse: self.no_batch_reuse,
+                draft: self.draft_model.clone(),
+                draft_tokens: self.draft_tokens,
             },
         )
         .context("cannot open the model")

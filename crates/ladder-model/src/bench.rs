@@ -623,6 +623,167 @@ pub async fn batch_reuse(
     })
 }
 
+/// The speculative-decoding benchmark's figures.
+#[derive(Debug, Clone, Default)]
+pub struct SpeculativeReport {
+    pub draft: String,
+    pub draft_tokens: usize,
+    pub rounds: usize,
+    /// Completion tokens of the calls, each side.
+    pub plain_tokens: u64,
+    pub speculative_tokens: u64,
+    /// Median wall time of the calls, each side.
+    pub plain_ms: f64,
+    pub speculative_ms: f64,
+    /// Draft tokens proposed and accepted over all rounds.
+    pub proposed: u64,
+    pub accepted: u64,
+    /// Of the calls, how many texts were byte-identical on both sides.
+    pub same_texts: usize,
+    pub calls: usize,
+}
+
+impl SpeculativeReport {
+    pub fn table(&self) -> String {
+        let tok_s = |t: u64, ms: f64| {
+            if ms > 0.0 {
+                t as f64 * 1000.0 / ms
+            } else {
+                0.0
+            }
+        };
+        format!(
+            "\nSpeculative decoding: {} drafting {} tokens a step; {} greedy calls in a session \
+             (prose, and JSON under a grammar), median of {} rounds, prompts included\n\
+             | side | wall ms | completion tokens | tok/s |\n|---|---|---|---|\n\
+             | one token at a time | {:.0} | {} | {:.1} |\n\
+             | speculative | {:.0} | {} | {:.1} |\n\
+             speed-up (plain / speculative): {:.2}x; drafts accepted {} of {} ({:.0}%); texts \
+             byte-identical: {} of {}\n",
+            self.draft,
+            self.draft_tokens,
+            self.calls,
+            self.rounds,
+            self.plain_ms,
+            self.plain_tokens,
+            tok_s(self.plain_tokens, self.plain_ms),
+            self.speculative_ms,
+            self.speculative_tokens,
+            tok_s(self.speculative_tokens, self.speculative_ms),
+            if self.speculative_ms > 0.0 {
+                self.plain_ms / self.speculative_ms
+            } else {
+                0.0
+            },
+            self.accepted,
+            self.proposed,
+            if self.proposed > 0 {
+                100.0 * self.accepted as f64 / self.proposed as f64
+            } else {
+                0.0
+            },
+            self.same_texts,
+            self.calls,
+        )
+    }
+}
+
+/// The calls of the speculative benchmark: a loop's step as the bootstrap makes it (a JSON
+/// action under a grammar) and a prose answer, each greedy, `max_tokens` each.
+fn speculative_calls(max_tokens: u32) -> Vec<ChatRequest> {
+    let system = "You are the travel assistant of a holiday company in Norland. Notes: Gullby                   Cove is a quiet cove three hours from Ostby, good for diving and kayaking;                   Tideford Head is lively, with clubs and a long beach.";
+    let opening = "I'd like to go to the seaside next week, sort it out for me.";
+    let mut action = greedy(
+        vec![
+            Message::system(format!(
+                "{system} Reply with one JSON action: ask the user a question, or answer."
+            )),
+            Message::user(opening),
+        ],
+        max_tokens,
+    );
+    action.constraint = Some(ladder_core::Constraint::JsonSchema(serde_json::json!({
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": ["ask", "answer"]},
+            "text": {"type": "string"}
+        },
+        "required": ["action", "text"],
+        "additionalProperties": false
+    })));
+    let prose = greedy(
+        vec![
+            Message::system(system),
+            Message::user(format!(
+                "{opening} Compare the two places in a few sentences."
+            )),
+        ],
+        max_tokens,
+    );
+    vec![action, prose]
+}
+
+/// The same greedy calls, alternately one token at a time and with `draft` drafting
+/// `draft_tokens` tokens a step, each round in new sessions (so both sides evaluate their
+/// prompts, the draft's too).
+pub async fn speculative(
+    config: &BenchConfig,
+    draft: std::path::PathBuf,
+    draft_tokens: usize,
+    max_tokens: u32,
+    progress: impl FnMut(usize),
+) -> Result<SpeculativeReport, ModelError> {
+    let mut cfg = config.model.clone();
+    cfg.prefix_cache = true;
+    cfg.shared_prefixes = false;
+    let plain = LocalModel::load(&cfg)?;
+    cfg.draft = Some(draft.clone());
+    cfg.draft_tokens = draft_tokens;
+    let fast = LocalModel::load(&cfg)?;
+    let calls = speculative_calls(max_tokens);
+    for m in [&plain, &fast] {
+        m.chat_in(&ladder_core::Session::new(), &calls[0], None)
+            .await?; // warm up
+    }
+    let before = fast.draft_acceptance().unwrap_or_default();
+    let (plain, fast, calls) = (&plain, &fast, &calls);
+    type Figures = (u64, Vec<String>);
+    let ([plain_ms, fast_ms], [plain_figures, fast_figures]): (_, [Figures; 2]) =
+        alternate(config.rounds, progress, |speculate| async move {
+            let m = if speculate { fast } else { plain };
+            let (mut tokens, mut texts) = (0, Vec::new());
+            for c in calls {
+                let r = m.chat_in(&ladder_core::Session::new(), c, None).await?;
+                tokens += r.usage.completion_tokens;
+                texts.push(r.text);
+            }
+            Ok((tokens, texts))
+        })
+        .await?;
+    let after = fast.draft_acceptance().unwrap_or_default();
+    Ok(SpeculativeReport {
+        draft: draft
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        draft_tokens,
+        rounds: config.rounds,
+        plain_tokens: plain_figures.0,
+        speculative_tokens: fast_figures.0,
+        plain_ms: median(plain_ms),
+        speculative_ms: median(fast_ms),
+        proposed: after.0 - before.0,
+        accepted: after.1 - before.1,
+        same_texts: plain_figures
+            .1
+            .iter()
+            .zip(&fast_figures.1)
+            .filter(|(a, b)| a == b)
+            .count(),
+        calls: calls.len(),
+    })
+}
+
 /// Run `calls` as one batch of parallel sequences (`together`) or one after another, and
 /// count the tokens they generated: the two sides of the batching benchmarks.
 async fn completion_tokens(

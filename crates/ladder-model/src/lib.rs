@@ -128,10 +128,27 @@ pub struct OpenOptions {
     pub no_parallel: bool,
     /// Decode each batch of calls in a fresh context instead of the run's session (local).
     pub no_batch_reuse: bool,
+    /// A draft model for speculative decoding (local; a catalog name or a GGUF path).
+    pub draft: Option<String>,
+    /// Tokens the draft proposes per step (0 = the default, 4).
+    pub draft_tokens: usize,
+}
+
+/// A draft model's file: a catalog name (`qwen2.5-coder-0.5b`) or a path to a GGUF file.
+pub fn draft_path(spec: &str) -> Result<PathBuf, ModelError> {
+    if spec.ends_with(".gguf") || spec.contains('/') {
+        return Ok(PathBuf::from(spec));
+    }
+    model_path(spec).ok_or_else(|| ModelError::Load {
+        path: spec.to_string(),
+        reason: format!(
+            "no model named {spec} for --draft-model: give a catalog name (`ladder models` lists them) or a GGUF file's path"
+        ),
+    })
 }
 
 #[cfg(feature = "llama")]
-fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
+fn local_config(path: PathBuf, options: &OpenOptions) -> Result<LocalConfig, ModelError> {
     let mut config = LocalConfig::new(path);
     if options.threads > 0 {
         config.threads = options.threads;
@@ -140,13 +157,17 @@ fn local_config(path: PathBuf, options: &OpenOptions) -> LocalConfig {
     config.shared_prefixes = !options.no_shared_prefix;
     config.parallel = !options.no_parallel;
     config.batch_reuse = !options.no_batch_reuse;
-    config
+    if options.draft_tokens > 0 {
+        config.draft_tokens = options.draft_tokens;
+    }
+    config.draft = options.draft.as_deref().map(draft_path).transpose()?;
+    Ok(config)
 }
 
 /// Load a GGUF file with the embedded llama.cpp backend.
 #[cfg(feature = "llama")]
 fn open_local(path: PathBuf, options: &OpenOptions) -> Result<Arc<dyn LanguageModel>, ModelError> {
-    Ok(Arc::new(LocalModel::load(&local_config(path, options))?))
+    Ok(Arc::new(LocalModel::load(&local_config(path, options)?)?))
 }
 
 /// This build has no embedded backend: say so, and how to get one.

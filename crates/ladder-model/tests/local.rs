@@ -629,3 +629,88 @@ async fn the_sequences_bench_decodes_every_count_both_ways() {
     assert!(ceiling.read_bytes_s > 0.0 && ceiling.ceiling_tok_s() > 0.0);
     assert!(ceiling.table().contains("GB/s"), "{}", ceiling.table());
 }
+
+/// Speculative decoding with the model drafting for itself (the 135M is the catalog's only
+/// model of its tokenizer): drafts are accepted, a grammar still holds, `max_tokens`, stop
+/// strings and streaming behave as one token at a time, the bytes are deterministic, and the
+/// session's cells after a speculative call serve the next call. How its text compares
+/// with one token at a time is measured and printed (a batch's logits can flip a near-tie).
+#[tokio::test]
+async fn speculative_decoding_keeps_the_calls_contract() {
+    let mut config = LocalConfig::new(default_model_path());
+    config.shared_prefixes = false;
+    let plain = LocalModel::load(&config).unwrap();
+    config.draft = Some(default_model_path());
+    config.draft_tokens = 4;
+    let fast = LocalModel::load(&config).unwrap();
+    assert_eq!(fast.settings()["draft_tokens"], 4);
+    assert!(fast.settings()["draft"].is_string());
+    let in_session = |m: &LocalModel, r: &ChatRequest| {
+        let (m, r) = (m.clone(), r.clone());
+        async move {
+            m.chat_in(&ladder_core::Session::new(), &r, None)
+                .await
+                .unwrap()
+        }
+    };
+    let mut constrained = ask("Plan a quiet seaside trip. Reply with an action.", 60);
+    constrained.constraint = Some(Constraint::Gbnf(ACTION_GRAMMAR.into()));
+    let prose = ask("Name three things to pack for a beach holiday.", 40);
+    let mut differ = 0;
+    for r in [&constrained, &prose] {
+        let a = in_session(&fast, r).await;
+        let b = in_session(&fast, r).await;
+        assert_eq!(a.text, b.text, "deterministic");
+        assert!(a.usage.completion_tokens <= u64::from(r.sampling.max_tokens));
+        let one = in_session(&plain, r).await;
+        differ += usize::from(one.text != a.text);
+    }
+    let (proposed, accepted) = fast.draft_acceptance().unwrap();
+    assert!(
+        accepted > 0 && accepted <= proposed,
+        "{accepted} of {proposed}"
+    );
+    let out = in_session(&fast, &constrained).await;
+    assert!(
+        out.text.starts_with("{\"action\": \"ask\", \"text\": \"")
+            || out
+                .text
+                .starts_with("{\"action\": \"answer\", \"text\": \""),
+        "the grammar held: {:?}",
+        out.text
+    );
+    // max_tokens: exactly, and Length.
+    let capped = in_session(&fast, &ask("Count from 1 to 100.", 7)).await;
+    assert_eq!(capped.usage.completion_tokens, 7);
+    assert_eq!(capped.finish, FinishReason::Length);
+    // A stop string cuts the text, streamed and returned alike.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut r = ask("What is the capital of France? Answer in one word.", 32);
+    r.stop = vec!["Paris".into()];
+    let session = ladder_core::Session::new();
+    let stopped = fast.chat_in(&session, &r, Some(tx)).await.unwrap();
+    let mut streamed = String::new();
+    while let Some(piece) = rx.recv().await {
+        streamed.push_str(&piece);
+    }
+    assert_eq!(streamed, stopped.text);
+    assert_eq!(stopped.finish, FinishReason::StopString);
+    assert!(!stopped.text.contains("Paris"));
+    // The session's sequence holds the prompt and what was decoded: the next call, which
+    // extends it, finds all of its prompt up to the reply cached, and answers.
+    let mut next = r.clone();
+    next.stop.clear();
+    next.messages.push(Message::assistant(stopped.text.clone()));
+    next.messages.push(Message::user("And of Spain?"));
+    let reply = fast.chat_in(&session, &next, None).await.unwrap();
+    assert!(
+        reply.usage.cached_tokens >= stopped.usage.prompt_tokens,
+        "{:?} after {:?}",
+        reply.usage,
+        stopped.usage
+    );
+    eprintln!(
+        "speculative (self-draft, 4 tokens): {accepted} of {proposed} drafts accepted; \
+         {differ} of 2 texts differ from one token at a time"
+    );
+}

@@ -26,6 +26,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
 use super::reuse::Plan;
+use super::speculative::DraftCache;
 use super::{Inner, BATCH};
 use crate::native;
 
@@ -110,6 +111,8 @@ pub(super) struct Cached {
     // Declared before `_model`: fields drop in order, so the context goes first, while
     // the model it borrows is still alive.
     pub(super) ctx: LlamaContext<'static>,
+    /// The draft model's context, when the model speculates (made on first use).
+    pub(super) draft: Option<DraftCache>,
     /// The tokens each sequence's cells hold, by sequence id ([`SESSION_SEQUENCES`]).
     pub(super) seqs: Vec<Vec<LlamaToken>>,
     pub(super) n_ctx: u32,
@@ -129,6 +132,7 @@ impl Cached {
         let ctx: LlamaContext<'static> = unsafe { std::mem::transmute(ctx) };
         Ok(Cached {
             ctx,
+            draft: None,
             seqs: vec![Vec::new(); SESSION_SEQUENCES],
             n_ctx,
             _model: inner,
@@ -139,6 +143,10 @@ impl Cached {
     pub(super) fn forget(&mut self) {
         self.ctx.clear_kv_cache();
         self.seqs.iter_mut().for_each(Vec::clear);
+        if let Some(draft) = &mut self.draft {
+            draft.ctx.clear_kv_cache();
+            draft.tokens.clear();
+        }
     }
 
     /// Carry out a plan's cache operations: its copies in order, then each prompt's

@@ -73,7 +73,8 @@ impl Inner {
 
     /// Decode `tokens[cached..]` into sequence `seq` of `ctx` (whose cache already holds
     /// `tokens[..cached]` there) and generate. Returns the response and the generated
-    /// tokens (which the sequence now holds after the prompt).
+    /// tokens the sequence now holds after the prompt (all of them but one that completed a
+    /// stop string: generation ended before decoding it).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn complete(
         &self,
@@ -134,6 +135,10 @@ impl Inner {
             logits_at = 0;
         }
         let text = out.finish();
+        let completion_tokens = generated.len() as u64;
+        if finish == FinishReason::StopString {
+            generated.pop();
+        }
         Ok((
             ChatResponse {
                 text,
@@ -141,7 +146,7 @@ impl Inner {
                 usage: Usage {
                     prompt_tokens: tokens.len() as u64,
                     cached_tokens: cached as u64,
-                    completion_tokens: generated.len() as u64,
+                    completion_tokens,
                     estimated: false,
                 },
                 prompt_ms,

@@ -37,6 +37,12 @@
 //!   `tests/local.rs`: against the same split done one call at a time the texts agreed on
 //!   their first 36 and 141 characters). Deterministic for a given batch;
 //!   `--no-parallel` runs the calls one after another; the trace header records which.
+//! - Speculative decoding (off by default; `draft`, `--draft-model`): greedy calls in a
+//!   session get a few tokens drafted by a smaller model of the same tokenizer and check
+//!   them in one batch, keeping the run the model's own sampler agrees with (its grammar
+//!   included) plus its own next token; see `speculative.rs`. Bytes: read off a batch's
+//!   logits, so a near-tie can flip against one token at a time (measured in
+//!   `tests/local.rs` and `ladder bench-model`); the trace header names the draft model.
 //! - Prompts longer than one batch (512 tokens) are decoded in batches; sampling reads the
 //!   logits of the last token of the last batch.
 //! - Generation runs on a blocking thread with an explicit thread count; it never uses
@@ -54,11 +60,12 @@ mod grammar;
 mod parallel;
 mod prefix;
 mod reuse;
+mod speculative;
 mod stream;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -74,6 +81,7 @@ use llama_cpp_2::token::LlamaToken;
 pub(crate) use context::context_size;
 use file::check_magic;
 use prefix::SavedPrefix;
+use speculative::Draft;
 use stream::StopOnDrop;
 
 use crate::native;
@@ -105,6 +113,11 @@ pub struct LocalConfig {
     /// each sequence starting from the cells the session holds and keeping its own
     /// (default on; off: a fresh context per batch).
     pub batch_reuse: bool,
+    /// A smaller model of the same tokenizer that drafts tokens for greedy calls in a
+    /// session (speculative decoding; default none). See `speculative.rs`.
+    pub draft: Option<PathBuf>,
+    /// Tokens the draft proposes per step.
+    pub draft_tokens: usize,
 }
 
 impl LocalConfig {
@@ -117,6 +130,8 @@ impl LocalConfig {
             parallel: true,
             shared_prefixes: true,
             batch_reuse: true,
+            draft: None,
+            draft_tokens: 4,
         }
     }
 }
@@ -137,6 +152,8 @@ struct Inner {
     parallel: bool,
     shared_prefixes: bool,
     batch_reuse: bool,
+    /// The draft model, when speculating.
+    draft: Option<Draft>,
     /// Saved KV cells of system prefixes, shared by every run's session (newest last).
     prefixes: Mutex<Vec<Arc<SavedPrefix>>>,
     /// The model file's SHA-256, for manifests (computed on first use).
@@ -147,8 +164,9 @@ struct Inner {
 }
 
 impl LocalModel {
-    /// Load the model file. Fails with a message that says what to do when the file is
-    /// missing, is not a GGUF file, or is damaged.
+    /// Load the model file (and the draft model's, when one is configured). Fails with a
+    /// message that says what to do when a file is missing, is not a GGUF file, or is
+    /// damaged, or when the draft's vocabulary is not the model's.
     pub fn load(config: &LocalConfig) -> Result<LocalModel, ModelError> {
         let path = &config.path;
         let shown = path.display().to_string();
@@ -156,20 +174,28 @@ impl LocalModel {
             path: shown.clone(),
             reason,
         };
-        if !path.exists() {
-            return Err(ModelError::NotInstalled { path: shown });
-        }
-        check_magic(path).map_err(load_err)?;
-        let backend = native::backend();
-        native::clear_log();
-        let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-            .map_err(|e| {
-                let log = native::take_log();
-                load_err(format!(
-                    "{e} (llama.cpp: {}); the file may be truncated or damaged: run `just setup` again to re-install it",
-                    if log.is_empty() { "no details" } else { &log }
-                ))
-            })?;
+        let model = load_weights(path)?;
+        let draft = match &config.draft {
+            None => None,
+            Some(draft_path) => {
+                let draft = load_weights(draft_path)?;
+                if draft.n_vocab() != model.n_vocab() {
+                    return Err(load_err(format!(
+                        "the draft model {} has a vocabulary of {} tokens, this model {}: a draft must share the model's tokenizer (qwen2.5-coder-0.5b drafts for qwen2.5-coder-1.5b)",
+                        draft_path.display(),
+                        draft.n_vocab(),
+                        model.n_vocab()
+                    )));
+                }
+                Some(Draft {
+                    model: draft,
+                    name: file_name(draft_path),
+                    tokens: config.draft_tokens.max(1),
+                    proposed: AtomicU64::new(0),
+                    accepted: AtomicU64::new(0),
+                })
+            }
+        };
         let template = model.chat_template(None).map_err(|e| {
             load_err(format!(
                 "it has no usable chat template ({e}); ladder needs a chat model"
@@ -180,16 +206,14 @@ impl LocalModel {
             inner: Arc::new(Inner {
                 model,
                 template,
-                name: path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or(shown),
+                name: file_name(path),
                 threads: config.threads.max(1) as i32,
                 max_context: config.max_context.min(context_train).max(64),
                 prefix_cache: config.prefix_cache,
                 parallel: config.parallel,
                 shared_prefixes: config.shared_prefixes,
                 batch_reuse: config.batch_reuse,
+                draft,
                 prefixes: Mutex::new(Vec::new()),
                 path: path.clone(),
                 sha256: std::sync::OnceLock::new(),
@@ -227,6 +251,16 @@ impl LocalModel {
             .generate(request, stream, &AtomicBool::new(false))
     }
 
+    /// Draft tokens proposed and accepted so far, when the model speculates.
+    pub fn draft_acceptance(&self) -> Option<(u64, u64)> {
+        self.inner.draft.as_ref().map(|d| {
+            (
+                d.proposed.load(Ordering::Relaxed),
+                d.accepted.load(Ordering::Relaxed),
+            )
+        })
+    }
+
     /// How many system prefixes the cross-run store holds now.
     pub fn shared_prefixes_held(&self) -> usize {
         self.inner.store().len()
@@ -252,6 +286,36 @@ impl LocalModel {
             .map(|g| g.len())
             .unwrap_or_default()
     }
+}
+
+/// A path's file name, for messages and settings.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Load a GGUF file's weights. Fails with a message that says what to do when the file is
+/// missing, is not a GGUF file, or is damaged.
+fn load_weights(path: &std::path::Path) -> Result<LlamaModel, ModelError> {
+    let shown = path.display().to_string();
+    let load_err = |reason: String| ModelError::Load {
+        path: shown.clone(),
+        reason,
+    };
+    if !path.exists() {
+        return Err(ModelError::NotInstalled { path: shown });
+    }
+    check_magic(path).map_err(load_err)?;
+    let backend = native::backend();
+    native::clear_log();
+    LlamaModel::load_from_file(backend, path, &LlamaModelParams::default()).map_err(|e| {
+        let log = native::take_log();
+        load_err(format!(
+            "{e} (llama.cpp: {}); the file may be truncated or damaged: run `just setup` again to re-install it",
+            if log.is_empty() { "no details" } else { &log }
+        ))
+    })
 }
 
 impl Inner {
@@ -382,6 +446,8 @@ impl LanguageModel for LocalModel {
             "shared_prefixes": self.inner.prefix_cache && self.inner.shared_prefixes,
             "parallel": self.inner.parallel,
             "batch_reuse": self.inner.prefix_cache && self.inner.parallel && self.inner.batch_reuse,
+            "draft": self.inner.draft.as_ref().filter(|_| self.inner.prefix_cache).map(|d| d.name.clone()),
+            "draft_tokens": self.inner.draft.as_ref().map(|d| d.tokens),
             "parameters": self.inner.model.n_params(),
             "sha256": self.inner.file_sha256(),
             "catalog_name": crate::catalog::by_file(&self.inner.name).map(|m| m.name.clone()),

@@ -15,13 +15,12 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ladder_core::{
-    ChatRequest, ChatResponse, FinishReason, Message, ModelError, Session, TokenSink,
-};
+use ladder_core::{ChatRequest, ChatResponse, Message, ModelError, Session, TokenSink};
 use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::token::LlamaToken;
 
 use super::context::{context_size, decode_prompt, Cached};
+use super::speculative::DraftCache;
 use super::{reuse, Inner};
 
 /// A system prefix's KV cells, saved once and copied into any run's context.
@@ -217,26 +216,43 @@ impl Inner {
         stop: &AtomicBool,
         started: Instant,
     ) -> Result<ChatResponse, ModelError> {
-        match self.complete(
-            &mut cached.ctx,
-            seq as i32,
-            tokens,
-            keep,
-            request,
-            stream,
-            stop,
-            started,
-        ) {
+        let result = match &self.draft {
+            // A greedy call with a draft model speculates (see speculative.rs).
+            Some(draft) if request.sampling.temperature <= 0.0 => {
+                if cached.draft.as_ref().is_none_or(|d| d.n_ctx < cached.n_ctx) {
+                    cached.draft = None; // its context first, then a larger one
+                    cached.draft = Some(DraftCache::new(draft, cached.n_ctx, self.threads)?);
+                }
+                let cache = cached.draft.as_mut().expect("made above");
+                self.complete_speculative(
+                    draft,
+                    cache,
+                    &mut cached.ctx,
+                    seq as i32,
+                    tokens,
+                    keep,
+                    request,
+                    stream,
+                    stop,
+                    started,
+                )
+            }
+            _ => self.complete(
+                &mut cached.ctx,
+                seq as i32,
+                tokens,
+                keep,
+                request,
+                stream,
+                stop,
+                started,
+            ),
+        };
+        match result {
             Ok((response, generated)) => {
                 let held = &mut cached.seqs[seq];
                 *held = tokens.to_vec();
-                // Every generated token was decoded into the cache, except the one that
-                // completed a stop string (generation ended before decoding it).
-                let decoded = match response.finish {
-                    FinishReason::StopString => generated.len().saturating_sub(1),
-                    _ => generated.len(),
-                };
-                held.extend_from_slice(&generated[..decoded]);
+                held.extend_from_slice(&generated);
                 Ok(response)
             }
             Err(e) => {
