@@ -714,3 +714,24 @@ async fn speculative_decoding_keeps_the_calls_contract() {
          {differ} of 2 texts differ from one token at a time"
     );
 }
+
+/// A session's cache belongs to the model that made it: the same session used with another
+/// loaded model starts over (its contexts borrow the first model's weights), and gets that
+/// model's own bytes.
+#[tokio::test]
+async fn a_session_used_with_another_model_starts_over() {
+    let mut config = LocalConfig::new(default_model_path());
+    config.shared_prefixes = false;
+    let first = LocalModel::load(&config).unwrap();
+    let second = LocalModel::load(&config).unwrap();
+    let r = ask("Name a quiet beach town.", 12);
+    let session = ladder_core::Session::new();
+    first.chat_in(&session, &r, None).await.unwrap();
+    let again = second.chat_in(&session, &r, None).await.unwrap();
+    assert_eq!(again.usage.cached_tokens, 0, "{:?}", again.usage);
+    let alone = second
+        .chat_in(&ladder_core::Session::new(), &r, None)
+        .await
+        .unwrap();
+    assert_eq!(again.text, alone.text);
+}

@@ -139,6 +139,12 @@ impl Cached {
         })
     }
 
+    /// Whether this cache was made by `inner`: its contexts borrow that model's weights
+    /// (and its draft's), so a session used with another model starts over.
+    pub(super) fn belongs_to(&self, inner: &Arc<Inner>) -> bool {
+        Arc::ptr_eq(&self._model, inner)
+    }
+
     /// Forget everything the cache holds (after a failure its contents are unknown).
     pub(super) fn forget(&mut self) {
         self.ctx.clear_kv_cache();

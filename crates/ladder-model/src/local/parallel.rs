@@ -187,8 +187,11 @@ impl Inner {
         session.with_state(
             || None::<Cached>,
             |slot| {
-                if slot.as_ref().is_some_and(|c| c.n_ctx < need) {
-                    *slot = None; // too small for this batch: start over, larger
+                if slot
+                    .as_ref()
+                    .is_some_and(|c| c.n_ctx < need || !c.belongs_to(self))
+                {
+                    *slot = None; // too small for this batch, or another model's: start over
                 }
                 if slot.is_none() {
                     // Room for a later round of the same size beside this one.

@@ -145,8 +145,11 @@ impl Inner {
         session.with_state(
             || None::<Cached>,
             |slot| {
-                if slot.as_ref().is_some_and(|c| c.n_ctx < need) {
-                    *slot = None; // too small for this call: start over, larger
+                if slot
+                    .as_ref()
+                    .is_some_and(|c| c.n_ctx < need || !c.belongs_to(self))
+                {
+                    *slot = None; // too small for this call, or another model's: start over
                 }
                 if slot.is_none() {
                     let n_ctx = need.max(CACHED_CONTEXT.min(self.max_context));

@@ -15,8 +15,8 @@
 //!   (llama.cpp's batched kernels are not batch-invariant): measured, not assumed, in
 //!   `ladder bench-model` and `tests/local.rs`.
 //! - After the call, the session sequence holds the prompt and exactly the generated tokens
-//!   that were decoded (never a rejected draft); the draft's context holds a prefix of the
-//!   same tokens.
+//!   that were decoded (never a rejected draft); the draft's context may also hold rejected
+//!   drafts after them, cut back to the common prefix at its next use.
 //! - Stop strings, `max_tokens`, streaming and the stop flag behave as one token at a time:
 //!   tokens go through the same output one by one, and generation ends at the first that
 //!   ends it.
