@@ -145,6 +145,33 @@ impl Cached {
         Arc::ptr_eq(&self._model, inner)
     }
 
+    /// The session's cache in `slot`, made anew (with `n_ctx` cells) when there is none,
+    /// when it holds fewer than `need` cells, or when another model made it.
+    pub(super) fn in_slot<'a>(
+        slot: &'a mut Option<Cached>,
+        inner: &Arc<Inner>,
+        need: u32,
+        n_ctx: u32,
+    ) -> Result<&'a mut Cached, ModelError> {
+        if slot
+            .as_ref()
+            .is_some_and(|c| c.n_ctx < need || !c.belongs_to(inner))
+        {
+            *slot = None; // drop the old context before making the new one
+        }
+        if slot.is_none() {
+            *slot = Some(Cached::new(Arc::clone(inner), n_ctx)?);
+        }
+        Ok(slot.as_mut().expect("filled above"))
+    }
+
+    /// Empty one sequence: its cells and the tokens recorded for it (a full removal, which
+    /// llama.cpp always grants).
+    pub(super) fn empty(&mut self, seq: usize) {
+        let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+        self.seqs[seq].clear();
+    }
+
     /// Forget everything the cache holds (after a failure its contents are unknown).
     pub(super) fn forget(&mut self) {
         self.ctx.clear_kv_cache();

@@ -187,18 +187,9 @@ impl Inner {
         session.with_state(
             || None::<Cached>,
             |slot| {
-                if slot
-                    .as_ref()
-                    .is_some_and(|c| c.n_ctx < need || !c.belongs_to(self))
-                {
-                    *slot = None; // too small for this batch, or another model's: start over
-                }
-                if slot.is_none() {
-                    // Room for a later round of the same size beside this one.
-                    let n_ctx = (need * 2).max(CACHED_CONTEXT).min(self.max_context);
-                    *slot = Some(Cached::new(Arc::clone(self), n_ctx)?);
-                }
-                let cached = slot.as_mut().expect("filled above");
+                // Room for a later round of the same size beside this one.
+                let n_ctx = (need * 2).max(CACHED_CONTEXT).min(self.max_context);
+                let cached = Cached::in_slot(slot, self, need, n_ctx)?;
                 let prompts: Vec<Vec<LlamaToken>> = seqs.iter().map(|s| s.tokens.clone()).collect();
                 let mut plan = reuse::plan(&cached.seqs, &prompts);
                 let fits = |cached: &Cached, plan: &Plan| {
@@ -208,8 +199,7 @@ impl Inner {
                 if !fits(cached, &plan) {
                     // Drop the sequences this batch does not use, then plan again.
                     for s in (0..cached.seqs.len()).filter(|s| !plan.dests.contains(s)) {
-                        let _ = cached.ctx.clear_kv_cache_seq(Some(s as u32), None, None);
-                        cached.seqs[s].clear();
+                        cached.empty(s);
                     }
                     plan = reuse::plan(&cached.seqs, &prompts);
                     if !fits(cached, &plan) {
@@ -230,8 +220,7 @@ impl Inner {
                     Ok((prompt_ms, gen_ms)) => {
                         for (q, &d) in seqs.iter().zip(&plan.dests) {
                             if q.error.is_some() {
-                                let _ = cached.ctx.clear_kv_cache_seq(Some(d as u32), None, None);
-                                cached.seqs[d].clear();
+                                cached.empty(d);
                             } else {
                                 cached.seqs[d] = q.decoded();
                             }

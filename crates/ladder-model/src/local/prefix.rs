@@ -89,17 +89,13 @@ impl Inner {
             .find(|p| p.tokens == prefix)
             .cloned();
         let id = seq as i32;
-        let empty = |cached: &mut Cached| {
-            let _ = cached.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
-            cached.seqs[seq].clear();
-        };
-        empty(cached);
+        cached.empty(seq);
         if let Some(saved) = saved {
             if cached.ctx.state_seq_set(&saved.state, id).is_ok() {
                 cached.seqs[seq] = prefix.to_vec();
                 return Ok(true);
             }
-            empty(cached); // a state that does not fit: evaluate instead
+            cached.empty(seq); // a state that does not fit: evaluate instead
         }
         if decode_prompt(&mut cached.ctx, prefix, 0, id, stop)?.is_none() {
             return Err(ModelError::Generation(
@@ -145,17 +141,8 @@ impl Inner {
         session.with_state(
             || None::<Cached>,
             |slot| {
-                if slot
-                    .as_ref()
-                    .is_some_and(|c| c.n_ctx < need || !c.belongs_to(self))
-                {
-                    *slot = None; // too small for this call, or another model's: start over
-                }
-                if slot.is_none() {
-                    let n_ctx = need.max(CACHED_CONTEXT.min(self.max_context));
-                    *slot = Some(Cached::new(Arc::clone(self), n_ctx)?);
-                }
-                let cached = slot.as_mut().expect("filled above");
+                let n_ctx = need.max(CACHED_CONTEXT.min(self.max_context));
+                let cached = Cached::in_slot(slot, self, need, n_ctx)?;
                 // The sequence that holds most of the prompt (all of it but at least one
                 // token: its logits are where sampling starts).
                 let plan = reuse::plan(&cached.seqs, std::slice::from_ref(&tokens));
@@ -168,10 +155,7 @@ impl Inner {
                 );
                 if room > cached.n_ctx as usize {
                     for other in (0..cached.seqs.len()).filter(|&s| s != seq) {
-                        let _ = cached
-                            .ctx
-                            .clear_kv_cache_seq(Some(other as u32), None, None);
-                        cached.seqs[other].clear();
+                        cached.empty(other);
                     }
                 }
                 let mut keep = plan.keeps[0];
