@@ -4,6 +4,7 @@
 mod bench;
 mod bench_model;
 mod chat;
+mod evolve;
 mod live;
 mod models;
 mod report;
@@ -248,6 +249,7 @@ impl StrategyArgs {
             suite_pipeline: None,
             without: self.without.clone(),
             with: self.with.clone(),
+            playbook: None,
         })
     }
 }
@@ -322,6 +324,13 @@ enum Command {
     /// finishes (results.jsonl, traces/), resumable, then print success with intervals and
     /// paired comparisons against direct.
     Bench(bench::BenchArgs),
+    /// Self-improvement: the bootstrapped loop curates a playbook of lessons from its own
+    /// traces (generation 0 with none; then the same model reads its dev runs with the
+    /// judge's verdicts and changes the playbook by add/edit/remove deltas, or rewrites it
+    /// whole), and every generation is scored on the test split and a suite it never saw,
+    /// beside the loop with no playbook, a hand-written one, the scaffold and direct.
+    /// Resumable; every generation's calls in its cassette (--replay).
+    Evolve(evolve::EvolveArgs),
     /// Write a bench folder's report: report.md (plan, tables, charts), results.csv (a row
     /// per run), summary.json (every figure) and SVG charts (success against user turns,
     /// the cost frontier of success against tokens, success per suite).
@@ -498,6 +507,7 @@ async fn dispatch(command: Command) -> Result<()> {
         Command::Demo(args) => tui::demo(args).await,
         Command::Score(args) => world::score(&args),
         Command::Bench(args) => bench::run(args).await,
+        Command::Evolve(args) => evolve::run(args).await,
         Command::Report(args) => report::report(&args),
         Command::Compare(args) => report::compare(&args),
         Command::Merge(args) => report::merge(&args),

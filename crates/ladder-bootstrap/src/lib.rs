@@ -114,6 +114,9 @@ pub struct Bootstrap {
     pub aids: Aids,
     /// Picks constrained to the titles of the documents the searches showed.
     pub grounded: bool,
+    /// A playbook of lessons (`ladder evolve`'s, or one written by hand), as the text
+    /// placed in the system prompt after the way of working; its hash is in the settings.
+    pub playbook: Option<String>,
 }
 
 impl Default for Bootstrap {
@@ -126,6 +129,7 @@ impl Default for Bootstrap {
             context_limit: None,
             aids: Aids::ALL,
             grounded: false,
+            playbook: None,
         }
     }
 }
@@ -186,6 +190,9 @@ impl Bootstrap {
         let mut s = self.system_prompt.trim().to_string();
         if !task.brief.is_empty() {
             s = format!("{}\n\n{s}", task.brief);
+        }
+        if let Some(playbook) = self.playbook.as_deref().filter(|p| !p.trim().is_empty()) {
+            s = format!("{s}\n\n{}", playbook.trim());
         }
         let mut s = format!("{s}\n\n{}", self.actions_prompt.trim());
         if self.mode == Mode::Free {
@@ -573,7 +580,7 @@ impl Strategy for Bootstrap {
     }
 
     fn settings(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut settings = serde_json::json!({
             "mode": match self.mode { Mode::Constrained => "constrained", Mode::Free => "free" },
             "prompt_hash": content_hash(&(&self.system_prompt, &self.actions_prompt)),
             "k": self.k,
@@ -586,7 +593,12 @@ impl Strategy for Bootstrap {
                 "last_word": self.aids.last_word,
             },
             "grounded": self.grounded,
-        })
+        });
+        // Only with a playbook, so a bench made before playbooks still resumes.
+        if let Some(playbook) = &self.playbook {
+            settings["playbook_hash"] = content_hash(playbook).into();
+        }
+        settings
     }
 
     fn constraints(&self) -> Vec<Constraint> {

@@ -25,6 +25,8 @@ pub struct StrategyOptions {
     pub without: Vec<String>,
     /// Scaffold components the pipeline file switches off to switch on (`--with vote`).
     pub with: Vec<String>,
+    /// A playbook for the bootstrapped loop's system prompt (`ladder evolve`): its text.
+    pub playbook: Option<String>,
 }
 
 impl StrategyOptions {
@@ -33,6 +35,16 @@ impl StrategyOptions {
         if self.pipeline.is_some() || !self.without.is_empty() || !self.with.is_empty() {
             return Err(format!(
                 "{strategy} has no pipeline (--pipeline, --with and --without are the scaffold's)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuse a playbook for a strategy that has no loop to put it in.
+    fn no_playbook(&self, strategy: &str) -> Result<(), String> {
+        if self.playbook.is_some() {
+            return Err(format!(
+                "{strategy} takes no playbook (a playbook is the bootstrapped loop's)"
             ));
         }
         Ok(())
@@ -65,6 +77,7 @@ fn direct(d: Direct, o: &StrategyOptions) -> Result<Box<dyn Strategy>, String> {
         return Err("direct has no prompt file to replace (--prompt)".into());
     }
     o.no_pipeline("direct")?;
+    o.no_playbook("direct")?;
     Ok(Box::new(d))
 }
 
@@ -83,6 +96,7 @@ fn bootstrap_from(mut b: Bootstrap, o: &StrategyOptions) -> Result<Box<dyn Strat
     if let Some(p) = &o.prompt {
         b.system_prompt = p.clone();
     }
+    b.playbook = o.playbook.clone();
     Ok(Box::new(b))
 }
 
@@ -118,6 +132,7 @@ fn scaffold_with(
             "the scaffold's prompts are per component; change them in crates/ladder-scaffold/prompts (--prompt is the bootstrapped loop's)".into(),
         );
     }
+    o.no_playbook("the scaffold")?;
     let source = match (&o.pipeline, &o.suite_pipeline) {
         (Some((path, text)), _) => PipelineSource::File {
             path: path.clone(),

@@ -179,6 +179,22 @@ impl LanguageModel for Recorder {
         self.record(request, response)
     }
 
+    /// The inner model's batch (decoded together where it can), each reply recorded in
+    /// request order.
+    async fn chat_batch(
+        &self,
+        session: &Session,
+        requests: &[ChatRequest],
+        streams: Vec<Option<TokenSink>>,
+    ) -> Vec<Result<ChatResponse, ModelError>> {
+        let responses = self.inner.chat_batch(session, requests, streams).await;
+        requests
+            .iter()
+            .zip(responses)
+            .map(|(request, response)| response.and_then(|r| self.record(request, r)))
+            .collect()
+    }
+
     fn count_tokens(&self, messages: &[Message]) -> Result<TokenCount, ModelError> {
         let count = self.inner.count_tokens(messages)?;
         let info = self.inner.info();
