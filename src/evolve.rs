@@ -36,24 +36,23 @@ pub struct EvolveArgs {
     /// Transfer tasks, spread evenly over the transfer suite's test split (default: all).
     #[arg(long, value_name = "N")]
     transfer_tasks: Option<usize>,
-    /// The playbook's cap: lessons, characters per lesson, characters in all.
+    /// The playbook's cap: most lessons (a delta past it is refused, never cut to fit).
     #[arg(long, default_value_t = 10)]
     max_lessons: usize,
+    /// The cap on one lesson's characters (also the curator's JSON Schema's).
     #[arg(long, default_value_t = 200)]
     lesson_chars: usize,
+    /// The cap on all the lessons' characters together.
     #[arg(long, default_value_t = 1600)]
     playbook_chars: usize,
     /// Keep the parent playbook (its bytes) when a generation's candidate does worse on
     /// dev than the playbook kept so far.
     #[arg(long)]
     rollback: bool,
-    /// The hand-written playbook of the `hand` baseline: one lesson per line, `#` comments.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "fixtures/playbooks/hand.txt"
-    )]
-    hand_playbook: PathBuf,
+    /// The hand-written playbook of the `hand` baseline: one lesson per line, `#` comments
+    /// (default: fixtures/playbooks/hand.txt, built in).
+    #[arg(long, value_name = "FILE")]
+    hand_playbook: Option<PathBuf>,
     /// Skip the baselines (direct, the hand-written playbook, the scaffold).
     #[arg(long)]
     no_baselines: bool,
@@ -84,14 +83,27 @@ pub struct EvolveArgs {
     model: ModelArgs,
 }
 
-/// A hand-written playbook file read into lessons (`L1`, ...), each line a lesson.
-fn hand_playbook(path: &Path, cap: &Cap) -> Result<Playbook> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read the hand-written playbook {} (--hand-playbook)",
-            path.display()
-        )
-    })?;
+/// The built-in hand-written playbook.
+const HAND_PLAYBOOK: &str = include_str!("../fixtures/playbooks/hand.txt");
+
+/// A hand-written playbook file (or the built-in one) read into lessons (`L1`, ...), each
+/// line a lesson.
+fn hand_playbook(path: Option<&Path>, cap: &Cap) -> Result<Playbook> {
+    let (path, text) = match path {
+        Some(path) => (
+            path.to_path_buf(),
+            std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read the hand-written playbook {} (--hand-playbook)",
+                    path.display()
+                )
+            })?,
+        ),
+        None => (
+            PathBuf::from("fixtures/playbooks/hand.txt"),
+            HAND_PLAYBOOK.to_string(),
+        ),
+    };
     let mut p = Playbook {
         lessons: Vec::new(),
         next_id: 1,
@@ -175,7 +187,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
             let hand = if args.no_baselines {
                 None
             } else {
-                Some(hand_playbook(&args.hand_playbook, &cap)?.render())
+                Some(hand_playbook(args.hand_playbook.as_deref(), &cap)?.render())
             };
             let model = args.model.open(concurrency)?;
             let settings = Settings {
