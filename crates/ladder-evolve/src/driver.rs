@@ -136,6 +136,10 @@ pub struct Generation {
     pub generation: u32,
     pub candidate_hash: String,
     pub playbook_hash: String,
+    /// The hash of the kept playbook's text as the loop's prompt holds it: the
+    /// `playbook_hash` of its test and transfer runs' headers (none for an empty playbook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_hash: Option<String>,
     pub lessons: usize,
     pub chars: usize,
     pub rolled_back: bool,
@@ -484,6 +488,7 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
                 generation: g,
                 candidate_hash: candidate.hash(),
                 playbook_hash: kept.hash(),
+                prompt_hash: render(&kept).map(|r| ladder_core::content_hash(&r)),
                 lessons: kept.lessons.len(),
                 chars: kept.chars(),
                 rolled_back,

@@ -14,7 +14,8 @@ use ladder_harness::bench::{self, Record};
 use ladder_harness::stats::{paired, wilson};
 use ladder_harness::svg::{scatter, Point};
 
-use crate::driver::{gen_dir, read_json, Generation, Settings, UpdateMode, SETTINGS};
+use crate::driver::{gen_dir, read_json, Curation, Generation, Settings, UpdateMode, SETTINGS};
+use crate::playbook::Delta;
 use crate::playbook::Playbook;
 use crate::EvolveError;
 
@@ -98,6 +99,36 @@ fn chance(dir: &Path) -> Option<f64> {
     c.levels.values().next().copied()
 }
 
+/// What the curation that made a generation's candidate did: `+added ~edited -removed`,
+/// and the changes refused (a held-out text, the cap).
+fn changes(out: &Path, mode: UpdateMode, generation: u32) -> String {
+    let Ok(Some(c)) = read_json::<Curation>(&gen_dir(out, mode, generation).join("curation.json"))
+    else {
+        return "-".into();
+    };
+    let count = |f: fn(&Delta) -> bool| {
+        c.deltas.iter().filter(|d| f(d)).count() - c.refused.iter().filter(|r| f(&r.delta)).count()
+    };
+    let held_out = c
+        .refused
+        .iter()
+        .filter(|r| r.reason.contains("held out"))
+        .count();
+    let mut s = format!(
+        "+{} ~{} -{}",
+        count(|d| matches!(d, Delta::Add { .. })),
+        count(|d| matches!(d, Delta::Edit { .. })),
+        count(|d| matches!(d, Delta::Remove { .. }))
+    );
+    if !c.refused.is_empty() {
+        s.push_str(&format!(
+            " ({} refused, {held_out} for held-out text)",
+            c.refused.len()
+        ));
+    }
+    s
+}
+
 /// One part (test or transfer) of every generation of a mode.
 struct Row {
     generation: u32,
@@ -166,8 +197,8 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
     for &mode in &s.modes {
         let rows = rows(out, &s, mode);
         let _ = writeln!(r, "## The loop with its playbook, {} mode\n", mode.name());
-        let _ = writeln!(r, "| gen | lessons | chars | playbook | dev | test | transfer | test user turns | test tokens |");
-        let _ = writeln!(r, "|---|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(r, "| gen | changes | lessons | chars | playbook | dev | test | transfer | test user turns | test tokens |");
+        let _ = writeln!(r, "|---|---|---|---|---|---|---|---|---|---|");
         for row in &rows {
             let (lessons, chars, hash) = match &row.playbook {
                 Some(p) => (
@@ -184,8 +215,9 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
             };
             let _ = writeln!(
                 r,
-                "| {}{rolled} | {lessons} | {chars} | {hash} | {} | {} | {} | {} | {} |",
+                "| {}{rolled} | {} | {lessons} | {chars} | {hash} | {} | {} | {} | {} | {} |",
                 row.generation,
+                changes(out, mode, row.generation),
                 rate(&row.dev),
                 rate(&row.test),
                 rate(&row.transfer),
