@@ -145,6 +145,12 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
         .concurrency
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let (settings, source) = match &args.replay {
+        Some(dir) if dir.canonicalize().ok() == args.out.canonicalize().ok() => {
+            bail!(
+                "--replay {} into the same folder would compare it with itself: give another --out",
+                dir.display()
+            )
+        }
         Some(dir) => {
             let settings: Settings = ladder_evolve::read_json(&dir.join(ladder_evolve::SETTINGS))?
                 .with_context(|| {
@@ -187,7 +193,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
             let hand = if args.no_baselines {
                 None
             } else {
-                Some(hand_playbook(args.hand_playbook.as_deref(), &cap)?.render())
+                Some(hand_playbook(args.hand_playbook.as_deref(), &cap)?)
             };
             let model = args.model.open(concurrency)?;
             let settings = Settings {
@@ -201,7 +207,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
                 cap,
                 rollback: args.rollback,
                 baselines: !args.no_baselines,
-                hand_playbook: hand,
+                hand_playbook: hand.as_ref().map(Playbook::render),
                 seed: args.budget.seed,
                 max_steps: args.budget.max_steps,
                 max_model_calls: args.budget.max_calls,
@@ -210,6 +216,20 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
                 model: model.info().to_string(),
                 prompts_hash: ladder_evolve::reflect::prompts_hash(),
             };
+            if let Some(hand) = &hand {
+                let secrets = ladder_evolve::secrets(&settings)?;
+                for l in &hand.lessons {
+                    if let Some(why) = secrets.find(&l.text) {
+                        bail!("the hand-written playbook's lesson {} ({:?}): {why}; a baseline may not know the held-out tasks either", l.id, l.text);
+                    }
+                }
+                if hand.lessons.len() > cap.lessons || hand.chars() > cap.total_chars {
+                    bail!(
+                        "the hand-written playbook has {} lessons, {} characters; the cap is {} lessons, {} characters (--max-lessons, --playbook-chars)",
+                        hand.lessons.len(), hand.chars(), cap.lessons, cap.total_chars
+                    );
+                }
+            }
             (settings, Source::Live(model))
         }
     };

@@ -3,7 +3,8 @@
 //!
 //! The folder (`--out`):
 //! - `evolve.json`: the settings ([`Settings`]); a resume must match them, but for more
-//!   generations or another mode, which only add parts.
+//!   generations or another mode, which only add parts (the file then keeps the most
+//!   generations and every mode run in the folder, for the report and a replay).
 //! - `gen-0/` (shared by the modes: the loop with no playbook), then `deltas/gen-G/` and
 //!   `rewrite/gen-G/`, each with `candidate.json` (the playbook its dev runs used),
 //!   `playbook.json` (the one kept: the candidate, or with `--rollback` the parent's bytes
@@ -16,8 +17,12 @@
 //!
 //! Invariants:
 //! - The reflector reads only dev runs; the test and transfer runs are only scored.
-//! - A lesson is kept only if it has none of the held-out tasks' texts ([`Secrets`]),
-//!   checked as it is applied and again on every saved playbook.
+//! - A lesson is kept only if it has none of the held-out tasks' texts ([`Secrets`]: every
+//!   task of both test splits), checked as it is applied and again on every playbook read
+//!   or written (the report checks every saved one once more).
+//! - A run that ended in an error (no model, a failed setup) is never reflected on.
+//! - A reflection or curation saved before a stop is read again, never asked again, so a
+//!   cassette holds one reply per request and a replay serves the ones that were used.
 //! - Every step is saved before the next starts and is skipped when found saved, so a
 //!   stopped experiment resumes where it stopped (the benches resume run by run).
 //! - A generation's model calls are in its own cassette; a replay serves each generation
@@ -160,6 +165,9 @@ pub struct Curation {
     pub deltas: Vec<Delta>,
     pub refused: Vec<Refused>,
     pub candidate_hash: String,
+    /// The reply could not be read as the schema's JSON: the parent is kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
 }
 
 /// A part's folder inside a generation.
@@ -288,28 +296,22 @@ pub async fn evolve(
                 changed.join("\n  ")
             )));
         }
-        _ => write_json(&settings_path, s)?,
+        // What the folder holds after this run: the most generations and every mode ever
+        // run in it, so the report and a replay see every part on disk.
+        Some(old) => {
+            let mut modes = old.modes.clone();
+            modes.extend(s.modes.iter().filter(|m| !old.modes.contains(m)));
+            let merged = Settings {
+                generations: old.generations.max(s.generations),
+                modes,
+                ..s.clone()
+            };
+            write_json(&settings_path, &merged)?
+        }
+        None => write_json(&settings_path, s)?,
     }
     let suite = ladder_harness::run::load_suite(&s.suite)?;
-    let mut held_out: Vec<Task> = s
-        .test
-        .iter()
-        .filter_map(|id| suite.task(id).cloned())
-        .collect();
-    if let Some(t) = &s.transfer {
-        let other = ladder_harness::run::load_suite(t)?;
-        held_out.extend(
-            s.transfer_tasks
-                .iter()
-                .filter_map(|id| other.task(id).cloned()),
-        );
-    }
-    let dev: Vec<Task> = s
-        .dev
-        .iter()
-        .filter_map(|id| suite.task(id).cloned())
-        .collect();
-    let secrets = Secrets::new(&held_out, &dev);
+    let secrets = secrets(s)?;
     let mut runner = Runner {
         spec,
         progress,
@@ -522,8 +524,12 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
             drop(model);
             let next = gen_dir(out, mode, g + 1);
             if read_json::<Playbook>(&next.join("candidate.json"))?.is_none() {
+                // Ids stay unique across a rollback: none of the rolled-back candidate's is
+                // given again.
+                let mut parent = kept.clone();
+                parent.next_id = parent.next_id.max(candidate.next_id);
                 let model = self.model(&next)?;
-                self.curate(mode, g + 1, &next, &model, &kept, &reflections)
+                self.curate(mode, g + 1, &next, &model, &parent, &reflections)
                     .await?;
             }
         }
@@ -562,6 +568,22 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
             "reading the {} dev runs of generation {g}",
             dev.len()
         )));
+        // A run that failed for want of a model or a setup (an error, not a verdict) teaches
+        // nothing about the task: it is not reflected on.
+        let failed = |r: &Record| {
+            r.error.is_some()
+                || r.outcome
+                    .as_ref()
+                    .is_some_and(|o| matches!(o.stop, ladder_core::StopReason::Error { .. }))
+        };
+        let errored = dev.iter().filter(|r| failed(r)).count();
+        if errored > 0 {
+            (self.progress)(Progress::Step(format!(
+                "{errored} dev runs of generation {g} ended in an error; they are not reflected on"
+            )));
+        }
+        let dev: Vec<Record> = dev.iter().filter(|r| !failed(r)).cloned().collect();
+        let dev = dev.as_slice();
         let mut requests = Vec::new();
         for (i, r) in dev.iter().enumerate() {
             let trace = dir.join("dev").join(&r.trace);
@@ -583,8 +605,11 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
                 seed(s.seed, g, i),
             ));
         }
-        let mut out = Vec::new();
-        for (chunk, records) in requests.chunks(4).zip(dev.chunks(4)) {
+        let partial = dir.join("reflections.partial.json");
+        let mut out: Vec<Reflection> = read_json(&partial)?.unwrap_or_default();
+        let done = out.len() - out.len() % 4;
+        out.truncate(done);
+        for (chunk, records) in requests[done..].chunks(4).zip(dev[done..].chunks(4)) {
             let session = Session::new();
             let replies = model
                 .chat_batch(&session, chunk, chunk.iter().map(|_| None).collect())
@@ -596,8 +621,10 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
                 })?;
                 out.push(reflect::read_reflection(&r.task, r.success(), &reply.text));
             }
+            write_json(&partial, &out)?;
         }
         write_json(&path, &out)?;
+        let _ = std::fs::remove_file(&partial);
         Ok(out)
     }
 
@@ -626,7 +653,12 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
             UpdateMode::Deltas => reflect::curate_request(&parent, &shown, &s.cap, seed),
             UpdateMode::Rewrite => reflect::rewrite_request(&parent, &shown, &s.cap, seed),
         };
-        let reply = if shown.is_empty() {
+        // A curation saved before a stop is read again, not asked again (a cassette holds
+        // one reply per request).
+        let saved: Option<Curation> = read_json(&next.join("curation.json"))?;
+        let reply = if let Some(c) = saved.filter(|c| c.parent_hash == kept.hash()) {
+            c.response
+        } else if shown.is_empty() {
             String::new()
         } else {
             model
@@ -640,8 +672,10 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
         };
         let secrets = &self.secrets;
         let refuse = |t: &str| secrets.find(t);
+        let unreadable =
+            !shown.is_empty() && reflect::unreadable(mode == UpdateMode::Rewrite, &reply);
         let (deltas, (candidate, refused)) = match mode {
-            _ if shown.is_empty() => (Vec::new(), (parent.clone(), Vec::new())),
+            _ if shown.is_empty() || unreadable => (Vec::new(), (parent.clone(), Vec::new())),
             UpdateMode::Deltas => {
                 let deltas = reflect::read_curation(&reply, &shown);
                 let applied = playbook::apply(&parent, &deltas, g, &s.cap, &refuse);
@@ -671,6 +705,7 @@ impl<P: FnMut(Progress<'_>)> Runner<'_, P> {
             deltas,
             refused,
             candidate_hash: candidate.hash(),
+            unreadable,
         };
         write_json(&next.join("curation.json"), &curation)?;
         write(&next.join("candidate.json"), &candidate.to_json())
@@ -760,4 +795,44 @@ pub fn differences(original: &Path, replay: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// What no playbook of the experiment may hold: every task of the suite's test split and
+/// of the transfer suite's (not only the ones run), less what the dev tasks run and the
+/// suite's form and brief make public.
+pub fn secrets(s: &Settings) -> Result<Secrets, EvolveError> {
+    let suite = ladder_harness::run::load_suite(&s.suite)?;
+    let mut held_out: Vec<Task> = suite
+        .tasks
+        .iter()
+        .filter(|t| t.split == Some(Split::Test) || s.test.contains(&t.id))
+        .cloned()
+        .collect();
+    let mut public = vec![suite.manifest.assistant_brief.clone()];
+    let form = |suite: &ladder_world::Suite, public: &mut Vec<String>| {
+        for intent in suite.form_spec().intents {
+            for slot in intent.slots {
+                public.push(slot.question);
+                public.extend(slot.options);
+            }
+        }
+    };
+    form(&suite, &mut public);
+    if let Some(t) = &s.transfer {
+        let other = ladder_harness::run::load_suite(t)?;
+        form(&other, &mut public);
+        held_out.extend(
+            other
+                .tasks
+                .iter()
+                .filter(|t| t.split == Some(Split::Test) || s.transfer_tasks.contains(&t.id))
+                .cloned(),
+        );
+    }
+    let dev: Vec<Task> = s
+        .dev
+        .iter()
+        .filter_map(|id| suite.task(id).cloned())
+        .collect();
+    Ok(Secrets::new(&held_out, &dev, &public))
 }

@@ -3,12 +3,15 @@
 //!
 //! A secret is a held-out task's id, its opening, a value or sentence of its hidden profile,
 //! or a name its judge expects (`recommend_any`, `must_mention`, `must_not_recommend`),
-//! unless the same text is also one of the dev tasks' (which the reflector reads): a
-//! month or "domestic" that dev tasks share with test tasks is not information from the
-//! test split, a test task's home city or expected destination that no dev task has is.
+//! unless the same text is public: one of the dev tasks' (which the reflector reads), or a
+//! text every assistant of the suite is given (the form's options and questions, the
+//! brief), or a number of one or two digits. A month or "quiet" that dev tasks or the form
+//! share with test tasks is not information from the test split; a test task's home city
+//! or expected destination that no dev task has is.
 //!
-//! Invariants: pure; matching is on whole words after the world's one normaliser, so
-//! "Gullby Cove" is found in "try gullby cove." but "May" is not found in "mayor".
+//! Invariants: pure; matching is on whole words after the world's one normaliser with
+//! hyphens read as spaces, so "Gullby Cove" is found in "try gullby-cove." but "May" is not
+//! found in "mayor".
 
 use std::collections::BTreeSet;
 
@@ -21,9 +24,12 @@ pub struct Secrets {
     items: Vec<(String, String)>,
 }
 
-/// Words only, lowercased, one space between them (no padding: [`Secrets::find`] pads).
+/// Words only, lowercased, one space between them, hyphens as spaces (no padding:
+/// [`Secrets::find`] pads).
 fn norm(s: &str) -> String {
-    normalise(s, Keep::Hyphens).trim().to_string()
+    normalise(&s.replace('-', " "), Keep::Hyphens)
+        .trim()
+        .to_string()
 }
 
 /// Every text of a task a leak could carry, with its description.
@@ -63,21 +69,25 @@ fn texts(task: &Task) -> Vec<(String, String)> {
 }
 
 impl Secrets {
-    /// The secrets of `held_out`, less every text the `seen` tasks have too.
+    /// The secrets of `held_out`, less every text the `seen` tasks have too and every
+    /// `public` text.
     pub fn new<'a>(
         held_out: impl IntoIterator<Item = &'a Task>,
         seen: impl IntoIterator<Item = &'a Task>,
+        public: &[String],
     ) -> Secrets {
         let public: BTreeSet<String> = seen
             .into_iter()
             .flat_map(texts)
             .map(|(t, _)| norm(&t))
+            .chain(public.iter().map(|t| norm(t)))
             .collect();
+        let small_number = |t: &str| t.len() <= 2 && t.chars().all(|c| c.is_ascii_digit());
         let mut items: Vec<(String, String)> = held_out
             .into_iter()
             .flat_map(texts)
             .map(|(t, what)| (norm(&t), what))
-            .filter(|(t, _)| !t.is_empty() && !public.contains(t))
+            .filter(|(t, _)| !t.is_empty() && !small_number(t) && !public.contains(t))
             .collect();
         items.sort();
         items.dedup_by(|a, b| a.0 == b.0);
@@ -135,13 +145,20 @@ mod tests {
                 ("scope", "domestic"),
                 ("home_city", "Tarnfield"),
                 ("month", "May"),
+                ("mood", "quiet"),
+                ("days", "7"),
             ],
             &["Gullby Cove", "Gullton Bay"],
         );
-        let s = Secrets::new([&test], [&dev]);
+        let s = Secrets::new(
+            [&test],
+            [&dev],
+            &["Lively or quiet?".into(), "quiet".into()],
+        );
         for leak in [
             "Recommend Gullby Cove to divers.",
             "Users from tarnfield want short trips.",
+            "Tarnfield-based users want short trips.",
             "Like sea-006, ask first.",
             "When told 'find me a quiet beach for my holiday', ask.",
         ] {
@@ -152,6 +169,8 @@ mod tests {
             "Gullton Bay is often right.",
             "The mayor said so.",
             "Ask which month, e.g. May.",
+            "Ask whether they want it quiet.",
+            "Ask at most 7 questions.",
         ] {
             assert_eq!(s.find(fine), None, "{fine:?} does not leak");
         }

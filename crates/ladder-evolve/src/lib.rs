@@ -28,8 +28,8 @@ pub mod reflect;
 pub mod report;
 
 pub use driver::{
-    differences, evolve, gen_dir, read_json, split_ids, spread, Curation, EvolveSpec, Generation,
-    Progress, Settings, Source, UpdateMode, SETTINGS,
+    differences, evolve, gen_dir, read_json, secrets, split_ids, spread, Curation, EvolveSpec,
+    Generation, Progress, Settings, Source, UpdateMode, SETTINGS,
 };
 pub use leak::Secrets;
 pub use playbook::{Cap, Delta, Lesson, Playbook};

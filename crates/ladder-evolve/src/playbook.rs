@@ -124,11 +124,12 @@ impl Playbook {
         self.lessons.iter().find(|l| l.id == id)
     }
 
-    /// Count a reflection's verdicts on lessons (unknown ids are ignored).
+    /// Count a reflection's verdicts on lessons: each named lesson once (unknown ids are
+    /// ignored).
     pub fn tally(&mut self, helpful: &[String], harmful: &[String]) {
         for l in &mut self.lessons {
-            l.helpful += helpful.iter().filter(|id| **id == l.id).count() as u32;
-            l.harmful += harmful.iter().filter(|id| **id == l.id).count() as u32;
+            l.helpful += u32::from(helpful.contains(&l.id));
+            l.harmful += u32::from(harmful.contains(&l.id));
         }
     }
 }
@@ -202,6 +203,7 @@ pub fn apply(
                 p.next_id += 1;
                 Ok(())
             }),
+            Delta::Edit { id, .. } if p.get(id).is_none() => Err(format!("no lesson {id}")),
             Delta::Edit { id, text, sources } => check_text(text, cap, refuse).and_then(|t| {
                 let others = p
                     .lessons

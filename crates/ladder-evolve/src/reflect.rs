@@ -8,8 +8,8 @@
 //!   actions, what came back, its answer) and the judge's verdict on it: never the task's
 //!   hidden profile or expected answers as such (a dev task's verdict may name them; the
 //!   leak check keeps held-out ones out of the playbook).
-//! - Every lesson text in a reply is the model's own; the readers trim spaces and nothing
-//!   else.
+//! - Every lesson text in a reply is the model's own; the readers trim it, and the
+//!   playbook collapses its runs of spaces, and nothing else.
 
 use ladder_core::trace::{Event, EventKind};
 use ladder_core::{ChatRequest, Constraint, Message, Sampling};
@@ -329,7 +329,9 @@ pub fn read_curation(text: &str, shown: &[Reflection]) -> Vec<Delta> {
                 .filter_map(|n| n.checked_sub(1).and_then(|i| shown.get(i)))
                 .map(|r| r.task.clone())
                 .collect();
-            sources.dedup();
+            // Each source once, in the order the curator named them.
+            let mut seen = std::collections::BTreeSet::new();
+            sources.retain(|t| seen.insert(t.clone()));
             match c.op.as_str() {
                 "add" => Some(Delta::Add {
                     text: c.text.trim().to_string(),
@@ -374,6 +376,16 @@ pub fn rewrite_request(
         (cap.lessons * (cap.lesson_chars / 2 + 10) + 20) as u32,
         seed,
     )
+}
+
+/// Whether a curator's reply is not the JSON its schema asks for (the rewrite's when
+/// `rewrite`): the parent playbook is then kept, and the curation says so.
+pub fn unreadable(rewrite: bool, text: &str) -> bool {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text.trim()) else {
+        return true;
+    };
+    let key = if rewrite { "lessons" } else { "changes" };
+    !v.get(key).is_some_and(|x| x.is_array())
 }
 
 /// The rewrite's lessons.

@@ -15,7 +15,6 @@ use ladder_harness::stats::{paired, wilson};
 use ladder_harness::svg::{scatter, Point};
 
 use crate::driver::{gen_dir, read_json, Curation, Generation, Settings, UpdateMode, SETTINGS};
-use crate::playbook::Delta;
 use crate::playbook::Playbook;
 use crate::EvolveError;
 
@@ -26,15 +25,20 @@ fn records(dir: &Path) -> Vec<Record> {
         .unwrap_or_default()
 }
 
-fn rate(rs: &[Record]) -> String {
+fn rate(rs: &[Record], planned: usize) -> String {
     if rs.is_empty() {
         return "-".into();
     }
+    let partly = if rs.len() < planned {
+        format!(" [{} of {planned} run]", rs.len())
+    } else {
+        String::new()
+    };
     let k = rs.iter().filter(|r| r.success()).count() as u64;
     let n = rs.len() as u64;
     let (lo, hi) = wilson(k, n);
     format!(
-        "{k}/{n} ({:.0}%, {:.0}-{:.0})",
+        "{k}/{n} ({:.0}%, {:.0}-{:.0}){partly}",
         100.0 * k as f64 / n as f64,
         100.0 * lo,
         100.0 * hi
@@ -99,34 +103,92 @@ fn chance(dir: &Path) -> Option<f64> {
     c.levels.values().next().copied()
 }
 
-/// What the curation that made a generation's candidate did: `+added ~edited -removed`,
-/// and the changes refused (a held-out text, the cap).
+/// What made a generation's candidate from its parent (the generation before's kept
+/// playbook): `+added ~edited -removed` lessons by id, and the changes the curation refused
+/// (a held-out text, the cap) or an unreadable reply.
 fn changes(out: &Path, mode: UpdateMode, generation: u32) -> String {
-    let Ok(Some(c)) = read_json::<Curation>(&gen_dir(out, mode, generation).join("curation.json"))
-    else {
+    let Some(parent_gen) = generation.checked_sub(1) else {
         return "-".into();
     };
-    let count = |f: fn(&Delta) -> bool| {
-        c.deltas.iter().filter(|d| f(d)).count() - c.refused.iter().filter(|r| f(&r.delta)).count()
+    let read =
+        |dir: std::path::PathBuf, file: &str| read_json::<Playbook>(&dir.join(file)).ok().flatten();
+    let (Some(parent), Some(candidate)) = (
+        read(gen_dir(out, mode, parent_gen), "playbook.json"),
+        read(gen_dir(out, mode, generation), "candidate.json"),
+    ) else {
+        return "-".into();
     };
-    let held_out = c
-        .refused
+    let added = candidate
+        .lessons
         .iter()
-        .filter(|r| r.reason.contains("held out"))
+        .filter(|l| parent.get(&l.id).is_none())
         .count();
-    let mut s = format!(
-        "+{} ~{} -{}",
-        count(|d| matches!(d, Delta::Add { .. })),
-        count(|d| matches!(d, Delta::Edit { .. })),
-        count(|d| matches!(d, Delta::Remove { .. }))
-    );
-    if !c.refused.is_empty() {
-        s.push_str(&format!(
-            " ({} refused, {held_out} for held-out text)",
-            c.refused.len()
-        ));
+    let removed = parent
+        .lessons
+        .iter()
+        .filter(|l| candidate.get(&l.id).is_none())
+        .count();
+    let edited = candidate
+        .lessons
+        .iter()
+        .filter(|l| parent.get(&l.id).is_some_and(|p| p.text != l.text))
+        .count();
+    let mut s = format!("+{added} ~{edited} -{removed}");
+    if let Ok(Some(c)) =
+        read_json::<Curation>(&gen_dir(out, mode, generation).join("curation.json"))
+    {
+        let held_out = c
+            .refused
+            .iter()
+            .filter(|r| r.reason.contains("held out"))
+            .count();
+        if !c.refused.is_empty() {
+            s.push_str(&format!(
+                " ({} refused, {held_out} for held-out text)",
+                c.refused.len()
+            ));
+        }
+        if c.unreadable {
+            s.push_str(" (reply unreadable: parent kept)");
+        }
     }
     s
+}
+
+/// Every saved playbook checked against the held-out tasks (the whole test splits), as the
+/// suites on disk have them: a line saying how many were checked and what leaked.
+fn leak_check(out: &Path, s: &Settings) -> String {
+    let secrets = match crate::driver::secrets(s) {
+        Ok(secrets) => secrets,
+        Err(e) => return format!("Leak check: not done ({e})."),
+    };
+    let (mut playbooks, mut lessons, mut leaks) = (0, 0, Vec::new());
+    for &mode in &s.modes {
+        for g in 0..=s.generations {
+            for file in ["candidate.json", "playbook.json"] {
+                let path = gen_dir(out, mode, g).join(file);
+                let Ok(Some(p)) = read_json::<Playbook>(&path) else {
+                    continue;
+                };
+                playbooks += 1;
+                for l in &p.lessons {
+                    lessons += 1;
+                    if let Some(why) = secrets.find(&l.text) {
+                        leaks.push(format!("{} {}: {why}", path.display(), l.id));
+                    }
+                }
+            }
+        }
+    }
+    if leaks.is_empty() {
+        format!("Leak check: {playbooks} saved playbooks ({lessons} lessons) hold no text of the {} held-out texts (the test splits' ids, openings, hidden profiles and expected answers, less what the dev tasks and the form make public).", secrets.len())
+    } else {
+        format!(
+            "Leak check: FAILED, {} lessons hold held-out text:\n- {}",
+            leaks.len(),
+            leaks.join("\n- ")
+        )
+    }
 }
 
 /// One part (test or transfer) of every generation of a mode.
@@ -182,7 +244,8 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
         if s.rollback { "on" } else { "off" },
         s.seed
     );
-    let _ = writeln!(r, "Success is the judge's; intervals are 95% Wilson intervals; user turns and tokens are means per test run.\n");
+    let _ = writeln!(r, "Success is the judge's; intervals are 95% Wilson intervals; user turns and tokens are means per test run. The dev column is the runs of the generation's candidate playbook; the other columns are the playbook kept (the parent's, on a row rolled back).\n");
+    let _ = writeln!(r, "{}\n", leak_check(out, &s));
     let base = out.join("baselines");
     let baseline = |name: &str| {
         (
@@ -218,9 +281,9 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
                 "| {}{rolled} | {} | {lessons} | {chars} | {hash} | {} | {} | {} | {} | {} |",
                 row.generation,
                 changes(out, mode, row.generation),
-                rate(&row.dev),
-                rate(&row.test),
-                rate(&row.transfer),
+                rate(&row.dev, s.dev.len()),
+                rate(&row.test, s.test.len()),
+                rate(&row.transfer, s.transfer_tasks.len()),
                 mean(&row.test, |m| m.user_turns),
                 mean(&row.test, |m| m.total_tokens),
             );
@@ -303,8 +366,8 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
         let _ = writeln!(
             r,
             "| {name} | {} | {} | {} | {} |",
-            rate(test),
-            rate(transfer),
+            rate(test, s.test.len()),
+            rate(transfer, s.transfer_tasks.len()),
             mean(test, |m| m.user_turns),
             mean(test, |m| m.total_tokens)
         );

@@ -151,23 +151,7 @@ fn playbooks(out: &Path, s: &Settings) -> Vec<(String, Playbook)> {
 }
 
 fn secrets(s: &Settings) -> Secrets {
-    let (sea, help) = (suite("seaside"), suite("helpdesk"));
-    let held: Vec<ladder_core::Task> = s
-        .test
-        .iter()
-        .filter_map(|id| sea.task(id).cloned())
-        .chain(
-            s.transfer_tasks
-                .iter()
-                .filter_map(|id| help.task(id).cloned()),
-        )
-        .collect();
-    let dev: Vec<ladder_core::Task> = s
-        .dev
-        .iter()
-        .filter_map(|id| sea.task(id).cloned())
-        .collect();
-    Secrets::new(&held, &dev)
+    ladder_evolve::secrets(s).expect("the suites load")
 }
 
 /// The right and wrong answers of seaside's tasks, by opening: the first name its judge
@@ -326,7 +310,9 @@ async fn held_out_texts_never_enter_a_playbook_the_cap_holds_and_lessons_are_the
     );
     let report = ladder_evolve::report::report(&spec.out).expect("a report");
     assert!(
-        report.contains("| 0 | 0 | 0 |") && report.contains("rewrite mode"),
+        report.contains("| 0 | - | 0 | 0 |")
+            && report.contains("| 1 | +2 ~0 -0 (3 refused, 2 for held-out text) | 2 |")
+            && report.contains("Leak check: 12 saved playbooks") && report.contains("rewrite mode"),
         "{report}"
     );
 }
