@@ -312,7 +312,8 @@ async fn held_out_texts_never_enter_a_playbook_the_cap_holds_and_lessons_are_the
     assert!(
         report.contains("| 0 | - | 0 | 0 |")
             && report.contains("| 1 | +2 ~0 -0 (3 refused, 2 for held-out text) | 2 |")
-            && report.contains("Leak check: 12 saved playbooks") && report.contains("rewrite mode"),
+            && report.contains("Leak check: 12 saved playbooks")
+            && report.contains("rewrite mode"),
         "{report}"
     );
 }

@@ -735,3 +735,43 @@ async fn a_session_used_with_another_model_starts_over() {
         .unwrap();
     assert_eq!(again.text, alone.text);
 }
+
+/// Runs in flight at once each decode in their own session context, so a run's text does
+/// not depend on which others run beside it, and cancelling one (dropping its call) leaves
+/// the other's output byte for byte what it is alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_gives_its_text_alone_and_among_others_and_a_cancelled_neighbour_changes_nothing() {
+    let m = model();
+    let a = ask("Name three seaside towns and say one thing about each.", 60);
+    let mut b = ask("Write a very long story about a lighthouse keeper.", 400);
+    b.sampling.seed = 7;
+    let alone_a = m
+        .chat_in(&ladder_core::Session::new(), &a, None)
+        .await
+        .expect("a alone");
+    let alone_b = m
+        .chat_in(&ladder_core::Session::new(), &b, None)
+        .await
+        .expect("b alone");
+    // Both at once, in two sessions (two runs).
+    let (sa, sb) = (ladder_core::Session::new(), ladder_core::Session::new());
+    let (both_a, both_b) = tokio::join!(m.chat_in(&sa, &a, None), m.chat_in(&sb, &b, None));
+    assert_eq!(both_a.expect("a").text, alone_a.text, "a among others");
+    assert_eq!(both_b.expect("b").text, alone_b.text, "b among others");
+    // B cancelled part-way (its call dropped after 300 ms): A is unchanged.
+    let (sa, sb) = (ladder_core::Session::new(), ladder_core::Session::new());
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        m.chat_in(&sb, &b, None),
+    );
+    let (kept, cancelled) = tokio::join!(m.chat_in(&sa, &a, None), cancelled);
+    assert!(
+        cancelled.is_err(),
+        "b was still generating when it was cancelled"
+    );
+    assert_eq!(
+        kept.expect("a").text,
+        alone_a.text,
+        "a beside a cancelled run"
+    );
+}
