@@ -24,6 +24,15 @@ fn embedder() -> Arc<dyn Embedder> {
     }))
 }
 
+/// One data folder for the tests of this file: the knowledge bases are ingested once (the
+/// store is shared within a process).
+fn data() -> std::path::PathBuf {
+    static D: OnceLock<tempfile::TempDir> = OnceLock::new();
+    D.get_or_init(|| tempfile::tempdir().expect("a temp dir"))
+        .path()
+        .join("data")
+}
+
 fn suite(name: &str) -> ladder_world::Suite {
     ladder_harness::run::load_suite(name).expect("a committed suite")
 }
@@ -217,7 +226,7 @@ async fn held_out_texts_never_enter_a_playbook_the_cap_holds_and_lessons_are_the
         source: Source::Live(model),
         out: dir.path().join("ev"),
         resume: false,
-        data: dir.path().join("data"),
+        data: data(),
         embedder: embedder(),
         concurrency: 2,
     };
@@ -333,7 +342,7 @@ async fn a_rollback_keeps_the_parents_playbook_byte_for_byte() {
         source: Source::Live(model),
         out: dir.path().join("ev"),
         resume: false,
-        data: dir.path().join("data"),
+        data: data(),
         embedder: embedder(),
         concurrency: 1,
     };
@@ -393,7 +402,7 @@ async fn a_generation_is_reproducible_from_its_cassettes_on_the_real_model() {
         source: Source::Live(model),
         out: dir.path().join("ev"),
         resume: false,
-        data: dir.path().join("data"),
+        data: data(),
         embedder: embedder(),
         concurrency: 2,
     };
@@ -406,7 +415,7 @@ async fn a_generation_is_reproducible_from_its_cassettes_on_the_real_model() {
         source: Source::Replay(spec.out.clone()),
         out: dir.path().join("replay"),
         resume: false,
-        data: dir.path().join("data"),
+        data: data(),
         embedder: embedder(),
         concurrency: 2,
     };
