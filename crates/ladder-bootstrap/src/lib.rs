@@ -170,13 +170,7 @@ struct Memory {
 
 /// The same kind and text, up to case, spacing and punctuation.
 fn same(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-    };
-    norm(a) == norm(b)
+    ladder_core::words::same_words(a, b)
 }
 
 fn passages(hits: &[Hit]) -> String {

@@ -30,6 +30,7 @@ pub mod run;
 pub mod task;
 pub mod trace;
 pub mod user;
+pub mod words;
 
 pub use direct::Direct;
 pub use embed::{cosine, EmbedError, Embedder};

@@ -281,13 +281,7 @@ pub fn rewrite(
 
 /// The same text up to case, spacing and punctuation.
 fn same(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect::<Vec<_>>()
-    };
-    norm(a) == norm(b)
+    ladder_core::words::same_words(a, b)
 }
 
 #[cfg(test)]

@@ -182,6 +182,24 @@ fn answers() -> BTreeMap<String, (String, String)> {
         .collect()
 }
 
+/// A fresh experiment in `out`.
+fn spec(
+    settings: Settings,
+    source: Source,
+    out: std::path::PathBuf,
+    concurrency: usize,
+) -> EvolveSpec {
+    EvolveSpec {
+        settings,
+        source,
+        out,
+        resume: false,
+        data: data(),
+        embedder: embedder(),
+        concurrency,
+    }
+}
+
 async fn run(spec: &EvolveSpec) -> Vec<Generation> {
     evolve(spec, |_| {}).await.expect("the experiment runs")
 }
@@ -221,15 +239,7 @@ async fn held_out_texts_never_enter_a_playbook_the_cap_holds_and_lessons_are_the
     });
     let mut s = settings(&dev, &test, &transfer, 2, "scripted");
     s.modes = vec![UpdateMode::Deltas, UpdateMode::Rewrite];
-    let spec = EvolveSpec {
-        settings: s.clone(),
-        source: Source::Live(model),
-        out: dir.path().join("ev"),
-        resume: false,
-        data: data(),
-        embedder: embedder(),
-        concurrency: 2,
-    };
+    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
     let figures = run(&spec).await;
     assert_eq!(figures.len(), 6, "generations 0-2 of two modes");
     let secrets = secrets(&s);
@@ -337,15 +347,7 @@ async fn a_rollback_keeps_the_parents_playbook_byte_for_byte() {
     });
     let mut s = settings(&["sea-001", "sea-004"], &["sea-006"], &[], 1, "scripted");
     s.rollback = true;
-    let spec = EvolveSpec {
-        settings: s.clone(),
-        source: Source::Live(model),
-        out: dir.path().join("ev"),
-        resume: false,
-        data: data(),
-        embedder: embedder(),
-        concurrency: 1,
-    };
+    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 1);
     let figures = run(&spec).await;
     assert!(
         figures[1].rolled_back && figures[1].dev.0 < figures[0].dev.0,
@@ -397,28 +399,17 @@ async fn a_generation_is_reproducible_from_its_cassettes_on_the_real_model() {
         1,
         &model.info().to_string(),
     );
-    let spec = EvolveSpec {
-        settings: s.clone(),
-        source: Source::Live(model),
-        out: dir.path().join("ev"),
-        resume: false,
-        data: data(),
-        embedder: embedder(),
-        concurrency: 2,
-    };
+    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
     let figures = run(&spec).await;
     assert!(gen_dir(&spec.out, UpdateMode::Deltas, 1)
         .join("cassette.jsonl")
         .exists());
-    let replay = EvolveSpec {
-        settings: s,
-        source: Source::Replay(spec.out.clone()),
-        out: dir.path().join("replay"),
-        resume: false,
-        data: data(),
-        embedder: embedder(),
-        concurrency: 2,
-    };
+    let replay = spec(
+        s,
+        Source::Replay(spec.out.clone()),
+        dir.path().join("replay"),
+        2,
+    );
     assert_eq!(run(&replay).await.len(), figures.len());
     let diff = differences(&spec.out, &replay.out);
     assert!(diff.is_empty(), "the replay differs: {diff:?}");
