@@ -183,7 +183,7 @@ fn answers() -> BTreeMap<String, (String, String)> {
 }
 
 /// A fresh experiment in `out`.
-fn spec(
+fn fresh(
     settings: Settings,
     source: Source,
     out: std::path::PathBuf,
@@ -239,7 +239,7 @@ async fn held_out_texts_never_enter_a_playbook_the_cap_holds_and_lessons_are_the
     });
     let mut s = settings(&dev, &test, &transfer, 2, "scripted");
     s.modes = vec![UpdateMode::Deltas, UpdateMode::Rewrite];
-    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
+    let spec = fresh(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
     let figures = run(&spec).await;
     assert_eq!(figures.len(), 6, "generations 0-2 of two modes");
     let secrets = secrets(&s);
@@ -347,7 +347,7 @@ async fn a_rollback_keeps_the_parents_playbook_byte_for_byte() {
     });
     let mut s = settings(&["sea-001", "sea-004"], &["sea-006"], &[], 1, "scripted");
     s.rollback = true;
-    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 1);
+    let spec = fresh(s.clone(), Source::Live(model), dir.path().join("ev"), 1);
     let figures = run(&spec).await;
     assert!(
         figures[1].rolled_back && figures[1].dev.0 < figures[0].dev.0,
@@ -399,12 +399,12 @@ async fn a_generation_is_reproducible_from_its_cassettes_on_the_real_model() {
         1,
         &model.info().to_string(),
     );
-    let spec = spec(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
+    let spec = fresh(s.clone(), Source::Live(model), dir.path().join("ev"), 2);
     let figures = run(&spec).await;
     assert!(gen_dir(&spec.out, UpdateMode::Deltas, 1)
         .join("cassette.jsonl")
         .exists());
-    let replay = spec(
+    let replay = fresh(
         s,
         Source::Replay(spec.out.clone()),
         dir.path().join("replay"),
