@@ -12,7 +12,7 @@ use std::path::Path;
 
 use ladder_harness::bench::{self, Record};
 use ladder_harness::stats::{paired, wilson};
-use ladder_harness::svg::{scatter, Point};
+use ladder_harness::svg::{lines, scatter, Point};
 
 use crate::driver::{gen_dir, read_json, Curation, Generation, Settings, UpdateMode, SETTINGS};
 use crate::playbook::Playbook;
@@ -62,17 +62,17 @@ fn point(label: String, x: f64, rs: &[Record], highlight: bool) -> Option<Point>
     })
 }
 
-fn mean(rs: &[Record], f: impl Fn(&ladder_core::Metrics) -> u64) -> String {
+fn mean_of(rs: &[Record], f: impl Fn(&ladder_core::Metrics) -> u64) -> Option<f64> {
     let v: Vec<u64> = rs
         .iter()
         .filter_map(|r| r.metrics.as_ref())
         .map(f)
         .collect();
-    if v.is_empty() {
-        "-".into()
-    } else {
-        format!("{:.1}", v.iter().sum::<u64>() as f64 / v.len() as f64)
-    }
+    (!v.is_empty()).then(|| v.iter().sum::<u64>() as f64 / v.len() as f64)
+}
+
+fn mean(rs: &[Record], f: impl Fn(&ladder_core::Metrics) -> u64) -> String {
+    mean_of(rs, f).map_or("-".into(), |m| format!("{m:.1}"))
 }
 
 /// `a` against `b` on the tasks both ran: a line with the discordant pairs and p.
@@ -256,9 +256,22 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
     let chance_test = chance(&gen_dir(out, UpdateMode::Deltas, 0).join("test"));
     let chance_transfer = chance(&gen_dir(out, UpdateMode::Deltas, 0).join("transfer"));
     let mut test_points = Vec::new();
+    // Mean user turns and tokens per test run, a series per mode and per baseline.
+    let mut turns: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    let mut tokens: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
     let mut transfer_points = Vec::new();
     for &mode in &s.modes {
         let rows = rows(out, &s, mode);
+        let per_gen = |f: fn(&ladder_core::Metrics) -> u64| -> Vec<(f64, f64)> {
+            rows.iter()
+                .filter_map(|row| mean_of(&row.test, f).map(|m| (row.generation as f64, m)))
+                .collect()
+        };
+        turns.push((format!("loop, {}", mode.name()), per_gen(|m| m.user_turns)));
+        tokens.push((
+            format!("loop, {}", mode.name()),
+            per_gen(|m| m.total_tokens),
+        ));
         let _ = writeln!(r, "## The loop with its playbook, {} mode\n", mode.name());
         let _ = writeln!(r, "| gen | changes | lessons | chars | playbook | dev | test | transfer | test user turns | test tokens |");
         let _ = writeln!(r, "|---|---|---|---|---|---|---|---|---|---|");
@@ -362,6 +375,15 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
             arms.push((label, b));
         }
     }
+    for (name, (test, _)) in arms.iter().skip(1) {
+        let flat = |f: fn(&ladder_core::Metrics) -> u64| -> Vec<(f64, f64)> {
+            mean_of(test, f)
+                .map(|m| vec![(0.0, m), (s.generations as f64, m)])
+                .unwrap_or_default()
+        };
+        turns.push((name.clone(), flat(|m| m.user_turns)));
+        tokens.push((name.clone(), flat(|m| m.total_tokens)));
+    }
     for (i, (name, (test, transfer))) in arms.iter().enumerate() {
         let _ = writeln!(
             r,
@@ -410,7 +432,7 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
     }
     let _ = writeln!(
         r,
-        "\nCharts: test.svg, transfer.svg (x: generation; the baselines at x = {}).",
+        "\nCharts: test.svg, transfer.svg (success; x: generation; the baselines at x = {}), user-turns.svg and tokens.svg (means per test run; the baselines as flat lines).",
         s.generations + 1
     );
     let write = |name: &str, text: &str| {
@@ -439,6 +461,15 @@ pub fn report(out: &Path) -> Result<String, EvolveError> {
             &transfer_points,
             true,
         ),
+    )?;
+    let title = |what: &str| format!("{}: {what} per test run, per generation", s.suite);
+    write(
+        "user-turns.svg",
+        &lines(&title("user turns"), "generation", "user turns", &turns),
+    )?;
+    write(
+        "tokens.svg",
+        &lines(&title("tokens"), "generation", "tokens", &tokens),
     )?;
     write("report.md", &r)?;
     Ok(r)

@@ -1,5 +1,5 @@
-//! Small SVG charts for bench reports: a labelled scatter plot with vertical intervals, and
-//! grouped bars with intervals. Hand-written SVG (no plotting crate: the build stays lean,
+//! Small SVG charts for bench reports: a labelled scatter plot with vertical intervals,
+//! lines with a legend, and grouped bars with intervals. Hand-written SVG (no plotting crate: the build stays lean,
 //! and the output is plain text that a snapshot test can compare).
 
 /// One point of a scatter chart.
@@ -135,6 +135,54 @@ pub fn scatter(
             x + 8.0,
             y - 6.0,
             escape(&p.label)
+        ));
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Lines: each series a polyline of `(x, y)` points with markers, y from 0 to a tidy bound
+/// above the largest value, and a legend (for counts per generation: user turns, tokens).
+pub fn lines(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> String {
+    let all = series.iter().flat_map(|(_, p)| p.iter());
+    let x_max = nice_max(all.clone().map(|p| p.0).fold(0.0, f64::max));
+    let y_max = nice_max(all.map(|p| p.1).fold(0.0, f64::max) * 1.1);
+    let mut s = frame(title, x_label, y_label, x_max, y_max, |v| format!("{v:.1}"));
+    let px = |x: f64| LEFT + x / x_max * (W - LEFT - RIGHT);
+    let py = |y: f64| (H - BOTTOM) - y.clamp(0.0, y_max) / y_max * (H - BOTTOM - TOP);
+    let palette = [
+        "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
+    ];
+    for (i, (name, points)) in series.iter().enumerate() {
+        let colour = palette[i % palette.len()];
+        let path: Vec<String> = points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1)))
+            .collect();
+        s.push_str(&format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n",
+            path.join(" ")
+        ));
+        for p in points {
+            s.push_str(&format!(
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{colour}\"/>\n",
+                px(p.0),
+                py(p.1)
+            ));
+        }
+        let ly = TOP + 14.0 * i as f64;
+        s.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{colour}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>\n",
+            W - RIGHT - 150.0,
+            ly - 9.0,
+            W - RIGHT - 136.0,
+            ly,
+            escape(name)
         ));
     }
     s.push_str("</svg>\n");
