@@ -8,7 +8,12 @@
 //! - The [`Cap`] always holds: a delta that would break it is refused (with the reason),
 //!   never cut to fit.
 //! - A lesson's text is only ever a model's own words: the code inserts none, it only
-//!   keeps, refuses or removes what the curator wrote.
+//!   keeps, refuses or removes what the curator wrote. Two readings take words away, never
+//!   add any: the listing's own marks a model copied into a text (`[L3]`, `(helped 2,
+//!   misled 1)`) are dropped, and a text the length cap cut mid-sentence keeps its
+//!   complete sentences (with none, it is refused).
+//! - No two lessons say nearly the same thing ([`near_same`]): an add or an edit that
+//!   would repeat another lesson is refused.
 //! - [`Playbook::to_json`] is canonical (pretty JSON, fields in declaration order, lessons
 //!   in id order), so a saved playbook's bytes and [`Playbook::hash`] are a function of
 //!   its content.
@@ -138,21 +143,34 @@ fn id_number(id: &str) -> u32 {
     id.trim_start_matches('L').parse().unwrap_or(u32::MAX)
 }
 
-/// The text as a lesson keeps it (spaces collapsed), or why it cannot be one.
+/// The text as a lesson keeps it (spaces collapsed, the listing's marks dropped, a cut
+/// sentence left out), or why it cannot be one.
 fn check_text(
     text: &str,
     cap: &Cap,
     refuse: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, String> {
-    let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if t.chars().count() < 12 {
-        return Err("too short to be a lesson".into());
-    }
+    let mut t = without_marks(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     if t.chars().count() > cap.lesson_chars {
         return Err(format!(
             "longer than the cap of {} characters",
             cap.lesson_chars
         ));
+    }
+    if t.chars().count() + 1 >= cap.lesson_chars && !ends_sentence(&t) {
+        // The grammar's length limit stopped the text mid-sentence.
+        match complete_sentences(&t) {
+            Some(whole) => t = whole,
+            None => {
+                return Err(format!(
+                    "cut off mid-sentence at the cap of {} characters",
+                    cap.lesson_chars
+                ))
+            }
+        }
+    }
+    if t.chars().count() < 12 {
+        return Err("too short to be a lesson".into());
     }
     if let Some(why) = refuse(&t) {
         return Err(why);
@@ -175,8 +193,8 @@ pub fn apply(
     for d in deltas {
         let outcome: Result<(), String> = match d {
             Delta::Add { text, sources } => check_text(text, cap, refuse).and_then(|t| {
-                if p.lessons.iter().any(|l| same(&l.text, &t)) {
-                    return Err("the playbook already has this lesson".into());
+                if let Some(l) = p.lessons.iter().find(|l| near_same(&l.text, &t)) {
+                    return Err(format!("{} already says this", l.id));
                 }
                 if p.lessons.len() >= cap.lessons {
                     return Err(format!(
@@ -217,12 +235,19 @@ pub fn apply(
                         cap.total_chars
                     ));
                 }
+                if let Some(o) = p
+                    .lessons
+                    .iter()
+                    .find(|l| l.id != *id && near_same(&l.text, &t))
+                {
+                    return Err(format!("{} already says this", o.id));
+                }
                 let l = p
                     .lessons
                     .iter_mut()
                     .find(|l| l.id == *id)
                     .ok_or_else(|| format!("no lesson {id}"))?;
-                if same(&l.text, &t) {
+                if ladder_core::words::same_words(&l.text, &t) {
                     return Err("the edit changes nothing".into());
                 }
                 l.text = t;
@@ -279,9 +304,75 @@ pub fn rewrite(
     apply(&empty, &deltas, generation, cap, refuse)
 }
 
-/// The same text up to case, spacing and punctuation.
-fn same(a: &str, b: &str) -> bool {
-    ladder_core::words::same_words(a, b)
+/// Nearly the same lesson: the same words up to case, spacing and punctuation, or, over
+/// their words of three letters or more, at least [`NEAR`] of the two sets shared
+/// (Jaccard): a rewording by a word or two, or one lesson with a clause added.
+pub fn near_same(a: &str, b: &str) -> bool {
+    if ladder_core::words::same_words(a, b) {
+        return true;
+    }
+    let set = |s: &str| {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.chars().count() >= 3)
+            .map(str::to_lowercase)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (x, y) = (set(a), set(b));
+    let union = x.union(&y).count();
+    union > 0 && x.intersection(&y).count() as f64 >= NEAR * union as f64
+}
+
+/// The share of words two lessons must hold in common to count as one.
+pub const NEAR: f64 = 0.7;
+
+/// The text without the marks of the listing the curator and reflector read (a leading
+/// `[L3]`, a trailing `(helped 2, misled 1)`), which a model sometimes copies into a lesson.
+fn without_marks(text: &str) -> String {
+    let mut t = text.trim();
+    if let Some(rest) = t.strip_prefix("[L") {
+        if let Some((n, after)) = rest.split_once(']') {
+            if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) {
+                t = after.trim_start();
+            }
+        }
+    }
+    loop {
+        let Some(open) = t.rfind("(helped ") else {
+            break;
+        };
+        let tail = &t[open..];
+        let counts = tail
+            .trim_start_matches("(helped ")
+            .trim_end()
+            .strip_suffix(')')
+            .and_then(|c| c.split_once(", misled "));
+        match counts {
+            Some((h, m))
+                if !h.is_empty()
+                    && !m.is_empty()
+                    && h.chars().chain(m.chars()).all(|c| c.is_ascii_digit()) =>
+            {
+                t = t[..open].trim_end();
+            }
+            _ => break,
+        }
+    }
+    t.to_string()
+}
+
+fn ends_sentence(t: &str) -> bool {
+    t.trim_end_matches(['"', '\'', ')'])
+        .ends_with(['.', '!', '?'])
+}
+
+/// The text up to the end of its last complete sentence, if it has one.
+fn complete_sentences(t: &str) -> Option<String> {
+    let ends: Vec<usize> = t
+        .char_indices()
+        .filter(|&(i, c)| matches!(c, '.' | '!' | '?') && t[i + c.len_utf8()..].starts_with(' '))
+        .map(|(i, c)| i + c.len_utf8())
+        .collect();
+    ends.last().map(|&e| t[..e].to_string())
 }
 
 #[cfg(test)]
@@ -393,6 +484,105 @@ mod tests {
             r.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
             ["names a test answer", "no lesson L9", "no lesson L4"]
         );
+    }
+
+    #[test]
+    fn copied_listing_marks_are_dropped_and_a_repeat_or_near_repeat_is_refused() {
+        let first =
+            "Ask the user what kind of trip they want before you search the knowledge base.";
+        let (p, r) = apply(
+            &Playbook::default(),
+            &[add(first)],
+            0,
+            &Cap::default(),
+            NONE,
+        );
+        assert!(r.is_empty(), "{r:?}");
+        // What a curator copies from the listing, and rewordings by a word or two.
+        let repeats = [
+            "[L1] Ask the user what kind of trip they want before you search the knowledge base. (helped 3, misled 2)",
+            "Ask the user what kind of trip they want before you search the knowledge base (helped 0, misled 0)",
+            "Ask the user what kind of trip they would like before you search the knowledge base.",
+            "Always ask the user what kind of trip they want before you search the knowledge base.",
+            "ask the user, what kind of trip they want, before you search the knowledge base",
+        ];
+        for t in repeats {
+            let (q, r) = apply(&p, &[add(t)], 1, &Cap::default(), NONE);
+            assert_eq!(q.lessons.len(), 1, "kept a repeat: {t}");
+            assert!(r[0].reason.contains("L1 already says this"), "{r:?}");
+        }
+        // Lessons on other things, however alike in form, are kept.
+        let others = [
+            "Ask the user about the budget and the dates before you recommend anything.",
+            "Search the knowledge base again with other words when nothing fits.",
+            "Give three options with one trade-off each, and say which fits best.",
+        ];
+        let deltas: Vec<Delta> = others.iter().map(|t| add(t)).collect();
+        let (q, r) = apply(&p, &deltas, 1, &Cap::default(), NONE);
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(q.lessons.len(), 4);
+        // An edit may not turn one lesson into another's repeat; marks go from edits too.
+        let (q2, r) = apply(
+            &q,
+            &[
+                Delta::Edit {
+                    id: "L2".into(),
+                    text: first.into(),
+                    sources: vec![],
+                },
+                Delta::Edit {
+                    id: "L3".into(),
+                    text:
+                        "[L3] Search again with other words when nothing fits. (helped 1, misled 0)"
+                            .into(),
+                    sources: vec![],
+                },
+            ],
+            2,
+            &Cap::default(),
+            NONE,
+        );
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].reason.contains("L1 already says this"), "{r:?}");
+        assert_eq!(
+            q2.get("L3").map(|l| l.text.as_str()),
+            Some("Search again with other words when nothing fits.")
+        );
+    }
+
+    #[test]
+    fn a_text_cut_at_the_cap_keeps_its_complete_sentences_or_is_refused() {
+        let cap = Cap {
+            lessons: 10,
+            lesson_chars: 60,
+            total_chars: 600,
+        };
+        // Cut by the grammar's length limit, as the reply ends at exactly 60 characters.
+        let cut = "Ask the user first. Then search the knowledge base for every";
+        assert_eq!(cut.chars().count(), 60);
+        let no_end = "Ask the user about every single wish they have and then sear";
+        assert_eq!(no_end.chars().count(), 60);
+        let whole = "Ask the user about their wishes before searching for places.";
+        assert_eq!(whole.chars().count(), 60);
+        let short_no_stop = "Ask the user about their wishes first";
+        let (p, r) = apply(
+            &Playbook::default(),
+            &[add(cut), add(no_end), add(whole), add(short_no_stop)],
+            0,
+            &cap,
+            NONE,
+        );
+        let texts: Vec<&str> = p.lessons.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Ask the user first.",
+                "Ask the user about their wishes before searching for places.",
+                "Ask the user about their wishes first"
+            ]
+        );
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].reason.contains("mid-sentence"), "{r:?}");
     }
 
     #[test]
