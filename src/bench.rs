@@ -221,12 +221,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let w = wins.entry(r.strategy.clone()).or_default();
         w.0 += u32::from(r.score.as_ref().is_some_and(|s| s.success));
         w.1 += 1;
-        bar.set_message(
-            wins.iter()
-                .map(|(s, (ok, n))| format!("{s} {ok}/{n}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
+        let tally = wins
+            .iter()
+            .map(|(s, (ok, n))| format!("{s} {ok}/{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // In a log (stderr not a terminal, the bar hidden), a line per finished run.
+        if bar.is_hidden() {
+            eprintln!("{done}/{total} {} {}: {tally}", r.task, r.strategy);
+        }
+        bar.set_message(tally);
     })
     .await
     .context("the bench stopped")?;

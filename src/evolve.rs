@@ -257,6 +257,10 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
     let started = std::time::Instant::now();
     ladder_evolve::evolve(&spec, |p| match p {
         ladder_evolve::Progress::Part { label, runs } => {
+            // In a log (stderr not a terminal, the bar hidden), a line per part and run.
+            if bar.is_hidden() {
+                eprintln!("{label}: {runs} runs");
+            }
             bar.reset();
             bar.set_prefix(label);
             bar.set_length(runs as u64);
@@ -269,11 +273,15 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
         } => {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
-            bar.set_message(format!(
+            let line = format!(
                 "{} {}",
                 record.task,
                 if record.success() { "solved" } else { "failed" }
-            ));
+            );
+            if bar.is_hidden() {
+                eprintln!("  {done}/{total} {line}");
+            }
+            bar.set_message(line);
         }
         ladder_evolve::Progress::Step(s) => bar.suspend(|| eprintln!("{s}")),
         ladder_evolve::Progress::Generation(s) => bar.suspend(|| println!("{s}")),

@@ -336,10 +336,7 @@ fn without_marks(text: &str) -> String {
             }
         }
     }
-    loop {
-        let Some(open) = t.rfind("(helped ") else {
-            break;
-        };
+    while let Some(open) = t.rfind("(helped ") {
         let tail = &t[open..];
         let counts = tail
             .trim_start_matches("(helped ")
