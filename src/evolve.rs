@@ -122,6 +122,19 @@ fn hand_playbook(path: Option<&Path>, cap: &Cap) -> Result<Playbook> {
                 cap.lesson_chars
             );
         }
+        if let Some(l) = p
+            .lessons
+            .iter()
+            .find(|l| ladder_evolve::playbook::near_same(&l.text, line))
+        {
+            bail!(
+                "{} line {}: the lesson nearly repeats {} ({:?}); a playbook holds no repeats, so merge the two",
+                path.display(),
+                i + 1,
+                l.id,
+                l.text
+            );
+        }
         p.lessons.push(ladder_evolve::Lesson {
             id: format!("L{}", p.next_id),
             text: line.to_string(),

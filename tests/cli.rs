@@ -1680,3 +1680,35 @@ fn rescore_judges_a_folder_again_and_lists_what_changed() {
         "{e}"
     );
 }
+
+#[test]
+fn a_bad_hand_written_playbook_names_its_file_line_and_what_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "# comment\nAsk the user for their budget before you search the knowledge base.\nAlways ask the user for their budget before you search the knowledge base!\n",
+            vec!["line 3", "nearly repeats L1", "merge the two"],
+        ),
+        (
+            &*format!("Search before you answer.\n{}\n", "Ask the user. ".repeat(20)),
+            vec!["line 2", "the cap is 200", "--lesson-chars"],
+        ),
+    ];
+    for (i, (body, wanted)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("hand-{i}.txt"));
+        std::fs::write(&file, body).unwrap();
+        let out = ladder(&[
+            "evolve",
+            "--hand-playbook",
+            &file.display().to_string(),
+            "--out",
+            &dir.path().join(format!("out-{i}")).display().to_string(),
+        ]);
+        let (_, err) = text(&out);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
+        for w in wanted {
+            assert!(err.contains(w), "{w:?} not in: {err}");
+        }
+    }
+}

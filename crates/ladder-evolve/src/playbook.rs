@@ -10,10 +10,11 @@
 //! - A lesson's text is only ever a model's own words: the code inserts none, it only
 //!   keeps, refuses or removes what the curator wrote. Two readings take words away, never
 //!   add any: the listing's own marks a model copied into a text (`[L3]`, `(helped 2,
-//!   misled 1)`) are dropped, and a text the length cap cut mid-sentence keeps its
-//!   complete sentences (with none, it is refused).
-//! - No two lessons say nearly the same thing ([`near_same`]): an add or an edit that
-//!   would repeat another lesson is refused.
+//!   misled 1)`) are dropped, and a text that reached the cap (the grammar's maxLength)
+//!   without ending a sentence keeps its complete sentences (with none, it is refused).
+//! - An add or edit that nearly repeats another lesson ([`near_same`]) is refused, so a
+//!   playbook grown by [`apply`] or [`rewrite`] from one without repeats has none. A
+//!   batch's removes apply first, then its adds and edits in order.
 //! - [`Playbook::to_json`] is canonical (pretty JSON, fields in declaration order, lessons
 //!   in id order), so a saved playbook's bytes and [`Playbook::hash`] are a function of
 //!   its content.
@@ -157,8 +158,10 @@ fn check_text(
             cap.lesson_chars
         ));
     }
-    if t.chars().count() + 1 >= cap.lesson_chars && !ends_sentence(&t) {
-        // The grammar's length limit stopped the text mid-sentence.
+    // The grammar's length limit (the schema's maxLength, the cap) stopped the text
+    // mid-sentence: it reached the cap as the model wrote it (or one short of it, as the
+    // readers trim a cut that fell on a space) and does not end a sentence.
+    if text.chars().count() + 1 >= cap.lesson_chars && !ends_sentence(&t) {
         match complete_sentences(&t) {
             Some(whole) => t = whole,
             None => {
@@ -178,7 +181,8 @@ fn check_text(
     Ok(t)
 }
 
-/// `playbook` with `deltas` applied in order, in generation `generation`. `refuse` says
+/// `playbook` with `deltas` applied (removes first, then the rest in order), in generation
+/// `generation`. `refuse` says
 /// why a text may not be kept (the leak check), or `None`. Refused deltas are returned
 /// with their reasons.
 pub fn apply(
@@ -190,11 +194,16 @@ pub fn apply(
 ) -> (Playbook, Vec<Refused>) {
     let mut p = playbook.clone();
     let mut refused = Vec::new();
-    for d in deltas {
+    // Removes first: "add a merge of L2 and a candidate; remove L2" must not find the
+    // merge a repeat of L2, nor the playbook full.
+    let (removes, changes): (Vec<&Delta>, Vec<&Delta>) = deltas
+        .iter()
+        .partition(|d| matches!(d, Delta::Remove { .. }));
+    for d in removes.into_iter().chain(changes) {
         let outcome: Result<(), String> = match d {
             Delta::Add { text, sources } => check_text(text, cap, refuse).and_then(|t| {
-                if let Some(l) = p.lessons.iter().find(|l| near_same(&l.text, &t)) {
-                    return Err(format!("{} already says this", l.id));
+                if let Some(why) = repeats(p.lessons.iter(), &t) {
+                    return Err(why);
                 }
                 if p.lessons.len() >= cap.lessons {
                     return Err(format!(
@@ -235,12 +244,8 @@ pub fn apply(
                         cap.total_chars
                     ));
                 }
-                if let Some(o) = p
-                    .lessons
-                    .iter()
-                    .find(|l| l.id != *id && near_same(&l.text, &t))
-                {
-                    return Err(format!("{} already says this", o.id));
+                if let Some(why) = repeats(p.lessons.iter().filter(|l| l.id != *id), &t) {
+                    return Err(why);
                 }
                 let l = p
                     .lessons
@@ -304,26 +309,73 @@ pub fn rewrite(
     apply(&empty, &deltas, generation, cap, refuse)
 }
 
+/// Why `text` may not join `lessons`: the first it nearly repeats, with the share of
+/// content words they hold in common.
+fn repeats<'a>(lessons: impl Iterator<Item = &'a Lesson>, text: &str) -> Option<String> {
+    lessons
+        .filter(|l| near_same(&l.text, text))
+        .map(|l| {
+            format!(
+                "{} already says this ({:.2} of their content words shared)",
+                l.id,
+                overlap(&l.text, text)
+            )
+        })
+        .next()
+}
+
 /// Nearly the same lesson: the same words up to case, spacing and punctuation, or, over
-/// their words of three letters or more, at least [`NEAR`] of the two sets shared
-/// (Jaccard): a rewording by a word or two, or one lesson with a clause added.
+/// their content words (function words such as "the", "before", "always" left out), at
+/// least [`NEAR`] of the two sets shared (Jaccard), and both negated or neither ("do not
+/// search before you answer" is not "search before you answer"). In a lesson of six to
+/// ten content words that is a rewording by a word, or one word added.
 pub fn near_same(a: &str, b: &str) -> bool {
     if ladder_core::words::same_words(a, b) {
         return true;
     }
+    let negated = |s: &str| words(s).any(|w| NEGATIONS.contains(&w.as_str()));
+    negated(a) == negated(b) && overlap(a, b) >= NEAR
+}
+
+/// The share of content words two lessons must hold in common to count as one.
+pub const NEAR: f64 = 0.7;
+
+/// Words that turn a lesson around (split at apostrophes: "don't" is "don" and "t").
+const NEGATIONS: &[&str] = &[
+    "not", "never", "no", "don", "doesn", "avoid", "without", "nor", "stop",
+];
+
+/// Words that say little of what a lesson teaches.
+const FUNCTION_WORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "but", "if", "then", "so", "to", "of", "for", "in", "on", "at",
+    "by", "with", "from", "as", "into", "about", "before", "after", "when", "while", "until", "is",
+    "are", "be", "been", "it", "its", "this", "that", "these", "those", "you", "your", "yourself",
+    "they", "their", "them", "he", "she", "we", "i", "me", "my", "what", "which", "who", "whom",
+    "how", "any", "each", "every", "all", "some", "do", "does", "will", "can", "could", "should",
+    "must", "would", "may", "might", "always", "also", "just", "only", "more", "most", "very",
+    "too", "s", "t", "re", "ve", "ll", "d",
+];
+
+fn words(s: &str) -> impl Iterator<Item = String> + '_ {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+/// The Jaccard share of two lessons' content words (0 when neither has any).
+fn overlap(a: &str, b: &str) -> f64 {
     let set = |s: &str| {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| w.chars().count() >= 3)
-            .map(str::to_lowercase)
+        words(s)
+            .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
             .collect::<std::collections::BTreeSet<_>>()
     };
     let (x, y) = (set(a), set(b));
     let union = x.union(&y).count();
-    union > 0 && x.intersection(&y).count() as f64 >= NEAR * union as f64
+    if union == 0 {
+        return 0.0;
+    }
+    x.intersection(&y).count() as f64 / union as f64
 }
-
-/// The share of words two lessons must hold in common to count as one.
-pub const NEAR: f64 = 0.7;
 
 /// The text without the marks of the listing the curator and reflector read (a leading
 /// `[L3]`, a trailing `(helped 2, misled 1)`), which a model sometimes copies into a lesson.
@@ -362,11 +414,17 @@ fn ends_sentence(t: &str) -> bool {
         .ends_with(['.', '!', '?'])
 }
 
-/// The text up to the end of its last complete sentence, if it has one.
+/// The text up to the end of its last complete sentence, if it has one: a `.`, `!` or `?`
+/// followed by a space and a capital ("e.g. the dates" ends no sentence).
 fn complete_sentences(t: &str) -> Option<String> {
     let ends: Vec<usize> = t
         .char_indices()
-        .filter(|&(i, c)| matches!(c, '.' | '!' | '?') && t[i + c.len_utf8()..].starts_with(' '))
+        .filter(|&(i, c)| {
+            let rest = &t[i + c.len_utf8()..];
+            matches!(c, '.' | '!' | '?')
+                && rest.starts_with(' ')
+                && rest.trim_start().starts_with(char::is_uppercase)
+        })
         .map(|(i, c)| i + c.len_utf8())
         .collect();
     ends.last().map(|&e| t[..e].to_string())
@@ -479,7 +537,8 @@ mod tests {
         assert!(p.lessons.is_empty());
         assert_eq!(
             r.iter().map(|r| r.reason.as_str()).collect::<Vec<_>>(),
-            ["names a test answer", "no lesson L9", "no lesson L4"]
+            ["no lesson L9", "names a test answer", "no lesson L4"],
+            "removes first, then the rest in order"
         );
     }
 
@@ -561,7 +620,7 @@ mod tests {
         assert_eq!(no_end.chars().count(), 60);
         let whole = "Ask the user about their wishes before searching for places.";
         assert_eq!(whole.chars().count(), 60);
-        let short_no_stop = "Ask the user about their wishes first";
+        let short_no_stop = "Name three places and say why each one fits best";
         let (p, r) = apply(
             &Playbook::default(),
             &[add(cut), add(no_end), add(whole), add(short_no_stop)],
@@ -575,11 +634,93 @@ mod tests {
             [
                 "Ask the user first.",
                 "Ask the user about their wishes before searching for places.",
-                "Ask the user about their wishes first"
+                "Name three places and say why each one fits best"
             ]
         );
         assert_eq!(r.len(), 1, "{r:?}");
         assert!(r[0].reason.contains("mid-sentence"), "{r:?}");
+        // A cut that fell on a space (one short once trimmed) is a cut; a text short of the
+        // cap is the model's whole text, period or none; "e.g." ends no sentence.
+        let on_space = "Ask the user first. Then search the knowledge base for many ";
+        assert_eq!(on_space.chars().count(), 60);
+        let shorter = "Ask the user about their wishes and then search for places";
+        assert_eq!(shorter.chars().count(), 58);
+        let abbreviation = "Ask the user for details, e.g. the dates, budget and the num";
+        assert_eq!(abbreviation.chars().count(), 60);
+        let (p, r) = apply(
+            &Playbook::default(),
+            &[add(on_space), add(shorter), add(abbreviation)],
+            0,
+            &cap,
+            NONE,
+        );
+        let texts: Vec<&str> = p.lessons.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["Ask the user first.", shorter]);
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(r[0].reason.contains("mid-sentence"), "{r:?}");
+    }
+
+    #[test]
+    fn lessons_alike_in_form_but_not_in_what_they_teach_are_all_kept() {
+        let lessons = [
+            "Ask the user for their budget before you search the knowledge base.",
+            "Ask the user for their travel dates before you search the knowledge base.",
+            "Ask the user how many days they have before you search the knowledge base.",
+            "Search the knowledge base before you answer.",
+            "Do not search the knowledge base before you ask the user anything.",
+            "Never answer before you search the knowledge base.",
+        ];
+        let deltas: Vec<Delta> = lessons.iter().map(|t| add(t)).collect();
+        let (p, r) = apply(&Playbook::default(), &deltas, 0, &Cap::default(), NONE);
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(p.lessons.len(), lessons.len());
+        // A kept text that carried the listing's marks is stored without them.
+        let (q, r) = apply(
+            &Playbook::default(),
+            &[add(
+                "[L7] Give three options with one trade-off each. (helped 2, misled 1)",
+            )],
+            0,
+            &Cap::default(),
+            NONE,
+        );
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(
+            q.lessons[0].text,
+            "Give three options with one trade-off each."
+        );
+    }
+
+    #[test]
+    fn a_merge_that_replaces_the_lesson_it_removes_is_kept() {
+        let first =
+            "Ask the user what kind of trip they want before you search the knowledge base.";
+        let cap = Cap {
+            lessons: 1,
+            ..Cap::default()
+        };
+        let (p, _) = apply(&Playbook::default(), &[add(first)], 0, &cap, NONE);
+        let merged =
+            "Ask the user what kind of trip they want, and for how long, before you search the knowledge base.";
+        // In the curator's order: the merge first, then the remove of what it merges.
+        let (q, r) = apply(
+            &p,
+            &[add(merged), Delta::Remove { id: "L1".into() }],
+            1,
+            &cap,
+            NONE,
+        );
+        assert!(r.is_empty(), "{r:?}");
+        assert_eq!(
+            q.lessons
+                .iter()
+                .map(|l| (l.id.as_str(), l.text.as_str()))
+                .collect::<Vec<_>>(),
+            [("L2", merged)]
+        );
+        // Without the remove it is a repeat, named with its share of words.
+        let (_, r) = apply(&p, &[add(merged)], 1, &Cap::default(), NONE);
+        assert!(r[0].reason.starts_with("L1 already says this (0."), "{r:?}");
     }
 
     #[test]
