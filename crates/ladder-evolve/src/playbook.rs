@@ -19,6 +19,7 @@
 //!   in id order), so a saved playbook's bytes and [`Playbook::hash`] are a function of
 //!   its content.
 
+use ladder_core::words::words;
 use serde::{Deserialize, Serialize};
 
 /// One lesson.
@@ -355,12 +356,6 @@ const FUNCTION_WORDS: &[&str] = &[
     "must", "would", "may", "might", "always", "also", "just", "only", "more", "most", "very",
     "too", "s", "t", "re", "ve", "ll", "d",
 ];
-
-fn words(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-}
 
 /// The Jaccard share of two lessons' content words (0 when neither has any).
 fn overlap(a: &str, b: &str) -> f64 {
