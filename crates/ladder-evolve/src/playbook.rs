@@ -19,7 +19,7 @@
 //!   in id order), so a saved playbook's bytes and [`Playbook::hash`] are a function of
 //!   its content.
 
-use ladder_core::words::words;
+use ladder_core::words::{same_words, words};
 use serde::{Deserialize, Serialize};
 
 /// One lesson.
@@ -183,9 +183,8 @@ fn check_text(
 }
 
 /// `playbook` with `deltas` applied (removes first, then the rest in order), in generation
-/// `generation`. `refuse` says
-/// why a text may not be kept (the leak check), or `None`. Refused deltas are returned
-/// with their reasons.
+/// `generation`. `refuse` says why a text may not be kept (the leak check), or `None`.
+/// Refused deltas are returned with their reasons.
 pub fn apply(
     playbook: &Playbook,
     deltas: &[Delta],
@@ -253,7 +252,7 @@ pub fn apply(
                     .iter_mut()
                     .find(|l| l.id == *id)
                     .ok_or_else(|| format!("no lesson {id}"))?;
-                if ladder_core::words::same_words(&l.text, &t) {
+                if same_words(&l.text, &t) {
                     return Err("the edit changes nothing".into());
                 }
                 l.text = t;
@@ -331,7 +330,7 @@ fn repeats<'a>(lessons: impl Iterator<Item = &'a Lesson>, text: &str) -> Option<
 /// search before you answer" is not "search before you answer"). In a lesson of six to
 /// ten content words that is a rewording by a word, or one word added.
 pub fn near_same(a: &str, b: &str) -> bool {
-    if ladder_core::words::same_words(a, b) {
+    if same_words(a, b) {
         return true;
     }
     let negated = |s: &str| words(s).any(|w| NEGATIONS.contains(&w.as_str()));
