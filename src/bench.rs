@@ -43,10 +43,8 @@ pub struct BenchArgs {
     /// Carry on a bench in --out without repeating or losing a run.
     #[arg(long)]
     resume: bool,
-    /// Runs in flight at once. They share the one loaded model (its weights mapped once);
-    /// each has its own llama.cpp context with --threads threads (default: the cores
-    /// divided by this). Default: one per core.
-    #[arg(long)]
+    /// Runs in flight at once.
+    #[arg(long, help = crate::concurrency_help())]
     concurrency: Option<usize>,
     /// Re-run the bench in DIR from its cassette (DIR/cassette.jsonl, recorded with
     /// `--record DIR/cassette.jsonl`) with no model: the plan comes from DIR's manifest
@@ -87,7 +85,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     }
     let concurrency = args
         .concurrency
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| args.model.default_runs());
     let original = match &args.replay {
         Some(dir) => Some(ladder_harness::report::load(dir)?),
         None => None,

@@ -59,7 +59,8 @@ pub struct BenchModelArgs {
     #[arg(long, default_value_t = 6)]
     pub shared_runs: usize,
     /// Counts of sequences decoded in one loop, each against the same calls one after
-    /// another (aggregate tok/s: what continuous batching of runs would gain); 0 skips.
+    /// another (aggregate tok/s of one batch against one sequence at a time; what runs in
+    /// flight gain from the shared loop is --runs-in-flight); 0 skips.
     #[arg(
         long,
         value_delimiter = ',',
@@ -67,9 +68,19 @@ pub struct BenchModelArgs {
         value_name = "N,..."
     )]
     pub sequences: Vec<usize>,
-    /// Tokens each call of the sequences test may generate.
+    /// Tokens each call of the sequences test (and the runs-in-flight test) may generate.
     #[arg(long, default_value_t = 64)]
     pub sequence_tokens: u32,
+    /// Counts of runs in flight at once, each measured with per-run contexts (--threads
+    /// shared among them) against one shared decode loop (--threads): the measurement
+    /// behind each model's default for `bench --concurrency`; 0 skips.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "2,4",
+        value_name = "N,..."
+    )]
+    pub runs_in_flight: Vec<usize>,
 }
 
 /// Measure, and print each test's table as it finishes.
@@ -90,6 +101,7 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
         shared_runs,
         sequences,
         sequence_tokens,
+        runs_in_flight,
     } = args;
     let path = match &model {
         ModelSpec::Local(path) => path
@@ -133,6 +145,19 @@ pub async fn run(args: BenchModelArgs) -> Result<()> {
             })
             .await
             .context("the sequences benchmark failed")?;
+        print!("{}", report.table());
+    }
+    let runs_in_flight: Vec<usize> = runs_in_flight.into_iter().filter(|&n| n > 0).collect();
+    if !runs_in_flight.is_empty() {
+        eprintln!("bench-model: runs in flight, per-run contexts against the shared loop: {runs_in_flight:?}");
+        let report = ladder_model::bench::runs_in_flight(
+            &config,
+            &runs_in_flight,
+            sequence_tokens,
+            |n, of| eprintln!("  {n}/{of} counts done"),
+        )
+        .await
+        .context("the runs-in-flight benchmark failed")?;
         print!("{}", report.table());
     }
     if prefix_turns > 0 {

@@ -73,8 +73,8 @@ pub struct EvolveArgs {
     /// Only write the report of --out (report.md, test.svg, transfer.svg).
     #[arg(long)]
     report_only: bool,
-    /// Runs in flight at once (default: one per core).
-    #[arg(long)]
+    /// Runs in flight at once.
+    #[arg(long, help = crate::concurrency_help())]
     concurrency: Option<usize>,
     /// Data folder of the embedded store (suite knowledge bases).
     #[arg(long, env = ladder_core::paths::DATA_DIR_ENV, default_value = ladder_core::paths::DATA_DIR)]
@@ -156,7 +156,7 @@ pub async fn run(args: EvolveArgs) -> Result<()> {
     }
     let concurrency = args
         .concurrency
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        .unwrap_or_else(|| args.model.default_runs());
     let (settings, source) = match &args.replay {
         Some(dir) if dir.canonicalize().ok() == args.out.canonicalize().ok() => {
             bail!(

@@ -64,7 +64,8 @@ pub(crate) struct ModelArgs {
     /// `demo` and a bench of 2 runs at once 1 each), because generation is memory-bound:
     /// one 1.5B run evaluates prompts 1.4-1.9x faster with 2 threads than 1 (generation
     /// about the same), while 2 runs at 2 threads each oversubscribe 2 cores (see
-    /// BENCHMARKS.md, models-ladder).
+    /// BENCHMARKS.md, models-ladder). With the shared decode loop (see --concurrency), the
+    /// one loop's threads: default every core.
     #[arg(long, value_name = "N")]
     threads: Option<u32>,
     /// Append every model call to this cassette (replay it later with --model replay:FILE).
@@ -100,6 +101,23 @@ pub(crate) struct ModelArgs {
     /// Tokens the draft model proposes per step (with --draft-model).
     #[arg(long, value_name = "N", default_value_t = 4)]
     draft_tokens: usize,
+    /// Give each run its own llama.cpp contexts, never one decode loop shared by the runs
+    /// in flight (local model only), so a run's bytes do not depend on what else runs. It
+    /// is what every model of the catalog does by default on 2 cores (see --concurrency);
+    /// the flag makes it so whatever a model's default or --shared-loop say. The trace
+    /// header and the manifest record which mode ran (`decode_loop`). One run at a time
+    /// (`run`, `chat`), --no-prefix-cache and --draft-model always use per-run contexts.
+    #[arg(long, conflicts_with = "shared_loop")]
+    deterministic: bool,
+    /// Serve the runs in flight from one shared decode loop (local model only): each step
+    /// decodes one token of every run in one batch with every core, so the weights are read
+    /// once per step for all of them. It pays where a batch row costs much less than a
+    /// token alone (more cores, a memory-bound machine); on 2 cores it measured slower
+    /// than per-run contexts for all three catalog models (BENCHMARKS.md). A run's logits
+    /// then come from batches that hold the other runs' rows, so a near-tie can flip and a
+    /// run's text can differ from the same run alone.
+    #[arg(long)]
+    shared_loop: bool,
 }
 
 impl ModelArgs {
@@ -120,12 +138,46 @@ impl ModelArgs {
         self.model.iter().map(|m| self.open_spec(m, runs)).collect()
     }
 
-    /// `--threads`, else the cores shared among the runs in flight (at least 1).
-    pub(crate) fn threads_for(&self, runs: usize) -> u32 {
-        self.threads.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            (cores / runs.max(1)).max(1) as u32
-        })
+    /// `--threads`, else the cores shared among the runs in flight (at least 1); with the
+    /// shared decode loop, every core for the one loop.
+    fn threads_for(&self, spec: &ModelSpec, runs: usize) -> u32 {
+        let runs = if self.shared_runs(spec, runs) > 0 {
+            1
+        } else {
+            runs
+        };
+        self.threads
+            .unwrap_or_else(|| (cores() / runs.max(1)).max(1) as u32)
+    }
+
+    /// The runs the shared decode loop serves (0: per-run contexts): several runs at once
+    /// with a model whose measured default is the shared loop, or with --shared-loop;
+    /// never with --deterministic, --no-prefix-cache or --draft-model.
+    fn shared_runs(&self, spec: &ModelSpec, runs: usize) -> usize {
+        let per_run = self.deterministic || self.no_prefix_cache || self.draft_model.is_some();
+        let wanted = self.shared_loop || spec.catalog_entry().is_some_and(|m| m.shared_loop);
+        if runs > 1 && wanted && !per_run {
+            runs
+        } else {
+            0
+        }
+    }
+
+    /// Runs in flight when --concurrency is not given: the smallest measured default of
+    /// the models given (`models.toml`), else one per core.
+    pub(crate) fn default_runs(&self) -> usize {
+        let local = ModelSpec::Local(None);
+        let specs: Vec<&ModelSpec> = if self.model.is_empty() {
+            vec![&local]
+        } else {
+            self.model.iter().collect()
+        };
+        specs
+            .iter()
+            .map(|s| s.catalog_entry().and_then(|m| m.runs).unwrap_or_else(cores))
+            .min()
+            .unwrap_or_else(cores)
+            .max(1)
     }
 
     fn open_spec(
@@ -136,7 +188,7 @@ impl ModelArgs {
         ladder_model::open(
             spec,
             &OpenOptions {
-                threads: self.threads_for(runs),
+                threads: self.threads_for(spec, runs),
                 record: self.record.clone(),
                 no_prefix_cache: self.no_prefix_cache,
                 no_shared_prefix: self.no_shared_prefix,
@@ -144,10 +196,29 @@ impl ModelArgs {
                 no_batch_reuse: self.no_batch_reuse,
                 draft: self.draft_model.clone(),
                 draft_tokens: self.draft_tokens,
+                shared_runs: self.shared_runs(spec, runs),
             },
         )
         .context("cannot open the model")
     }
+}
+
+/// `--concurrency`'s help: what it does and each model's measured default.
+pub(crate) fn concurrency_help() -> String {
+    format!(
+        "Runs in flight at once. They share the one loaded model (its weights mapped once), \
+         and either one decode loop (each step decodes a token of every run in one batch, \
+         with every core) or their own llama.cpp contexts (--threads each, default the cores \
+         divided by this). Default by model, as measured on 2 cores (BENCHMARKS.md, \
+         \"one decode loop for every run in flight\"): {}; another model: one per core, \
+         per-run contexts. --shared-loop or --deterministic picks the mode",
+        ladder_model::catalog::run_defaults()
+    )
+}
+
+/// The machine's cores (at least 1).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A registered strategy's name (see `ladder_harness::registry`).

@@ -1206,6 +1206,42 @@ fn a_concurrent_bench_gives_the_same_results_as_one_run_at_a_time() {
     assert_eq!(one, two, "concurrency changes timings, not results");
 }
 
+/// `--help` gives each model's measured default for runs in flight; a bench's manifest
+/// names the decode loop it ran with: the shared one with --shared-loop (or a model whose
+/// default it is), per-run contexts with --deterministic.
+#[test]
+fn a_bench_names_its_decode_loop_and_help_gives_each_models_default() {
+    let help = text(&ladder(&["bench", "--help"])).0;
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    for m in ladder_model::catalog::models() {
+        assert!(
+            help.contains(&m.name),
+            "--concurrency's help names {}:\n{help}",
+            m.name
+        );
+    }
+    assert!(
+        help.contains("smollm2-135m 2 runs, per-run contexts"),
+        "{help}"
+    );
+    assert!(help.contains("--deterministic"), "{help}");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (flag, shared) in [("--shared-loop", true), ("--deterministic", false)] {
+        let out = dir.path().join(flag.trim_start_matches('-'));
+        let o = bench_direct_on_facts_001(&[], &["--concurrency", "2", flag], &out, &data);
+        assert!(o.status.success(), "{:?}", text(&o));
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(
+            manifest["plan"]["model_settings"]["decode_loop"]["shared"], shared,
+            "{flag}: {}",
+            manifest["plan"]["model_settings"]
+        );
+    }
+}
+
 #[test]
 fn a_recorded_bench_replays_with_no_model_to_identical_results() {
     let dir = tempfile::tempdir().unwrap();

@@ -1122,3 +1122,142 @@ pub async fn sequences(
         rows,
     })
 }
+
+/// Runs in flight: N runs at once, each its own context with `threads / N` threads (at
+/// least 1) against all N through one shared decode loop with every thread: what the
+/// shared loop gains or loses over per-run contexts (`--deterministic`).
+#[derive(Debug, Clone)]
+pub struct RunsReport {
+    pub rounds: usize,
+    pub max_tokens: u32,
+    pub threads: u32,
+    pub rows: Vec<RunsRow>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunsRow {
+    pub runs: usize,
+    pub per_run_tok_s: f64,
+    pub shared_tok_s: f64,
+    pub per_run_tokens: u64,
+    pub shared_tokens: u64,
+}
+
+impl RunsReport {
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "\nRuns in flight: N runs at once (different questions, up to {} tokens each, a session each), their own contexts ({} threads shared among them) against one shared decode loop ({} threads); aggregate completion tok/s, prompts included, median of {} rounds\n\
+             | runs | per-run contexts (tok/s) | shared loop (tok/s) | ratio | tokens (per-run / shared) |\n|---|---|---|---|---|\n",
+            self.max_tokens, self.threads, self.threads, self.rounds
+        );
+        for r in &self.rows {
+            s.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {:.2}x | {} / {} |\n",
+                r.runs,
+                r.per_run_tok_s,
+                r.shared_tok_s,
+                if r.per_run_tok_s > 0.0 {
+                    r.shared_tok_s / r.per_run_tok_s
+                } else {
+                    0.0
+                },
+                r.per_run_tokens,
+                r.shared_tokens
+            ));
+        }
+        s
+    }
+}
+
+/// For each count in `counts`: that many greedy calls at once, each in a new session (a
+/// run), alternately through a model with per-run contexts and through one with the shared
+/// decode loop. Both keep prefix reuse on; the calls' common system prompt is short.
+pub async fn runs_in_flight(
+    config: &BenchConfig,
+    counts: &[usize],
+    max_tokens: u32,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<RunsReport, ModelError> {
+    let threads = config.model.threads.max(1);
+    let questions = [
+        "the tides",
+        "lighthouses",
+        "sea glass",
+        "rock pools",
+        "sand dunes",
+        "harbour seals",
+        "sea kayaking",
+        "coastal paths",
+    ];
+    let call = |i: usize| {
+        let mut r = ChatRequest::new(vec![
+            Message::system("You are a helpful assistant. Answer in a short paragraph."),
+            Message::user(format!("Tell me about {}.", questions[i % questions.len()])),
+        ]);
+        r.sampling.max_tokens = max_tokens;
+        r
+    };
+    let mut rows = Vec::new();
+    for (n, &count) in counts.iter().enumerate() {
+        let count = count.max(1);
+        let mut per_run_cfg = config.model.clone();
+        per_run_cfg.threads = (threads / count as u32).max(1);
+        per_run_cfg.shared_runs = 0;
+        let per_run = LocalModel::load(&per_run_cfg)?;
+        let mut shared_cfg = config.model.clone();
+        shared_cfg.threads = threads;
+        shared_cfg.shared_runs = count;
+        let shared = LocalModel::load(&shared_cfg)?;
+        per_run.chat(&call(0), None).await?; // warm up
+        shared.chat(&call(0), None).await?;
+        let calls: Vec<ChatRequest> = (0..count).map(call).collect();
+        let ([a, b], [a_tokens, b_tokens]) = alternate(
+            config.rounds,
+            |_| {},
+            |use_shared| {
+                let model = if use_shared { &shared } else { &per_run }.clone();
+                let runs: Vec<_> = calls
+                    .iter()
+                    .map(|c| {
+                        let (model, c) = (model.clone(), c.clone());
+                        tokio::spawn(async move {
+                            model.chat_in(&ladder_core::Session::new(), &c, None).await
+                        })
+                    })
+                    .collect();
+                async move {
+                    let mut tokens = 0;
+                    for run in runs {
+                        let response = run
+                            .await
+                            .map_err(|e| ModelError::Generation(format!("a run failed: {e}")))??;
+                        tokens += response.usage.completion_tokens;
+                    }
+                    Ok::<u64, ModelError>(tokens)
+                }
+            },
+        )
+        .await?;
+        let rate = |tokens: u64, ms: f64| {
+            if ms > 0.0 {
+                tokens as f64 * 1000.0 / ms
+            } else {
+                0.0
+            }
+        };
+        rows.push(RunsRow {
+            runs: count,
+            per_run_tok_s: rate(a_tokens, median(a)),
+            shared_tok_s: rate(b_tokens, median(b)),
+            per_run_tokens: a_tokens,
+            shared_tokens: b_tokens,
+        });
+        progress(n + 1, counts.len());
+    }
+    Ok(RunsReport {
+        rounds: config.rounds,
+        max_tokens,
+        threads,
+        rows,
+    })
+}

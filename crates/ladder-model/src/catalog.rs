@@ -42,6 +42,14 @@ pub struct CatalogModel {
     /// How many part wheels hold the file's chunks (absent: one wheel holds the file).
     #[serde(default)]
     pub parts: Option<u32>,
+    /// Runs in flight by default (`bench`, `evolve` without --concurrency), as measured on
+    /// a 2-core machine (absent: one per core).
+    #[serde(default)]
+    pub runs: Option<usize>,
+    /// Whether runs in flight share one decode loop by default, as measured (absent or
+    /// false: each run has its own contexts).
+    #[serde(default)]
+    pub shared_loop: bool,
 }
 
 /// Whether a catalog model's file is on this machine.
@@ -133,6 +141,26 @@ pub fn by_file(file_name: &str) -> Option<&'static CatalogModel> {
 /// The model of every user-facing command when no `--model` is given.
 pub fn default_model() -> &'static CatalogModel {
     find(&catalog().default).expect("models.toml's default names one of its models")
+}
+
+/// Each model's measured defaults for runs in flight, for `--help`: `name: N runs, shared
+/// loop; ...`.
+pub fn run_defaults() -> String {
+    models()
+        .iter()
+        .map(|m| {
+            let runs = m
+                .runs
+                .map_or("one per core".to_string(), |n| format!("{n} runs"));
+            let lp = if m.shared_loop {
+                "one shared decode loop"
+            } else {
+                "per-run contexts"
+            };
+            format!("{} {runs}, {lp}", m.name)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// The names `--model` takes, for messages: `a, b, c`.

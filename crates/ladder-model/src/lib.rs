@@ -61,6 +61,21 @@ pub enum ModelSpec {
     Replay(PathBuf),
 }
 
+impl ModelSpec {
+    /// The catalog model this spec runs, when it runs one (`local` is the default model;
+    /// `local:PATH` one when the file is a catalog model's).
+    pub fn catalog_entry(&self) -> Option<&'static catalog::CatalogModel> {
+        match self {
+            ModelSpec::Local(None) => Some(catalog::default_model()),
+            ModelSpec::Local(Some(path)) => path
+                .file_name()
+                .and_then(|n| catalog::by_file(&n.to_string_lossy())),
+            ModelSpec::Named(name) => catalog::find(name),
+            _ => None,
+        }
+    }
+}
+
 pub const SPEC_HELP: &str =
     "smollm2-135m | qwen2.5-coder-0.5b | qwen2.5-coder-1.5b (or 135m, 0.5b, 1.5b) | local | \
      local:PATH.gguf | openai:MODEL@URL[,URL2,...] | llama-server:MODEL@URL | \
@@ -132,6 +147,9 @@ pub struct OpenOptions {
     pub draft: Option<String>,
     /// Tokens the draft proposes per step (0 = the default, 4).
     pub draft_tokens: usize,
+    /// Serve the local model's calls from one decode loop shared by this many runs in
+    /// flight (0: per-run contexts; see `LocalConfig::shared_runs`).
+    pub shared_runs: usize,
 }
 
 /// A draft model's file: a catalog name (`qwen2.5-coder-0.5b`) or a path to a GGUF file.
@@ -161,6 +179,7 @@ fn local_config(path: PathBuf, options: &OpenOptions) -> Result<LocalConfig, Mod
         config.draft_tokens = options.draft_tokens;
     }
     config.draft = options.draft.as_deref().map(draft_path).transpose()?;
+    config.shared_runs = options.shared_runs;
     Ok(config)
 }
 

@@ -43,6 +43,16 @@
 //!   included) plus its own next token; see `speculative.rs`. Bytes: read off a batch's
 //!   logits, so a near-tie can flip against one token at a time (measured in
 //!   `tests/local.rs` and `ladder bench-model`); the trace header names the draft model.
+//! - The shared decode loop (off by default, `shared_runs`; the CLI turns it on with
+//!   `--shared-loop`, or for a model whose measured default it is in `models.toml`: none
+//!   of the three on a 2-core machine, where it measured slower): every call of every run
+//!   goes to one thread that owns one context, and each step decodes one token of every
+//!   generating call and chunks of the prompts being read in one batch (see `shared.rs`).
+//!   The paths above (per-run session contexts, the prefix store, `parallel.rs`, the
+//!   draft) are then not used: the loop keeps each run's cells in its own sequences and
+//!   shares prefixes across runs by `seq_cp`. Bytes: a call's logits come from batches that
+//!   hold other runs' rows, so its text can differ from the same call alone (measured in
+//!   `tests/shared_loop.rs`); the trace header records `decode_loop`.
 //! - Prompts longer than one batch (512 tokens) are decoded in batches; sampling reads the
 //!   logits of the last token of the last batch.
 //! - Generation runs on a blocking thread with an explicit thread count; it never uses
@@ -60,6 +70,7 @@ mod grammar;
 mod parallel;
 mod prefix;
 mod reuse;
+mod shared;
 mod speculative;
 mod stream;
 
@@ -118,6 +129,11 @@ pub struct LocalConfig {
     pub draft: Option<PathBuf>,
     /// Tokens the draft proposes per step.
     pub draft_tokens: usize,
+    /// Serve every call from one decode loop for this many runs in flight (continuous
+    /// batching; see `shared.rs`), with `threads` threads in all; 0: each run has its own
+    /// contexts (the default; a run's bytes then do not depend on what else runs). The
+    /// loop needs `prefix_cache` and no `draft`; without them it is not used.
+    pub shared_runs: usize,
 }
 
 impl LocalConfig {
@@ -132,6 +148,7 @@ impl LocalConfig {
             batch_reuse: true,
             draft: None,
             draft_tokens: 4,
+            shared_runs: 0,
         }
     }
 }
@@ -140,6 +157,8 @@ impl LocalConfig {
 #[derive(Clone)]
 pub struct LocalModel {
     inner: Arc<Inner>,
+    /// The shared decode loop, when calls go through one.
+    shared: Option<Arc<shared::Handle>>,
 }
 
 struct Inner {
@@ -202,24 +221,36 @@ impl LocalModel {
             ))
         })?;
         let context_train = model.n_ctx_train();
-        Ok(LocalModel {
-            inner: Arc::new(Inner {
-                model,
-                template,
-                name: file_name(path),
-                threads: config.threads.max(1) as i32,
-                max_context: config.max_context.min(context_train).max(64),
-                prefix_cache: config.prefix_cache,
-                parallel: config.parallel,
-                shared_prefixes: config.shared_prefixes,
-                batch_reuse: config.batch_reuse,
-                draft,
-                prefixes: Mutex::new(Vec::new()),
-                path: path.clone(),
-                sha256: std::sync::OnceLock::new(),
-                grammars: Mutex::new(HashMap::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            model,
+            template,
+            name: file_name(path),
+            threads: config.threads.max(1) as i32,
+            max_context: config.max_context.min(context_train).max(64),
+            prefix_cache: config.prefix_cache,
+            parallel: config.parallel,
+            shared_prefixes: config.shared_prefixes,
+            batch_reuse: config.batch_reuse,
+            draft,
+            prefixes: Mutex::new(Vec::new()),
+            path: path.clone(),
+            sha256: std::sync::OnceLock::new(),
+            grammars: Mutex::new(HashMap::new()),
+        });
+        let shared =
+            (config.shared_runs > 0 && config.prefix_cache && inner.draft.is_none()).then(|| {
+                let runs = config.shared_runs;
+                let shape = shared::Shape {
+                    // Room for each run's working context and one more, at least one
+                    // call's largest.
+                    n_ctx: ((runs as u32 + 1) * prefix::CACHED_CONTEXT)
+                        .clamp(inner.max_context, 4 * inner.max_context),
+                    sequences: (runs * context::SESSION_SEQUENCES + 8).min(256),
+                    threads: inner.threads,
+                };
+                Arc::new(shared::Handle::start(Arc::clone(&inner), shape))
+            });
+        Ok(LocalModel { inner, shared })
     }
 
     /// The prompt text the model sees for these messages (the GGUF's own chat template).
@@ -338,6 +369,81 @@ impl Inner {
 }
 
 impl LocalModel {
+    /// Submit a call to the shared decode loop as `session`'s lane `lane`; the receiver
+    /// gets its reply. Fails at once when the prompt is empty or cannot fit.
+    fn submit(
+        &self,
+        handle: &shared::Handle,
+        (session, lane): (u64, usize),
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+        stop: &Arc<AtomicBool>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<ChatResponse, ModelError>>, ModelError> {
+        let tokens = self.inner.prompt_tokens(request)?;
+        context_size(
+            tokens.len(),
+            request.sampling.max_tokens,
+            self.inner.max_context,
+        )?;
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        handle.submit(shared::Job {
+            session,
+            lane,
+            request: request.clone(),
+            tokens,
+            stream,
+            stop: Arc::clone(stop),
+            started: Instant::now(),
+            reply,
+        })?;
+        Ok(receiver)
+    }
+
+    /// Calls through the shared decode loop, all at once as lanes 0.. of `session`, their
+    /// replies in request order. Dropping the future stops them all.
+    async fn through_loop(
+        &self,
+        handle: &shared::Handle,
+        session: u64,
+        requests: &[ChatRequest],
+        streams: Vec<Option<TokenSink>>,
+    ) -> Vec<Result<ChatResponse, ModelError>> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = StopOnDrop(Arc::clone(&stop));
+        let mut streams = streams.into_iter();
+        let receivers: Vec<_> = requests
+            .iter()
+            .enumerate()
+            .map(|(lane, r)| {
+                self.submit(handle, (session, lane), r, streams.next().flatten(), &stop)
+            })
+            .collect();
+        let mut replies = Vec::with_capacity(receivers.len());
+        for receiver in receivers {
+            replies.push(match receiver {
+                Ok(receiver) => receiver.await.unwrap_or_else(|_| {
+                    Err(ModelError::Generation("the decode loop has stopped".into()))
+                }),
+                Err(e) => Err(e),
+            });
+        }
+        replies
+    }
+
+    /// One call through the shared decode loop.
+    async fn one_through_loop(
+        &self,
+        handle: &shared::Handle,
+        session: u64,
+        request: &ChatRequest,
+        stream: Option<TokenSink>,
+    ) -> Result<ChatResponse, ModelError> {
+        self.through_loop(handle, session, std::slice::from_ref(request), vec![stream])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(ModelError::Generation("no result".into())))
+    }
+
     /// Run a generation on a blocking thread. Dropping the returned future stops it at its
     /// next token; `total_ms` is the wall time as the caller saw it.
     async fn off_thread(
@@ -367,6 +473,14 @@ impl LanguageModel for LocalModel {
         request: &ChatRequest,
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
+        if let Some(handle) = &self.shared {
+            // A call outside a run: a lane of its own, given back after.
+            let session = Session::new().id();
+            let _lease = handle.lease(session);
+            return self
+                .one_through_loop(handle, session, request, stream)
+                .await;
+        }
         let request = request.clone();
         self.off_thread(move |inner, stop| inner.generate(&request, stream.as_ref(), stop))
             .await
@@ -378,6 +492,12 @@ impl LanguageModel for LocalModel {
         request: &ChatRequest,
         stream: Option<TokenSink>,
     ) -> Result<ChatResponse, ModelError> {
+        if let Some(handle) = &self.shared {
+            session.with_state(|| handle.lease(session.id()), |_| ());
+            return self
+                .one_through_loop(handle, session.id(), request, stream)
+                .await;
+        }
         if !self.inner.prefix_cache {
             return self.chat(request, stream).await;
         }
@@ -394,6 +514,12 @@ impl LanguageModel for LocalModel {
         requests: &[ChatRequest],
         streams: Vec<Option<TokenSink>>,
     ) -> Vec<Result<ChatResponse, ModelError>> {
+        if let Some(handle) = &self.shared {
+            session.with_state(|| handle.lease(session.id()), |_| ());
+            return self
+                .through_loop(handle, session.id(), requests, streams)
+                .await;
+        }
         if requests.len() < 2 || !self.inner.parallel {
             return ladder_core::model::one_by_one(self, session, requests, streams).await;
         }
@@ -452,6 +578,14 @@ impl LanguageModel for LocalModel {
             "sha256": self.inner.file_sha256(),
             "catalog_name": crate::catalog::by_file(&self.inner.name).map(|m| m.name.clone()),
             "quantisation": self.inner.quantisation(),
+            "decode_loop": match &self.shared {
+                Some(h) => serde_json::json!({
+                    "shared": true,
+                    "context": h.shape.n_ctx,
+                    "sequences": h.shape.sequences,
+                }),
+                None => serde_json::json!({ "shared": false }),
+            },
         })
     }
 
