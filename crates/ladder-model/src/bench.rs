@@ -1010,6 +1010,36 @@ pub fn read_bandwidth(threads: u32) -> f64 {
     best
 }
 
+/// Call `i` of the sequences and runs-in-flight tests: a short question about the coast
+/// (eight different ones), greedy, `max_tokens` at most.
+fn short_question(i: usize, max_tokens: u32) -> ChatRequest {
+    let topics = [
+        "the tides",
+        "lighthouses",
+        "sea glass",
+        "rock pools",
+        "sand dunes",
+        "harbour seals",
+        "sea kayaking",
+        "coastal paths",
+    ];
+    let mut r = ChatRequest::new(vec![
+        Message::system("You are a helpful assistant. Answer in a short paragraph."),
+        Message::user(format!("Tell me about {}.", topics[i % topics.len()])),
+    ]);
+    r.sampling.max_tokens = max_tokens;
+    r
+}
+
+/// Tokens per second (0 for no time).
+fn tok_s(tokens: u64, ms: f64) -> f64 {
+    if ms > 0.0 {
+        tokens as f64 * 1000.0 / ms
+    } else {
+        0.0
+    }
+}
+
 /// Aggregate generation with several sequences in one decode loop against the same calls
 /// one after another.
 #[derive(Debug, Clone)]
@@ -1070,24 +1100,7 @@ pub async fn sequences(
     cfg.prefix_cache = false;
     cfg.parallel = true;
     let model = LocalModel::load(&cfg)?;
-    let topics = [
-        "the tides",
-        "lighthouses",
-        "sea glass",
-        "rock pools",
-        "sand dunes",
-        "harbour seals",
-        "sea kayaking",
-        "coastal paths",
-    ];
-    let call = |i: usize| {
-        let mut r = ChatRequest::new(vec![
-            Message::system("You are a helpful assistant. Answer in a short paragraph."),
-            Message::user(format!("Tell me about {}.", topics[i % topics.len()])),
-        ]);
-        r.sampling.max_tokens = max_tokens;
-        r
-    };
+    let call = |i: usize| short_question(i, max_tokens);
     model.chat(&call(0), None).await?; // warm up
     let session = ladder_core::Session::new();
     let mut rows = Vec::new();
@@ -1100,17 +1113,10 @@ pub async fn sequences(
             |together| completion_tokens(model, session, calls, together),
         )
         .await?;
-        let rate = |tokens: u64, ms: f64| {
-            if ms > 0.0 {
-                tokens as f64 * 1000.0 / ms
-            } else {
-                0.0
-            }
-        };
         rows.push(SequencesRow {
             sequences: count,
-            sequential_tok_s: rate(sequential_tokens, median(sequential)),
-            batched_tok_s: rate(batched_tokens, median(batched)),
+            sequential_tok_s: tok_s(sequential_tokens, median(sequential)),
+            batched_tok_s: tok_s(batched_tokens, median(batched)),
             sequential_tokens,
             batched_tokens,
         });
@@ -1179,24 +1185,7 @@ pub async fn runs_in_flight(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<RunsReport, ModelError> {
     let threads = config.model.threads.max(1);
-    let questions = [
-        "the tides",
-        "lighthouses",
-        "sea glass",
-        "rock pools",
-        "sand dunes",
-        "harbour seals",
-        "sea kayaking",
-        "coastal paths",
-    ];
-    let call = |i: usize| {
-        let mut r = ChatRequest::new(vec![
-            Message::system("You are a helpful assistant. Answer in a short paragraph."),
-            Message::user(format!("Tell me about {}.", questions[i % questions.len()])),
-        ]);
-        r.sampling.max_tokens = max_tokens;
-        r
-    };
+    let call = |i: usize| short_question(i, max_tokens);
     let mut rows = Vec::new();
     for (n, &count) in counts.iter().enumerate() {
         let count = count.max(1);
@@ -1238,17 +1227,10 @@ pub async fn runs_in_flight(
             },
         )
         .await?;
-        let rate = |tokens: u64, ms: f64| {
-            if ms > 0.0 {
-                tokens as f64 * 1000.0 / ms
-            } else {
-                0.0
-            }
-        };
         rows.push(RunsRow {
             runs: count,
-            per_run_tok_s: rate(a_tokens, median(a)),
-            shared_tok_s: rate(b_tokens, median(b)),
+            per_run_tok_s: tok_s(a_tokens, median(a)),
+            shared_tok_s: tok_s(b_tokens, median(b)),
             per_run_tokens: a_tokens,
             shared_tokens: b_tokens,
         });
