@@ -112,7 +112,7 @@ pub(crate) struct ModelArgs {
     /// Serve the runs in flight from one shared decode loop (local model only): each step
     /// decodes one token of every run in one batch with every core, so the weights are read
     /// once per step for all of them. It pays where a batch row costs much less than a
-    /// token alone (more cores, a memory-bound machine); on 2 cores it measured slower
+    /// token alone (more cores, a GPU); on 2 cores it measured slower
     /// than per-run contexts for all three catalog models (BENCHMARKS.md). A run's logits
     /// then come from batches that hold the other runs' rows, so a near-tie can flip and a
     /// run's text can differ from the same run alone.
