@@ -106,7 +106,8 @@ pub(crate) struct ModelArgs {
     /// is what every model of the catalog does by default on 2 cores (see --concurrency);
     /// the flag makes it so whatever a model's default or --shared-loop say. The trace
     /// header and the manifest record which mode ran (`decode_loop`). One run at a time
-    /// (`run`, `chat`), --no-prefix-cache and --draft-model always use per-run contexts.
+    /// (`run`, `chat`), --no-prefix-cache, --no-shared-prefix and --draft-model always use
+    /// per-run contexts.
     #[arg(long, conflicts_with = "shared_loop")]
     deterministic: bool,
     /// Serve the runs in flight from one shared decode loop (local model only): each step
@@ -152,9 +153,12 @@ impl ModelArgs {
 
     /// The runs the shared decode loop serves (0: per-run contexts): several runs at once
     /// with a model whose measured default is the shared loop, or with --shared-loop;
-    /// never with --deterministic, --no-prefix-cache or --draft-model.
+    /// never with --deterministic, --no-prefix-cache, --no-shared-prefix or --draft-model.
     fn shared_runs(&self, spec: &ModelSpec, runs: usize) -> usize {
-        let per_run = self.deterministic || self.no_prefix_cache || self.draft_model.is_some();
+        let per_run = self.deterministic
+            || self.no_prefix_cache
+            || self.no_shared_prefix
+            || self.draft_model.is_some();
         let wanted = self.shared_loop || spec.catalog_entry().is_some_and(|m| m.shared_loop);
         if runs > 1 && wanted && !per_run {
             runs

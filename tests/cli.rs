@@ -1221,7 +1221,7 @@ fn a_bench_names_its_decode_loop_and_help_gives_each_models_default() {
         );
     }
     assert!(
-        help.contains("smollm2-135m 2 runs, per-run contexts"),
+        help.contains("smollm2-135m one per core, per-run contexts"),
         "{help}"
     );
     assert!(help.contains("--deterministic"), "{help}");

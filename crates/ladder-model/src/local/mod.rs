@@ -386,6 +386,23 @@ impl LocalModel {
             self.inner.max_context,
         )?;
         let (reply, receiver) = tokio::sync::oneshot::channel();
+        if request.sampling.max_tokens == 0 {
+            // Nothing to generate: the empty answer a call one at a time gives.
+            let _ = reply.send(Ok(ChatResponse {
+                text: String::new(),
+                finish: ladder_core::FinishReason::Length,
+                usage: ladder_core::Usage {
+                    prompt_tokens: tokens.len() as u64,
+                    cached_tokens: 0,
+                    completion_tokens: 0,
+                    estimated: false,
+                },
+                prompt_ms: 0.0,
+                generation_ms: 0.0,
+                total_ms: 0.0,
+            }));
+            return Ok(receiver);
+        }
         handle.submit(shared::Job {
             session,
             lane,

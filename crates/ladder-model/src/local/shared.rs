@@ -22,11 +22,14 @@
 //! - Each job keeps its own sampler (grammar, seed), stop strings, stream and `max_tokens`;
 //!   its stop flag is checked every step: a stopped job's reply is an error, it leaves the
 //!   batch at once, and the other jobs go on as if it had never been there.
-//! - Room: every sequence's tokens plus the admitted jobs' remaining prompt and
-//!   `max_tokens` stay within the context. This over-counts shared cells, so llama.cpp
-//!   does not run out. Idle sequences are emptied least recently used first; a job that
-//!   does not fit waits for running jobs to finish, or fails with a context overflow when
-//!   none is running.
+//! - Room: every sequence's tokens (a prefix copied at admission counted once, in the
+//!   sequence it came from) plus the admitted jobs' remaining prompt and `max_tokens`
+//!   stay within the context. Idle sequences are emptied least recently used first, and
+//!   only when that makes the job fit; a job that does not fit waits for running jobs to
+//!   finish, or fails with a context overflow when none is running. Should llama.cpp still
+//!   find no cells (a copied prefix's source emptied since), the idle sequences are
+//!   emptied and the decode tried once more.
+//! - A call with `max_tokens` 0 is answered at once, empty, as a one-at-a-time call is.
 //! - A failed decode fails the jobs in its batch and empties their sequences; the loop
 //!   goes on.
 //! - Bytes: a job's logits come from batches whose other rows depend on which other runs
@@ -142,12 +145,28 @@ impl Drop for Handle {
 struct Seq {
     /// The tokens its cells hold, at positions 0.. .
     held: Vec<LlamaToken>,
+    /// How many of them (from the start) were shared from another sequence when it was
+    /// admitted: cells counted once, in the sequence they came from.
+    copied: usize,
     /// The run lane it belongs to, if any.
     owner: Option<(u64, usize)>,
     /// A job is decoding into it.
     busy: bool,
     /// When it was last used (a step count).
     used: u64,
+}
+
+impl Seq {
+    /// Cells counted as this sequence's (its copied start is counted where it came from).
+    fn own_cells(&self) -> usize {
+        self.held.len() - self.copied.min(self.held.len())
+    }
+
+    /// Forget its tokens (the caller has emptied its cells).
+    fn empty(&mut self) {
+        self.held.clear();
+        self.copied = 0;
+    }
 }
 
 /// An admitted job.
@@ -233,10 +252,9 @@ fn run(inner: &Arc<Inner>, shape: Shape, rx: &mpsc::Receiver<Msg>) {
     };
     let mut batch = LlamaBatch::new(BATCH, 1);
     loop {
-        let idle = state.active.is_empty();
+        let idle = state.active.is_empty() && state.queue.is_empty();
         let first = if idle {
-            // Nothing to decode: wait for work (a queued job that could not be admitted
-            // with nothing running has already failed, so the queue is empty too).
+            // Nothing to decode or admit: wait for work.
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(msg) => Some(msg),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -331,25 +349,39 @@ impl State {
         pick(false).or_else(|| pick(true))
     }
 
-    /// Cells every sequence holds plus what the admitted jobs may still add.
+    /// Cells every sequence holds (a copied prefix counted once) plus what the admitted jobs
+    /// may still add.
     fn committed(&self) -> usize {
-        self.seqs.iter().map(|s| s.held.len()).sum::<usize>()
+        self.seqs.iter().map(Seq::own_cells).sum::<usize>()
             + self.active.iter().map(Active::to_come).sum::<usize>()
     }
 
     /// Empty idle sequences, least recently used first (no one's before another run's),
-    /// until `need` more cells fit; `keep` are spared. Whether they fit.
+    /// until `need` more cells fit; `keep` are spared. Whether they fit; nothing is emptied
+    /// when emptying every candidate would not be enough.
     fn make_room(&mut self, ctx: &mut LlamaContext<'_>, need: usize, keep: &[usize]) -> bool {
-        while self.committed() + need > self.n_ctx {
-            let victim = (0..self.seqs.len())
+        let candidates = |seqs: &[Seq]| -> Vec<usize> {
+            (0..seqs.len())
                 .filter(|s| !keep.contains(s))
-                .filter(|&s| !self.seqs[s].busy && !self.seqs[s].held.is_empty())
+                .filter(|&s| !seqs[s].busy && !seqs[s].held.is_empty())
+                .collect()
+        };
+        let freeable: usize = candidates(&self.seqs)
+            .iter()
+            .map(|&s| self.seqs[s].own_cells())
+            .sum();
+        if self.committed() + need > self.n_ctx + freeable {
+            return false;
+        }
+        while self.committed() + need > self.n_ctx {
+            let victim = candidates(&self.seqs)
+                .into_iter()
                 .min_by_key(|&s| (self.seqs[s].owner.is_some(), self.seqs[s].used));
             let Some(v) = victim else {
                 return false;
             };
             let _ = ctx.clear_kv_cache_seq(Some(v as u32), None, None);
-            self.seqs[v].held.clear();
+            self.seqs[v].empty();
         }
         true
     }
@@ -376,8 +408,15 @@ impl State {
             return Admit::Wait(job);
         }
         let max_tokens = job.request.sampling.max_tokens as usize;
-        // This job's sequence will hold `best` tokens before its own are added.
-        let need = (tokens.len() + max_tokens).saturating_sub(self.seqs[seq].held.len());
+        // The cells this admission adds: the prompt after what it starts from and its
+        // tokens (a copied start is counted in the sequence it comes from), less what the
+        // sequence held of its own before.
+        let before = self.seqs[seq].own_cells();
+        let after = match source {
+            Some(_) => tokens.len() - best + max_tokens,
+            None => tokens.len() + max_tokens - self.seqs[seq].copied.min(own),
+        };
+        let need = after.saturating_sub(before);
         let spare: Vec<usize> = std::iter::once(seq).chain(source).collect();
         if !self.make_room(ctx, need, &spare) {
             if !self.active.is_empty() {
@@ -397,22 +436,25 @@ impl State {
                 match ctx.copy_kv_cache_seq(from as i32, seq as i32, Some(0), Some(best as u32)) {
                     Ok(()) => {
                         self.seqs[seq].held = tokens[..best].to_vec();
+                        self.seqs[seq].copied = best;
                         best
                     }
                     Err(_) => {
-                        self.seqs[seq].held.clear();
+                        self.seqs[seq].empty();
                         0
                     }
                 }
             }
             None => match ctx.clear_kv_cache_seq(Some(seq as u32), Some(own as u32), None) {
                 Ok(true) => {
-                    self.seqs[seq].held.truncate(own);
+                    let s = &mut self.seqs[seq];
+                    s.held.truncate(own);
+                    s.copied = s.copied.min(own);
                     own
                 }
                 _ => {
                     let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
-                    self.seqs[seq].held.clear();
+                    self.seqs[seq].empty();
                     0
                 }
             },
@@ -496,7 +538,7 @@ impl State {
             for &k in &failed {
                 let seq = self.active[k].seq;
                 let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
-                self.seqs[seq].held.clear();
+                self.seqs[seq].empty();
             }
             self.finish_where(&failed, |_| {
                 Some(Err(ModelError::Generation(format!("decode failed: {e}"))))
