@@ -51,7 +51,6 @@ pub struct BenchReport {
 
 impl BenchReport {
     pub fn table(&self) -> String {
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         format!(
             "model {} | threads {} | rounds {} | prompt {} tokens | generation {} tokens\n\
              | test | LanguageModel trait (tok/s) | bare llama-cpp-2 (tok/s) | ratio |\n\
@@ -301,11 +300,7 @@ impl PrefixReport {
             self.reuse_ms,
             self.prompt_tokens - self.cached_tokens,
             self.cached_tokens,
-            if self.reuse_ms > 0.0 {
-                self.fresh_ms / self.reuse_ms
-            } else {
-                0.0
-            }
+            ratio(self.fresh_ms, self.reuse_ms)
         )
     }
 }
@@ -404,11 +399,7 @@ impl ParallelReport {
             self.rounds,
             self.sequential_ms,
             self.parallel_ms,
-            if self.parallel_ms > 0.0 {
-                self.sequential_ms / self.parallel_ms
-            } else {
-                0.0
-            },
+            ratio(self.sequential_ms, self.parallel_ms),
             self.sequential_tokens,
             self.parallel_tokens
         )
@@ -514,11 +505,7 @@ impl BatchReuseReport {
             self.reused_ms,
             self.cached_reused,
             self.revise_prompt_tokens,
-            if self.reused_ms > 0.0 {
-                self.apart_ms / self.reused_ms
-            } else {
-                0.0
-            },
+            ratio(self.apart_ms, self.reused_ms),
             if self.same_text {
                 "byte-identical"
             } else {
@@ -645,13 +632,6 @@ pub struct SpeculativeReport {
 
 impl SpeculativeReport {
     pub fn table(&self) -> String {
-        let tok_s = |t: u64, ms: f64| {
-            if ms > 0.0 {
-                t as f64 * 1000.0 / ms
-            } else {
-                0.0
-            }
-        };
         format!(
             "\nSpeculative decoding: {} drafting {} tokens a step; {} greedy calls in a session \
              (prose, and JSON under a grammar), median of {} rounds, prompts included\n\
@@ -670,11 +650,7 @@ impl SpeculativeReport {
             self.speculative_ms,
             self.speculative_tokens,
             tok_s(self.speculative_tokens, self.speculative_ms),
-            if self.speculative_ms > 0.0 {
-                self.plain_ms / self.speculative_ms
-            } else {
-                0.0
-            },
+            ratio(self.plain_ms, self.speculative_ms),
             self.accepted,
             self.proposed,
             if self.proposed > 0 {
@@ -843,11 +819,7 @@ impl SharedReport {
             self.evaluated_apart,
             self.shared_ms,
             self.evaluated_shared,
-            if self.shared_ms > 0.0 {
-                self.apart_ms / self.shared_ms
-            } else {
-                0.0
-            },
+            ratio(self.apart_ms, self.shared_ms),
             if self.evaluated_shared > 0 {
                 self.evaluated_apart as f64 / self.evaluated_shared as f64
             } else {
@@ -972,11 +944,7 @@ impl CeilingReport {
             self.weight_bytes as f64 / 1e9,
             ceiling,
             self.measured_tok_s,
-            if ceiling > 0.0 {
-                100.0 * self.measured_tok_s / ceiling
-            } else {
-                0.0
-            }
+            100.0 * ratio(self.measured_tok_s, ceiling)
         )
     }
 }
@@ -1031,6 +999,15 @@ fn short_question(i: usize, max_tokens: u32) -> ChatRequest {
     r
 }
 
+/// `a / b`, 0 where `b` is 0 (a side that measured nothing).
+fn ratio(a: f64, b: f64) -> f64 {
+    if b > 0.0 {
+        a / b
+    } else {
+        0.0
+    }
+}
+
 /// Tokens per second (0 for no time).
 fn tok_s(tokens: u64, ms: f64) -> f64 {
     if ms > 0.0 {
@@ -1073,11 +1050,7 @@ impl SequencesReport {
                 r.sequences,
                 r.sequential_tok_s,
                 r.batched_tok_s,
-                if r.sequential_tok_s > 0.0 {
-                    r.batched_tok_s / r.sequential_tok_s
-                } else {
-                    0.0
-                },
+                ratio(r.batched_tok_s, r.sequential_tok_s),
                 r.sequential_tokens,
                 r.batched_tokens
             ));
@@ -1162,11 +1135,7 @@ impl RunsReport {
                 r.runs,
                 r.per_run_tok_s,
                 r.shared_tok_s,
-                if r.per_run_tok_s > 0.0 {
-                    r.shared_tok_s / r.per_run_tok_s
-                } else {
-                    0.0
-                },
+                ratio(r.shared_tok_s, r.per_run_tok_s),
                 r.per_run_tokens,
                 r.shared_tokens
             ));

@@ -41,11 +41,22 @@ pub use user::{ModelUser, Patience, Persona, SimulatedUser};
 /// Where the committed suites live, relative to the workspace root.
 pub const SUITES_DIR: &str = "fixtures/suites";
 
-/// The committed suites folder of the source tree this was built from.
+/// The committed suites folder: `fixtures/suites` in the current folder or the nearest
+/// folder above it that has one (a test runs in its crate's folder), else that of the
+/// source tree this was built from.
 pub fn default_suites_dir() -> std::path::PathBuf {
     let here = std::path::PathBuf::from(SUITES_DIR);
     if here.is_dir() {
         return here;
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(found) = cwd
+            .ancestors()
+            .map(|dir| dir.join(SUITES_DIR))
+            .find(|dir| dir.is_dir())
+        {
+            return found;
+        }
     }
     std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
