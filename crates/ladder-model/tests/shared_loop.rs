@@ -340,3 +340,48 @@ async fn calls_sharing_a_long_prompt_are_counted_once_and_zero_tokens_is_empty()
     assert_eq!((zero.text.as_str(), zero.usage.completion_tokens), ("", 0));
     assert_eq!(zero.finish, FinishReason::Length);
 }
+
+/// A run that has ended keeps only its system prefix in the loop (every cell held slows
+/// every step), and that prefix is still there for the next run to copy; a second run with
+/// the same system prompt leaves nothing more behind once it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_run_leaves_only_its_system_prefix() {
+    let _one = ONE.lock().await;
+    let m = shared_model();
+    let system = "You keep the lighthouse at Wrencombe Bay. Answer in one short sentence, \
+                  and always say what the tide is doing."
+        .repeat(3);
+    let first = ask(Some(&system), &"Tell me about the rocks. ".repeat(80), 8);
+    let sys = m
+        .shared_prefix_tokens(&first)
+        .expect("the system prompt is long enough to share");
+    let base = m.loop_cells_held().expect("the loop answers");
+    let run = Session::new();
+    let r = m.chat_in(&run, &first, None).await.expect("answers");
+    let during = m.loop_cells_held().expect("the loop answers");
+    assert!(
+        during >= base + r.usage.prompt_tokens as usize - sys,
+        "the live run holds its conversation: {base} -> {during} cells, {:?}",
+        r.usage
+    );
+    drop(run);
+    let after = m.loop_cells_held().expect("the loop answers");
+    assert!(
+        after <= base + sys,
+        "the ended run keeps at most its {sys}-token system prefix: {base} -> {during} -> {after} cells"
+    );
+    let next = Session::new();
+    let second = ask(Some(&system), "And the weather?", 8);
+    let r = m.chat_in(&next, &second, None).await.expect("answers");
+    assert!(
+        r.usage.cached_tokens as usize >= sys,
+        "the next run copies the kept system prefix: {:?}",
+        r.usage
+    );
+    drop(next);
+    assert_eq!(
+        m.loop_cells_held(),
+        Some(after),
+        "a second run with the same system prompt leaves nothing more"
+    );
+}

@@ -309,6 +309,13 @@ impl LocalModel {
         self.inner.store().clear();
     }
 
+    /// The KV cells the shared decode loop's sequences hold now, a prefix shared by
+    /// several counted once (None without the loop, or when it does not answer within
+    /// 10 s).
+    pub fn loop_cells_held(&self) -> Option<usize> {
+        self.shared.as_ref()?.cells_held()
+    }
+
     /// How many distinct grammars have been converted and parsed so far.
     pub fn grammars_parsed(&self) -> usize {
         self.inner
@@ -403,11 +410,13 @@ impl LocalModel {
             }));
             return Ok(receiver);
         }
+        let system = self.inner.shared_prefix(request, &tokens).unwrap_or(0);
         handle.submit(shared::Job {
             session,
             lane,
             request: request.clone(),
             tokens,
+            system,
             stream,
             stop: Arc::clone(stop),
             started: Instant::now(),

@@ -65,6 +65,9 @@ pub(super) struct Job {
     pub request: ChatRequest,
     /// The rendered prompt's tokens (non-empty; the caller checked they fit).
     pub tokens: Vec<LlamaToken>,
+    /// How many of `tokens` are its system prefix (0 for none): what its sequence keeps
+    /// once the run has ended.
+    pub system: usize,
     pub stream: Option<TokenSink>,
     pub stop: Arc<AtomicBool>,
     pub started: Instant,
@@ -73,8 +76,11 @@ pub(super) struct Job {
 
 enum Msg {
     Job(Box<Job>),
-    /// A session ended: its sequences are no one's (their cells stay, for copies).
+    /// A session ended: its sequences are no one's, cut to their system prefix (kept for
+    /// other runs to copy).
     Release(u64),
+    /// Reply with the cells held (counted once).
+    Held(mpsc::Sender<usize>),
     Shutdown,
 }
 
@@ -122,6 +128,13 @@ impl Handle {
             .map_err(|_| ModelError::Generation("the decode loop has stopped".into()))
     }
 
+    /// The cells the loop's sequences hold (a copied prefix counted once).
+    pub(super) fn cells_held(&self) -> Option<usize> {
+        let (tx, rx) = mpsc::channel();
+        self.tx.send(Msg::Held(tx)).ok()?;
+        rx.recv_timeout(Duration::from_secs(10)).ok()
+    }
+
     /// A lease that releases `session`'s sequences when dropped.
     pub(super) fn lease(&self, session: u64) -> Lease {
         Lease {
@@ -154,6 +167,10 @@ struct Seq {
     busy: bool,
     /// When it was last used (a step count).
     used: u64,
+    /// The system prefix length of the last job decoded into it.
+    system: usize,
+    /// Its session has ended and it is still to be cut to its system prefix.
+    released: bool,
 }
 
 impl Seq {
@@ -237,6 +254,9 @@ fn run(inner: &Arc<Inner>, shape: Shape, rx: &mpsc::Receiver<Msg>) {
                         let _ = job.reply.send(Err(e.clone()));
                     }
                     Msg::Release(_) => {}
+                    Msg::Held(reply) => {
+                        let _ = reply.send(0);
+                    }
                     Msg::Shutdown => return,
                 }
             }
@@ -270,6 +290,10 @@ fn run(inner: &Arc<Inner>, shape: Shape, rx: &mpsc::Receiver<Msg>) {
             match msg {
                 Msg::Job(job) => state.queue.push_back(job),
                 Msg::Release(session) => state.release(session),
+                Msg::Held(reply) => {
+                    state.trim_released(&mut ctx);
+                    let _ = reply.send(state.seqs.iter().map(Seq::own_cells).sum());
+                }
                 Msg::Shutdown => {
                     state.fail_all("the model was unloaded");
                     return;
@@ -277,6 +301,7 @@ fn run(inner: &Arc<Inner>, shape: Shape, rx: &mpsc::Receiver<Msg>) {
             }
         }
         state.drop_stopped();
+        state.trim_released(&mut ctx);
         state.admit_queued(inner, &mut ctx);
         if !state.active.is_empty() {
             state.decode_step(inner, &mut ctx, &mut batch);
@@ -289,7 +314,60 @@ impl State {
         for s in &mut self.seqs {
             if s.owner.is_some_and(|(id, _)| id == session) {
                 s.owner = None;
+                s.released = true;
             }
+        }
+    }
+
+    /// Cut the released sequences no job is decoding into to their system prefix, or
+    /// empty them where another sequence holds it already.
+    fn trim_released(&mut self, ctx: &mut LlamaContext<'_>) {
+        let mut trimmed = false;
+        for s in 0..self.seqs.len() {
+            if !self.seqs[s].released || self.seqs[s].busy {
+                continue;
+            }
+            self.seqs[s].released = false;
+            let mut keep = self.seqs[s].system.min(self.seqs[s].held.len());
+            let elsewhere = (0..self.seqs.len())
+                .filter(|&u| u != s)
+                .any(|u| common(&self.seqs[u].held, &self.seqs[s].held) >= keep);
+            if elsewhere {
+                keep = 0;
+            }
+            if keep == self.seqs[s].held.len() {
+                continue;
+            }
+            let cut = ctx.clear_kv_cache_seq(Some(s as u32), Some(keep as u32), None);
+            let seq = &mut self.seqs[s];
+            if keep > 0 && matches!(cut, Ok(true)) {
+                seq.held.truncate(keep);
+                seq.copied = seq.copied.min(keep);
+            } else {
+                let _ = ctx.clear_kv_cache_seq(Some(s as u32), None, None);
+                seq.empty();
+            }
+            trimmed = true;
+        }
+        if trimmed {
+            self.recount_copies();
+        }
+    }
+
+    /// A copied prefix is counted in the sequence it came from only while some other
+    /// sequence still holds it: after cells were cleared, count what no one else holds as
+    /// this sequence's own.
+    fn recount_copies(&mut self) {
+        for t in 0..self.seqs.len() {
+            if self.seqs[t].copied == 0 {
+                continue;
+            }
+            let still = (0..self.seqs.len())
+                .filter(|&u| u != t)
+                .map(|u| common(&self.seqs[u].held, &self.seqs[t].held))
+                .max()
+                .unwrap_or(0);
+            self.seqs[t].copied = self.seqs[t].copied.min(still);
         }
     }
 
@@ -470,6 +548,8 @@ impl State {
         s.owner = Some((job.session, job.lane));
         s.busy = true;
         s.used = self.step;
+        s.system = job.system;
+        s.released = false;
         let out = TextOut::new(&job.request.stop, job.stream.as_ref());
         Admit::Now(Active {
             job,
