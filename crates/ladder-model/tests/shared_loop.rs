@@ -359,13 +359,13 @@ async fn an_ended_run_leaves_only_its_system_prefix() {
     let run = Session::new();
     let r = m.chat_in(&run, &first, None).await.expect("answers");
     let during = m.loop_cells_held().expect("the loop answers");
-    assert!(
-        during >= base + r.usage.prompt_tokens as usize - sys,
-        "the live run holds its conversation: {base} -> {during} cells, {:?}",
-        r.usage
-    );
     drop(run);
     let after = m.loop_cells_held().expect("the loop answers");
+    assert!(
+        during >= after + r.usage.prompt_tokens as usize - sys,
+        "the ended run lets go of its conversation: {base} -> {during} -> {after} cells, {:?}",
+        r.usage
+    );
     assert!(
         after <= base + sys,
         "the ended run keeps at most its {sys}-token system prefix: {base} -> {during} -> {after} cells"
@@ -383,5 +383,48 @@ async fn an_ended_run_leaves_only_its_system_prefix() {
         m.loop_cells_held(),
         Some(after),
         "a second run with the same system prompt leaves nothing more"
+    );
+}
+
+/// When the run whose system prefix two others copied ends, the cells they share stay
+/// counted (once, by one of them): the loop's count drops by the ended run's own cells and
+/// no more, and once all three have ended only one copy of the prefix is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cells_two_runs_copied_stay_counted_when_their_source_ends() {
+    let _one = ONE.lock().await;
+    let m = shared_model();
+    let system = "You sell ferry tickets at Saltmere harbour. Give the price, the time of the \
+                  next sailing and one thing to see on board."
+        .repeat(3);
+    let long = ask(Some(&system), &"Tell me about the harbour. ".repeat(40), 8);
+    let sys = m.shared_prefix_tokens(&long).expect("worth sharing");
+    let base = m.loop_cells_held().expect("the loop answers");
+    let x = Session::new();
+    m.chat_in(&x, &long, None).await.expect("answers");
+    let own_x = m.loop_cells_held().expect("the loop answers") - base;
+    let (y, z) = (Session::new(), Session::new());
+    for (s, q) in [(&y, "Is there a cafe?"), (&z, "Can I bring a bike?")] {
+        let r = m.chat_in(s, &ask(Some(&system), q, 8), None).await;
+        let r = r.expect("answers");
+        assert!(
+            r.usage.cached_tokens as usize >= sys,
+            "copied: {:?}",
+            r.usage
+        );
+    }
+    let all = m.loop_cells_held().expect("the loop answers");
+    drop(x);
+    let after = m.loop_cells_held().expect("the loop answers");
+    // The ended run's own cells go, but the prefix the other two copied from it stays
+    // counted (give or take the few chat-template tokens it had itself copied).
+    assert!(
+        after + own_x >= all + sys - 8 && after + own_x <= all + sys + 16,
+        "{sys}-token prefix, the ended run's own {own_x} cells: {all} -> {after}"
+    );
+    drop((y, z));
+    let last = m.loop_cells_held().expect("the loop answers");
+    assert!(
+        last <= base + sys + 8,
+        "one copy of the {sys}-token prefix is left: {base} -> {all} -> {after} -> {last}"
     );
 }

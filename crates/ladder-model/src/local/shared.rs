@@ -22,13 +22,21 @@
 //! - Each job keeps its own sampler (grammar, seed), stop strings, stream and `max_tokens`;
 //!   its stop flag is checked every step: a stopped job's reply is an error, it leaves the
 //!   batch at once, and the other jobs go on as if it had never been there.
-//! - Room: every sequence's tokens (a prefix copied at admission counted once, in the
-//!   sequence it came from) plus the admitted jobs' remaining prompt and `max_tokens`
-//!   stay within the context. Idle sequences are emptied least recently used first, and
-//!   only when that makes the job fit; a job that does not fit waits for running jobs to
-//!   finish, or fails with a context overflow when none is running. Should llama.cpp still
-//!   find no cells (a copied prefix's source emptied since), the idle sequences are
-//!   emptied and the decode tried once more.
+//! - Room: every cell is counted once: a prefix copied at admission in the sequence it
+//!   came from, and when that one lets go of it, in the copier that took most of it (the
+//!   other copiers then count it there). Those cells plus the admitted jobs' remaining
+//!   prompt and `max_tokens` stay within the context. To admit a job, idle sequences are
+//!   emptied least recently used first, and none when emptying them all would not make
+//!   it fit (as counted); a job that does not fit waits for running jobs to finish, or
+//!   fails with a context overflow when none is running. Should llama.cpp still find no
+//!   cells, every idle sequence is emptied and the decode tried once more.
+//! - A new lane takes the free sequence sharing the longest prefix with its prompt (at
+//!   least [`WORTH_TAKING`] tokens), else an empty one, else the least recently used.
+//! - A session's release cuts each of its sequences to its system prefix (the leading
+//!   system messages of the last call decoded into it), kept for other runs to copy, or
+//!   empties it where another sequence holds that prefix already: every cell held is
+//!   attended over (masked) by every row of every step, so a finished run's conversation
+//!   would slow every other run until evicted.
 //! - A call with `max_tokens` 0 is answered at once, empty, as a one-at-a-time call is.
 //! - A failed decode fails the jobs in its batch and empties their sequences; the loop
 //!   goes on.
@@ -57,6 +65,11 @@ use crate::timing::ms_since;
 /// A job waits for one still reading its prompt when that one shares at least this many
 /// more tokens with it than any sequence already holds.
 const WORTH_WAITING: usize = 16;
+
+/// A new lane takes over a free sequence for the prefix it holds only when they share at
+/// least this many tokens (fewer is the chat template's header, which nearly every prompt
+/// shares); otherwise it takes an empty one, so other runs' kept prefixes stay.
+const WORTH_TAKING: usize = 16;
 
 /// One call submitted to the loop.
 pub(super) struct Job {
@@ -158,9 +171,11 @@ impl Drop for Handle {
 struct Seq {
     /// The tokens its cells hold, at positions 0.. .
     held: Vec<LlamaToken>,
-    /// How many of them (from the start) were shared from another sequence when it was
-    /// admitted: cells counted once, in the sequence they came from.
+    /// How many of them (from the start) are cells shared with `from`, counted there (a
+    /// prefix copied at admission; see [`State::cut`] for when `from` lets go of them).
     copied: usize,
+    /// The sequence its copied cells are counted in.
+    from: Option<usize>,
     /// The run lane it belongs to, if any.
     owner: Option<(u64, usize)>,
     /// A job is decoding into it.
@@ -174,15 +189,9 @@ struct Seq {
 }
 
 impl Seq {
-    /// Cells counted as this sequence's (its copied start is counted where it came from).
+    /// Cells counted as this sequence's (its copied start is counted in `from`).
     fn own_cells(&self) -> usize {
         self.held.len() - self.copied.min(self.held.len())
-    }
-
-    /// Forget its tokens (the caller has emptied its cells).
-    fn empty(&mut self) {
-        self.held.clear();
-        self.copied = 0;
     }
 }
 
@@ -322,52 +331,65 @@ impl State {
     /// Cut the released sequences no job is decoding into to their system prefix, or
     /// empty them where another sequence holds it already.
     fn trim_released(&mut self, ctx: &mut LlamaContext<'_>) {
-        let mut trimmed = false;
         for s in 0..self.seqs.len() {
             if !self.seqs[s].released || self.seqs[s].busy {
                 continue;
             }
             self.seqs[s].released = false;
-            let mut keep = self.seqs[s].system.min(self.seqs[s].held.len());
+            let keep = self.seqs[s].system.min(self.seqs[s].held.len());
             let elsewhere = (0..self.seqs.len())
                 .filter(|&u| u != s)
                 .any(|u| common(&self.seqs[u].held, &self.seqs[s].held) >= keep);
-            if elsewhere {
-                keep = 0;
-            }
-            if keep == self.seqs[s].held.len() {
-                continue;
-            }
-            let cut = ctx.clear_kv_cache_seq(Some(s as u32), Some(keep as u32), None);
-            let seq = &mut self.seqs[s];
-            if keep > 0 && matches!(cut, Ok(true)) {
-                seq.held.truncate(keep);
-                seq.copied = seq.copied.min(keep);
-            } else {
-                let _ = ctx.clear_kv_cache_seq(Some(s as u32), None, None);
-                seq.empty();
-            }
-            trimmed = true;
-        }
-        if trimmed {
-            self.recount_copies();
+            self.cut(ctx, s, if elsewhere { 0 } else { keep });
         }
     }
 
-    /// A copied prefix is counted in the sequence it came from only while some other
-    /// sequence still holds it: after cells were cleared, count what no one else holds as
-    /// this sequence's own.
-    fn recount_copies(&mut self) {
-        for t in 0..self.seqs.len() {
-            if self.seqs[t].copied == 0 {
-                continue;
+    /// Keep only the first `keep` cells of sequence `s` (all of them gone when llama.cpp
+    /// cannot cut there). Cells another sequence copied from past `keep` stay in the cache
+    /// for it: the copier that took the most of them counts them now, and the others'
+    /// copies count as coming from it.
+    fn cut(&mut self, ctx: &mut LlamaContext<'_>, s: usize, keep: usize) {
+        if keep >= self.seqs[s].held.len() {
+            return;
+        }
+        let cut_there = keep > 0
+            && matches!(
+                ctx.clear_kv_cache_seq(Some(s as u32), Some(keep as u32), None),
+                Ok(true)
+            );
+        let keep = if cut_there {
+            keep
+        } else {
+            let _ = ctx.clear_kv_cache_seq(Some(s as u32), None, None);
+            0
+        };
+        let heirs: Vec<usize> = (0..self.seqs.len())
+            .filter(|&t| t != s && self.seqs[t].from == Some(s) && self.seqs[t].copied > keep)
+            .collect();
+        if let Some(&heir) = heirs.iter().max_by_key(|&&t| self.seqs[t].copied) {
+            for &t in heirs.iter().filter(|&&t| t != heir) {
+                self.seqs[t].from = Some(heir);
             }
-            let still = (0..self.seqs.len())
-                .filter(|&u| u != t)
-                .map(|u| common(&self.seqs[u].held, &self.seqs[t].held))
-                .max()
-                .unwrap_or(0);
-            self.seqs[t].copied = self.seqs[t].copied.min(still);
+            let h = &mut self.seqs[heir];
+            h.copied = keep;
+            if keep == 0 {
+                h.from = None;
+            }
+        }
+        let q = &mut self.seqs[s];
+        q.held.truncate(keep);
+        q.copied = q.copied.min(keep);
+        if q.copied == 0 {
+            q.from = None;
+        }
+    }
+
+    /// Empty every idle sequence but `keep`.
+    fn empty_idle(&mut self, ctx: &mut LlamaContext<'_>, keep: &[usize]) {
+        for s in 0..self.seqs.len() {
+            if !self.seqs[s].busy && !keep.contains(&s) {
+                self.cut(ctx, s, 0);
+            }
         }
     }
 
@@ -421,7 +443,12 @@ impl State {
                 .filter(|&s| !self.seqs[s].busy && self.seqs[s].owner.is_some() == owned)
                 .max_by_key(|&s| {
                     let q = &self.seqs[s];
-                    (common(&q.held, &job.tokens), std::cmp::Reverse(q.used))
+                    let shared = common(&q.held, &job.tokens);
+                    (
+                        if shared >= WORTH_TAKING { shared } else { 0 },
+                        q.held.is_empty(),
+                        std::cmp::Reverse(q.used),
+                    )
                 })
         };
         pick(false).or_else(|| pick(true))
@@ -458,8 +485,7 @@ impl State {
             let Some(v) = victim else {
                 return false;
             };
-            let _ = ctx.clear_kv_cache_seq(Some(v as u32), None, None);
-            self.seqs[v].empty();
+            self.cut(ctx, v, 0);
         }
         true
     }
@@ -510,32 +536,23 @@ impl State {
         // Start from `best`: in place, or shared from the sequence that holds it.
         let keep = match source {
             Some(from) => {
+                self.cut(ctx, seq, 0);
                 let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
                 match ctx.copy_kv_cache_seq(from as i32, seq as i32, Some(0), Some(best as u32)) {
                     Ok(()) => {
-                        self.seqs[seq].held = tokens[..best].to_vec();
-                        self.seqs[seq].copied = best;
+                        let s = &mut self.seqs[seq];
+                        s.held = tokens[..best].to_vec();
+                        s.copied = best;
+                        s.from = Some(from);
                         best
                     }
-                    Err(_) => {
-                        self.seqs[seq].empty();
-                        0
-                    }
+                    Err(_) => 0,
                 }
             }
-            None => match ctx.clear_kv_cache_seq(Some(seq as u32), Some(own as u32), None) {
-                Ok(true) => {
-                    let s = &mut self.seqs[seq];
-                    s.held.truncate(own);
-                    s.copied = s.copied.min(own);
-                    own
-                }
-                _ => {
-                    let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
-                    self.seqs[seq].empty();
-                    0
-                }
-            },
+            None => {
+                self.cut(ctx, seq, own);
+                self.seqs[seq].held.len()
+            }
         };
         let sampler = match inner.sampler(&job.request) {
             Ok(s) => s,
@@ -609,7 +626,7 @@ impl State {
         if matches!(&result, Err(e) if *e == DecodeError::NoKvCacheSlot.to_string()) {
             // Free what idle sequences hold and try once more.
             let busy: Vec<usize> = self.active.iter().map(|a| a.seq).collect();
-            self.make_room(ctx, usize::MAX / 2, &busy);
+            self.empty_idle(ctx, &busy);
             result = ctx.decode(batch).map_err(|e| e.to_string());
         }
         if let Err(e) = result {
@@ -617,8 +634,8 @@ impl State {
             let failed: Vec<usize> = rows.iter().map(|r| r.0).collect();
             for &k in &failed {
                 let seq = self.active[k].seq;
+                self.cut(ctx, seq, 0);
                 let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
-                self.seqs[seq].empty();
             }
             self.finish_where(&failed, |_| {
                 Some(Err(ModelError::Generation(format!("decode failed: {e}"))))
