@@ -35,6 +35,11 @@ fn ask(system: Option<&str>, prompt: &str, max_tokens: u32) -> ChatRequest {
     r
 }
 
+/// The cells the loop holds now.
+fn cells(m: &LocalModel) -> usize {
+    m.loop_cells_held().expect("the loop answers")
+}
+
 /// Characters two texts share from their start.
 fn agree(a: &str, b: &str) -> usize {
     a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count()
@@ -355,12 +360,12 @@ async fn an_ended_run_leaves_only_its_system_prefix() {
     let sys = m
         .shared_prefix_tokens(&first)
         .expect("the system prompt is long enough to share");
-    let base = m.loop_cells_held().expect("the loop answers");
+    let base = cells(&m);
     let run = Session::new();
     let r = m.chat_in(&run, &first, None).await.expect("answers");
-    let during = m.loop_cells_held().expect("the loop answers");
+    let during = cells(&m);
     drop(run);
-    let after = m.loop_cells_held().expect("the loop answers");
+    let after = cells(&m);
     assert!(
         during >= after + r.usage.prompt_tokens as usize - sys,
         "the ended run lets go of its conversation: {base} -> {during} -> {after} cells, {:?}",
@@ -398,10 +403,10 @@ async fn cells_two_runs_copied_stay_counted_when_their_source_ends() {
         .repeat(3);
     let long = ask(Some(&system), &"Tell me about the harbour. ".repeat(40), 8);
     let sys = m.shared_prefix_tokens(&long).expect("worth sharing");
-    let base = m.loop_cells_held().expect("the loop answers");
+    let base = cells(&m);
     let x = Session::new();
     m.chat_in(&x, &long, None).await.expect("answers");
-    let own_x = m.loop_cells_held().expect("the loop answers") - base;
+    let own_x = cells(&m) - base;
     let (y, z) = (Session::new(), Session::new());
     for (s, q) in [(&y, "Is there a cafe?"), (&z, "Can I bring a bike?")] {
         let r = m.chat_in(s, &ask(Some(&system), q, 8), None).await;
@@ -412,9 +417,9 @@ async fn cells_two_runs_copied_stay_counted_when_their_source_ends() {
             r.usage
         );
     }
-    let all = m.loop_cells_held().expect("the loop answers");
+    let all = cells(&m);
     drop(x);
-    let after = m.loop_cells_held().expect("the loop answers");
+    let after = cells(&m);
     // The ended run's own cells go, but the prefix the other two copied from it stays
     // counted (give or take the few chat-template tokens it had itself copied).
     assert!(
@@ -422,7 +427,7 @@ async fn cells_two_runs_copied_stay_counted_when_their_source_ends() {
         "{sys}-token prefix, the ended run's own {own_x} cells: {all} -> {after}"
     );
     drop((y, z));
-    let last = m.loop_cells_held().expect("the loop answers");
+    let last = cells(&m);
     assert!(
         last <= base + sys + 8,
         "one copy of the {sys}-token prefix is left: {base} -> {all} -> {after} -> {last}"

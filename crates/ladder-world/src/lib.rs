@@ -52,6 +52,7 @@ pub fn default_suites_dir() -> std::path::PathBuf {
     if let Ok(cwd) = std::env::current_dir() {
         if let Some(found) = cwd
             .ancestors()
+            .skip(1)
             .map(|dir| dir.join(SUITES_DIR))
             .find(|dir| dir.is_dir())
         {

@@ -537,7 +537,6 @@ impl State {
         let keep = match source {
             Some(from) => {
                 self.cut(ctx, seq, 0);
-                let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
                 match ctx.copy_kv_cache_seq(from as i32, seq as i32, Some(0), Some(best as u32)) {
                     Ok(()) => {
                         let s = &mut self.seqs[seq];
